@@ -1,0 +1,5 @@
+//! Configuration: MariaDB option files and the validated settings.
+//!
+//! STUB: being written.
+
+pub mod mycnf;

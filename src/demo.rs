@@ -1,0 +1,1 @@
+//! STUB: demo, being written.

@@ -1,0 +1,1 @@
+//! STUB: donor, being written.

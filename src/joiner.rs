@@ -1,0 +1,1 @@
+//! STUB: joiner, being written.

@@ -1,0 +1,46 @@
+//! sst-tunnel: an encrypted State Snapshot Transfer tunnel for MariaDB Galera.
+//!
+//! # Layout
+//!
+//! The joiner (the node that receives) listens with TLS, verifies each
+//! donor's client certificate inside the connection's own task, and pumps the
+//! decrypted bytes into one `rsync --server --daemon` per connection, over
+//! pipes: no plaintext listener exists on the joiner. The donor runs a
+//! loopback relay that serves only its own uid; each relay connection
+//! becomes one TLS connection to the joiner, whose certificate and name are
+//! checked with socat's rules.
+//!
+//! - [`config`]: MariaDB option files ([`config::mycnf`]) and the validated [`config::Settings`].
+//! - [`tls`]: acceptor and connector, the peer-name [`tls::policy`], socat's
+//!   `sockopt` grammar ([`tls::sockopt`]) and the start-up [`tls::preflight`].
+//! - [`relay`]: the byte pump with half-close, close timeout and counters.
+//! - [`joiner`] and [`donor`]: the two data paths, each taking an already
+//!   bound listener and a cancellation token.
+//! - [`rsync`]: the joiner's daemon configuration and per-connection server,
+//!   the donor's transfer sequence; [`child`] supervises every child process.
+//! - [`sockowner`]: which uid owns the other end of a loopback TCP connection.
+//! - [`sst`]: the contract with mariadbd (argv, stdout lines, files).
+//! - [`exit`]: the exit-code table; [`error`]: the error type that maps to it.
+//! - [`pki`]: throwaway certificates for the demo and the tests.
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod child;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod donor;
+pub mod error;
+pub mod exit;
+pub mod joiner;
+pub mod meter;
+pub mod pki;
+pub mod relay;
+pub mod rsync;
+pub mod shutdown;
+pub mod sockowner;
+pub mod sst;
+pub mod tls;
+
+pub use error::Error;
+pub use exit::ExitCode;

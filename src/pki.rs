@@ -1,0 +1,4 @@
+//! Throwaway certificates (CA and node certificates) made with the openssl
+//! crate, for the demo and the tests.
+//!
+//! STUB: being written.

@@ -1,0 +1,1 @@
+//! STUB: shutdown, being written.
