@@ -68,15 +68,11 @@ struct Reader<'e> {
 
 impl Reader<'_> {
     /// A trio file: MariaDB makes it absolute (`realpath`) and requires it.
+    /// An empty name is the working directory, which (as a directory) reads
+    /// as empty.
     fn required(&mut self, file: &Path) -> Result<(), MyCnfError> {
         let resolved = self.env.resolve(file);
         let path = fs::canonicalize(&resolved).unwrap_or(resolved);
-        if file.as_os_str().is_empty() {
-            return Err(MyCnfError::RequiredFileMissing {
-                path,
-                source: io::Error::new(io::ErrorKind::NotFound, "empty file name"),
-            });
-        }
         match self.file(&path, 0)? {
             Opened::Missing(source) => Err(MyCnfError::RequiredFileMissing { path, source }),
             Opened::Read | Opened::Ignored => Ok(()),
