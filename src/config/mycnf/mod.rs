@@ -18,6 +18,11 @@
 //! skipped; these land in [`OptionFiles::warnings`]. The line syntax is in
 //! the `line` submodule's header.
 //!
+//! Group names are compared ignoring ASCII case (MariaDB also folds latin-1
+//! letters; group names are ASCII in practice). Not reproduced: MariaDB's
+//! silent skipping of paths longer than about 500 bytes, and `~user/`
+//! expansion (only `~` and `~/` are expanded, from `HOME`).
+//!
 //! Entries keep the key as written (`loose-` prefix, `_` or `-`) so that
 //! [`OptionFiles::print_defaults`] reproduces `my_print_defaults` line for
 //! line; [`OptionFiles::get`] normalises. Bytes that are not UTF-8 are
@@ -34,7 +39,8 @@ use std::path::PathBuf;
 pub use error::MyCnfError;
 pub use search::{DefaultsArgs, ProcessEnv, SearchPath};
 
-/// The groups `my_print_defaults --mysqld` (and mariadbd 10.11) reads.
+/// The groups `my_print_defaults --mysqld` (and mariadbd) reads, as
+/// observed with MariaDB 10.11: the versioned names are those of 10.11.
 pub const MYSQLD_GROUPS: &[&str] = &[
     "mysqld",
     "server",
