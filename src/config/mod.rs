@@ -180,7 +180,7 @@ pub struct Settings {
     /// Donor: binlogs shipped.
     pub max_binlogs: i64,
     /// The option files, kept for the server paths of the SST method.
-    pub files: OptionFiles,
+    pub files: std::sync::Arc<OptionFiles>,
 }
 
 /// A value found in flags or option files, with where it came from.
@@ -341,7 +341,7 @@ impl Settings {
             bwlimit_kib,
             parallel,
             max_binlogs,
-            files,
+            files: std::sync::Arc::new(files),
         })
     }
 }
