@@ -390,5 +390,4 @@ pub fn install(datadir: &Path, binlog: &BinlogPaths) -> Result<Vec<OsString>, Bi
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
-#[path = "binlog_tests.rs"]
 mod tests;

@@ -402,5 +402,4 @@ impl Drop for TempFiles {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
-#[path = "files_tests.rs"]
 mod tests;
