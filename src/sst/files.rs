@@ -205,17 +205,20 @@ fn look_for_flush(datadir: &Path) -> Result<Flush, FilesError> {
         return Ok(Flush::Pending);
     }
     let state = State::from_first_line(&content).map_err(|source| FilesError::FlushedState {
-        path: flushed.clone(),
+        path: flushed,
         source,
     })?;
-    remove_if_present(&flushed)?;
     Ok(Flush::Done(state))
 }
 
 /// Donor: waits (polling every 200 ms) until the server has written
-/// `tables_flushed` with a state (returned; the file is then removed) or
-/// created `sst_error` (removed; [`FilesError::FlushFailed`], exit 255).
-/// Ends early on `cancel` or at `deadline`.
+/// `tables_flushed` with a state (returned) or created `sst_error` (removed;
+/// [`FilesError::FlushFailed`], exit 255). Ends early on `cancel` or at
+/// `deadline`.
+///
+/// `tables_flushed` is left in place: the server may write it a second time
+/// while the lock is held, so the caller registers it in [`TempFiles`] and
+/// it goes at exit.
 pub async fn wait_tables_flushed(
     datadir: &Path,
     cancel: &CancellationToken,

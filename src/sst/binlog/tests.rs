@@ -64,6 +64,20 @@ fn pack_takes_the_last_entry_by_default_and_gnu_tar_reads_it() {
     assert_eq!(tar, d.path().join(BINLOG_TAR));
     assert!(!d.path().join("wsrep_sst_binlog.tar.tmp").exists());
     assert_eq!(gnu_tar_list(&tar), vec!["mysql-bin.000003"]);
+    // What a reference joiner does with it: `tar -xf` in its binlog dir.
+    let out = tempfile::tempdir().unwrap();
+    let status = Command::new("tar")
+        .arg("-xf")
+        .arg(&tar)
+        .arg("-C")
+        .arg(out.path())
+        .status()
+        .expect("GNU tar missing: apt-get install tar");
+    assert!(status.success());
+    assert_eq!(
+        fs::read(out.path().join("mysql-bin.000003")).unwrap(),
+        fs::read(d.path().join("mysql-bin.000003")).unwrap()
+    );
 }
 
 #[test]
