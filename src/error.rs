@@ -22,6 +22,9 @@ pub enum Error {
     /// The donor's relay or its connection to the joiner.
     #[error(transparent)]
     Donor(#[from] crate::donor::DonorError),
+    /// The SST contract (argv, files, binlogs, stdout).
+    #[error(transparent)]
+    Sst(#[from] crate::sst::SstError),
     /// rsync failed because the tunnel under it failed: the tunnel's reason first.
     #[error("transfer failed because the tunnel failed: {tunnel} (rsync then reported: {rsync})")]
     Tunnel {
@@ -76,6 +79,7 @@ impl Error {
             Error::Rsync(e) => e.exit_code(),
             Error::Joiner(e) => e.exit_code(),
             Error::Donor(e) => e.exit_code(),
+            Error::Sst(e) => e.exit_code(),
             Error::Tunnel { .. } => ExitCode::AuthFailed,
             Error::Address { .. } | Error::Usage(_) => ExitCode::Invalid,
             Error::Bind { source, .. } if source.kind() == std::io::ErrorKind::AddrInUse => {

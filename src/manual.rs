@@ -81,7 +81,8 @@ pub async fn bind_listener(address: &SstAddress) -> Result<TcpListener, Error> {
     })
 }
 
-fn relay_opts(settings: &Settings, meter: &Arc<Meter>) -> RelayOpts {
+/// Pump settings from the configuration, counting into `meter`.
+pub fn relay_opts(settings: &Settings, meter: &Arc<Meter>) -> RelayOpts {
     RelayOpts {
         buffer_size: crate::relay::DEFAULT_BUFFER,
         close_timeout: settings.timeouts.close,
@@ -180,7 +181,7 @@ fn stopped_code(shutdown: &Shutdown) -> ExitCode {
 
 /// Creates the data and log directories if needed, removes a stale marker
 /// and writes the rsync daemon configuration.
-fn prepare_datadir(
+pub fn prepare_datadir(
     datadir: &Path,
     log_dir: &Path,
 ) -> Result<crate::rsync::daemon::DaemonConfig, Error> {
@@ -300,7 +301,16 @@ async fn donor_command(args: DonorArgs, shutdown: Shutdown) -> Result<ExitCode, 
             .unwrap_or_else(default_parallel),
         bwlimit_kib: settings.bwlimit_kib,
     };
-    let sent = send_all(&plan, &state, &shutdown, &failures).await;
+    let token = shutdown.token();
+    let sent = async {
+        send_with_tunnel_errors(&failures, crate::rsync::client::send_data(&plan, token)).await?;
+        send_with_tunnel_errors(
+            &failures,
+            crate::rsync::client::send_marker(&plan, &state, token),
+        )
+        .await
+    }
+    .await;
     relay_token.cancel();
     join_relay(relay).await?;
     sent?;
@@ -312,23 +322,15 @@ async fn donor_command(args: DonorArgs, shutdown: Shutdown) -> Result<ExitCode, 
     Ok(ExitCode::Success)
 }
 
-/// Sends the data then the marker; a relay-side failure (TLS) is reported
-/// in place of rsync's own message.
-async fn send_all(
-    plan: &crate::rsync::client::TransferPlan,
-    state: &str,
-    shutdown: &Shutdown,
+/// Runs one rsync step; when it fails and the relay met a tunnel failure
+/// (TLS, names included), that failure is reported instead of rsync's
+/// "did not see server greeting".
+pub async fn send_with_tunnel_errors<T>(
     failures: &FirstFailure,
-) -> Result<(), Error> {
-    let token = shutdown.token();
-    let result = async {
-        crate::rsync::client::send_data(plan, token).await?;
-        crate::rsync::client::send_marker(plan, state, token).await?;
-        Ok::<(), crate::rsync::RsyncError>(())
-    }
-    .await;
-    match result {
-        Ok(()) => Ok(()),
+    step: impl std::future::Future<Output = Result<T, crate::rsync::RsyncError>>,
+) -> Result<T, Error> {
+    match step.await {
+        Ok(v) => Ok(v),
         Err(e) => match failures.get() {
             Some(tunnel) => Err(Error::Tunnel {
                 tunnel,
@@ -339,7 +341,8 @@ async fn send_all(
     }
 }
 
-async fn join_relay(
+/// Waits for the relay task and surfaces its error.
+pub async fn join_relay(
     relay: tokio::task::JoinHandle<Result<(), donor::DonorError>>,
 ) -> Result<(), Error> {
     match relay.await {
