@@ -33,6 +33,7 @@ use std::time::Duration;
 
 use openssl::ex_data::Index;
 use openssl::ssl::{Ssl, SslContext, SslRef, SslVersion};
+use openssl::x509::X509VerifyResult;
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 use tokio_openssl::SslStream;
@@ -145,6 +146,7 @@ pub struct TlsServer {
     ctx: SslContext,
     policy: PeerPolicy,
     mode: openssl::ssl::SslVerifyMode,
+    mismatch_code: X509VerifyResult,
     report: Preflight,
 }
 
@@ -161,6 +163,7 @@ impl TlsServer {
             ctx,
             policy,
             mode: context::verify_mode(settings, true),
+            mismatch_code: verify::mismatch_code(&material.chain[0]),
             report,
         })
     }
@@ -181,7 +184,7 @@ impl TlsServer {
         let peer = peer_of(&tcp);
         let deadline = Instant::now() + timeout;
         let (mut ssl, tcp) = new_stream(&self.ctx, tcp)?;
-        let rec = Recorder::default();
+        let rec = Recorder::new(self.mismatch_code);
         rec.install(&mut ssl, self.mode, self.policy.clone());
         let mut stream = SslStream::new(ssl, tcp).map_err(|source| TlsError::Setup {
             what: "new connection",
@@ -211,6 +214,7 @@ pub struct TlsClient {
     ctx: SslContext,
     policy: PeerPolicy,
     mode: openssl::ssl::SslVerifyMode,
+    mismatch_code: X509VerifyResult,
     sni: Option<String>,
     ticket: Index<Ssl, Arc<AtomicBool>>,
     report: Preflight,
@@ -239,6 +243,7 @@ impl TlsClient {
             ctx,
             policy,
             mode: context::verify_mode(settings, false),
+            mismatch_code: verify::mismatch_code(&material.chain[0]),
             sni,
             ticket,
             report,
@@ -280,7 +285,7 @@ impl TlsClient {
         }
         let flag = Arc::new(AtomicBool::new(false));
         ssl.set_ex_data(self.ticket, flag.clone());
-        let rec = Recorder::default();
+        let rec = Recorder::new(self.mismatch_code);
         rec.install(&mut ssl, self.mode, self.policy.clone());
         let mut stream = SslStream::new(ssl, tcp).map_err(|source| TlsError::Setup {
             what: "new connection",

@@ -8,7 +8,10 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use openssl::ssl::{SslRef, SslVerifyMode};
-use openssl::x509::{X509StoreContextRef, X509VerifyResult};
+use openssl::stack::Stack;
+use openssl::x509::store::X509StoreBuilder;
+use openssl::x509::verify::{X509VerifyFlags, X509VerifyParam};
+use openssl::x509::{X509Ref, X509StoreContext, X509StoreContextRef, X509VerifyResult};
 
 use super::policy::{subject_line, NameMatch, NameMismatch, PeerPolicy};
 use super::TlsError;
@@ -28,13 +31,24 @@ struct Verdict {
 }
 
 /// What the callback saw on one connection.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Recorder(Arc<Mutex<Verdict>>);
+#[derive(Clone, Debug)]
+pub(crate) struct Recorder {
+    verdict: Arc<Mutex<Verdict>>,
+    mismatch_code: X509VerifyResult,
+}
 
 impl Recorder {
+    /// A recorder for one connection; `mismatch_code` from [`mismatch_code`].
+    pub fn new(mismatch_code: X509VerifyResult) -> Self {
+        Recorder {
+            verdict: Arc::default(),
+            mismatch_code,
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Verdict> {
         // A panic in another holder cannot leave the verdict half-written.
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        self.verdict.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Installs the callback on `ssl` with `mode`; with `verify` off nothing is checked.
@@ -88,7 +102,7 @@ impl Recorder {
             Err(mismatch) => {
                 let subject = subject_line(cert.subject_name());
                 self.lock().name = Some((subject, mismatch));
-                ctx.set_error(X509VerifyResult::APPLICATION_VERIFICATION);
+                ctx.set_error(self.mismatch_code);
                 false
             }
         }
@@ -115,5 +129,34 @@ impl Recorder {
     /// The rule that accepted the peer's name, if a name was checked.
     pub fn matched(&self) -> Option<NameMatch> {
         self.lock().matched.clone()
+    }
+}
+
+/// The verify result to report for a name mismatch: OpenSSL's own
+/// `X509_V_ERR_HOSTNAME_MISMATCH`, so that the alert sent to the peer is a
+/// certificate alert it can recognise as "your certificate was refused"
+/// (`APPLICATION_VERIFICATION` would send `handshake_failure`, and no error
+/// at all `internal_error`). rust-openssl exposes no safe constant for it,
+/// so it is obtained from OpenSSL by checking `leaf` (our own certificate,
+/// trusted as a partial chain) against a host name no certificate carries.
+pub(crate) fn mismatch_code(leaf: &X509Ref) -> X509VerifyResult {
+    let derive = || -> Result<X509VerifyResult, openssl::error::ErrorStack> {
+        let mut param = X509VerifyParam::new()?;
+        param.set_host("name-check.invalid")?;
+        let mut store = X509StoreBuilder::new()?;
+        store.add_cert(leaf.to_owned())?;
+        store.set_flags(X509VerifyFlags::PARTIAL_CHAIN | X509VerifyFlags::NO_CHECK_TIME)?;
+        store.set_param(&param)?;
+        let store = store.build();
+        let mut ctx = X509StoreContext::new()?;
+        let chain = Stack::new()?;
+        ctx.init(&store, leaf, &chain, |c| {
+            c.verify_cert()?;
+            Ok(c.error())
+        })
+    };
+    match derive() {
+        Ok(code) if code != X509VerifyResult::OK => code,
+        _ => X509VerifyResult::APPLICATION_VERIFICATION,
     }
 }
