@@ -96,8 +96,6 @@ fn load(config: &crate::cli::ConfigArgs) -> Result<Settings, Error> {
     for w in &settings.tls.opts.warnings {
         warn!("[sst] sockopt: {w}");
     }
-    let report = crate::tls::preflight::preflight(&settings.tls)?;
-    info!("{report}");
     Ok(settings)
 }
 

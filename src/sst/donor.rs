@@ -35,8 +35,6 @@ pub async fn run(
     let datadir = &args.datadir;
     let token = shutdown.token();
     let paths = ServerPaths::resolve(args, &*settings.files);
-    let report = crate::tls::preflight::preflight(&settings.tls)?;
-    info!("{report}");
     crate::rsync::locate()?;
     let meter = Arc::new(Meter::new());
     let cfg = Arc::new(manual::donor_config(settings, &args.address, &meter)?);

@@ -40,8 +40,6 @@ pub async fn run(
         datadir = %datadir.display(), log_dir = %paths.log_dir.display(),
         "joiner: receiving state snapshot"
     );
-    let report = crate::tls::preflight::preflight(&settings.tls)?;
-    info!("{report}");
     let tls = Arc::new(TlsServer::new(&settings.tls)?);
 
     let pid_file = datadir.join(files::RSYNC_PID);
