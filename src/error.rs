@@ -12,7 +12,7 @@ pub enum Error {
     Config(#[from] crate::config::ConfigError),
     /// TLS setup, handshake or identity failure.
     #[error(transparent)]
-    Tls(#[from] crate::tls::TlsError),
+    Tls(Box<crate::tls::TlsError>),
     /// rsync missing or failed.
     #[error(transparent)]
     Rsync(#[from] crate::rsync::RsyncError),
@@ -21,7 +21,7 @@ pub enum Error {
     Joiner(#[from] crate::joiner::JoinerError),
     /// The donor's relay or its connection to the joiner.
     #[error(transparent)]
-    Donor(#[from] crate::donor::DonorError),
+    Donor(Box<crate::donor::DonorError>),
     /// The SST contract (argv, files, binlogs, stdout).
     #[error(transparent)]
     Sst(#[from] crate::sst::SstError),
@@ -68,6 +68,18 @@ pub enum Error {
     /// A task panicked or was aborted.
     #[error("internal task failed: {0}")]
     Task(String),
+}
+
+impl From<crate::tls::TlsError> for Error {
+    fn from(e: crate::tls::TlsError) -> Self {
+        Error::Tls(Box::new(e))
+    }
+}
+
+impl From<crate::donor::DonorError> for Error {
+    fn from(e: crate::donor::DonorError) -> Self {
+        Error::Donor(Box::new(e))
+    }
 }
 
 impl Error {
