@@ -5,8 +5,8 @@
 #![allow(clippy::expect_used)]
 
 use std::io::Write;
-use std::os::unix::fs::MetadataExt;
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::MetadataExt;
 use std::process::{Command, Stdio};
 
 use sst_tunnel::sockowner::uid_of_peer;
