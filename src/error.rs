@@ -12,6 +12,9 @@ pub enum Error {
     /// The byte pump failed.
     #[error(transparent)]
     Relay(#[from] crate::relay::RelayError),
+    /// rsync could not be found, configured, started, or it failed.
+    #[error(transparent)]
+    Rsync(#[from] crate::rsync::RsyncError),
 }
 
 impl Error {
@@ -20,6 +23,7 @@ impl Error {
         match self {
             Error::Tls(e) => e.exit_code(),
             Error::Relay(_) => ExitCode::Failure,
+            Error::Rsync(e) => e.exit_code(),
         }
     }
 }
