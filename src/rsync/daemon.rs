@@ -12,7 +12,9 @@
 //! root, `uid`/`gid` are set to our own ids: a root daemon otherwise drops
 //! to `nobody` and fails with "Permission denied" in a mysql-owned datadir.
 //! As another user they are left out, because a non-root rsync that is told
-//! to switch group fails in `setgroups`.
+//! to switch group fails in `setgroups`. `munge symlinks = no` keeps
+//! symlinks as the donor has them (rsync munges them by default without
+//! chroot).
 
 use std::io::{self, Write as _};
 use std::os::unix::fs::PermissionsExt;
@@ -155,6 +157,10 @@ pub fn render(modules: &Modules, ids: Option<(u32, u32)>) -> Result<String, Rsyn
     out.push_str("# sst-tunnel: rsync daemon configuration for one transfer, removed at its end\n");
     out.push_str("use chroot = no\n");
     out.push_str("read only = no\n");
+    // Without chroot rsync defaults to munging symlinks ("/rsyncd-munged/"
+    // prefix), which would corrupt MyISAM DATA DIRECTORY links; the donor is
+    // an authenticated cluster member that may rewrite the datadir anyway.
+    out.push_str("munge symlinks = no\n");
     out.push_str(&format!("timeout = {DAEMON_TIMEOUT_SECS}\n"));
     if let Some((uid, gid)) = ids {
         out.push_str(&format!("uid = {uid}\n"));
@@ -336,6 +342,7 @@ mod tests {
         assert!(text.contains("use chroot = no\n"), "{text}");
         assert!(text.contains("read only = no\n"), "{text}");
         assert!(text.contains("timeout = 300\n"), "{text}");
+        assert!(text.contains("munge symlinks = no\n"), "{text}");
         assert!(!text.contains("uid"), "{text}");
         assert!(
             text.contains("[rsync_tunnel_sst]\n    path = /var/lib/mysql\n"),
