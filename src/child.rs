@@ -22,9 +22,13 @@ use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::AsyncReadExt;
 use tokio::process::{Child, ChildStdin, ChildStdout};
 use tokio::task::JoinHandle;
+
+mod sandbox;
+mod stderr;
+
+use stderr::{drain_stderr, lock, Tail};
 
 /// Lines of stderr kept for error messages.
 pub const TAIL_LINES: usize = 20;
@@ -297,155 +301,5 @@ impl Drop for Supervised {
             // The leader is not reaped, so its pid still names our group.
             sandbox::signal_group(self.pgid, libc::SIGKILL);
         }
-    }
-}
-
-/// The last lines of a child's stderr.
-#[derive(Debug, Default)]
-struct Tail {
-    lines: std::collections::VecDeque<String>,
-}
-
-impl Tail {
-    fn push(&mut self, line: String) {
-        if self.lines.len() == TAIL_LINES {
-            self.lines.pop_front();
-        }
-        self.lines.push_back(line);
-    }
-
-    fn joined(&self) -> String {
-        let mut out = String::new();
-        for (i, l) in self.lines.iter().enumerate() {
-            if i > 0 {
-                out.push('\n');
-            }
-            out.push_str(l);
-        }
-        out
-    }
-}
-
-fn lock(tail: &Mutex<Tail>) -> std::sync::MutexGuard<'_, Tail> {
-    // A panic while holding the lock cannot leave a VecDeque of lines in a
-    // state worth refusing to read.
-    tail.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Reads stderr to its end, logging each line and keeping the tail. Lines
-/// are cut at [`MAX_LINE`] bytes so a child without newlines stays bounded.
-async fn drain_stderr(name: String, mut err: tokio::process::ChildStderr, tail: Arc<Mutex<Tail>>) {
-    let mut chunk = [0u8; 4096];
-    let mut line: Vec<u8> = Vec::with_capacity(256);
-    let emit = |line: &mut Vec<u8>| {
-        let text = String::from_utf8_lossy(line)
-            .trim_end_matches('\r')
-            .to_string();
-        line.clear();
-        if text.is_empty() {
-            return;
-        }
-        tracing::warn!(program = %name, "{text}");
-        lock(&tail).push(text);
-    };
-    loop {
-        let n = match err.read(&mut chunk).await {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) => {
-                tracing::warn!(program = %name, error = %e, "reading stderr failed");
-                break;
-            }
-        };
-        for &b in &chunk[..n] {
-            if b == b'\n' {
-                emit(&mut line);
-            } else if line.len() < MAX_LINE {
-                line.push(b);
-            }
-        }
-    }
-    emit(&mut line);
-}
-
-/// The crate's only `unsafe`: what runs between `fork` and `exec`, and the
-/// signal to a process group.
-#[allow(unsafe_code)]
-mod sandbox {
-    use std::io;
-
-    /// `CLOSE_RANGE_CLOEXEC` from `<linux/close_range.h>` (Linux 5.11).
-    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
-    /// Upper bound of the fallback loop when `close_range` is missing.
-    const FALLBACK_MAX_FD: libc::c_int = 65_536;
-
-    /// Installs the child-side setup: parent-death signal, then every
-    /// descriptor above 2 marked close-on-exec.
-    pub(super) fn install_pre_exec(cmd: &mut tokio::process::Command) {
-        let parent = std::process::id();
-        // SAFETY: the closure runs in the forked child before exec. It only
-        // makes async-signal-safe system calls (prctl, getppid, close_range,
-        // fcntl), touches no locks and allocates nothing except the
-        // `io::Error` on the failure path, which std reports to the parent
-        // through its own exec-error pipe. Marking descriptors close-on-exec
-        // (instead of closing them) keeps that pipe working until exec.
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                // The parent may have died before prctl took effect.
-                if libc::getppid() as u32 != parent {
-                    return Err(io::Error::other("parent exited before exec"));
-                }
-                let r = libc::syscall(
-                    libc::SYS_close_range,
-                    3 as libc::c_uint,
-                    libc::c_uint::MAX,
-                    CLOSE_RANGE_CLOEXEC,
-                );
-                if r != 0 {
-                    // Older kernel: mark them one by one.
-                    for fd in 3..FALLBACK_MAX_FD {
-                        libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
-                    }
-                }
-                Ok(())
-            });
-        }
-    }
-
-    /// Sends `sig` to process group `pgid`; a group already gone is fine.
-    pub(super) fn signal_group(pgid: i32, sig: libc::c_int) {
-        if pgid <= 1 {
-            return;
-        }
-        // SAFETY: killpg has no memory-safety preconditions; pgid > 1 is a
-        // group we created (never 0 = our own group, never 1 = init).
-        let r = unsafe { libc::killpg(pgid, sig) };
-        if r != 0 {
-            let e = io::Error::last_os_error();
-            if e.raw_os_error() != Some(libc::ESRCH) {
-                tracing::warn!(pgid, sig, error = %e, "killpg failed");
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tail_keeps_the_last_lines() {
-        let mut t = Tail::default();
-        for i in 0..(TAIL_LINES + 5) {
-            t.push(format!("line {i}"));
-        }
-        let j = t.joined();
-        assert!(j.starts_with("line 5\n"), "{j}");
-        assert!(j.ends_with(&format!("line {}", TAIL_LINES + 4)), "{j}");
-        assert_eq!(j.lines().count(), TAIL_LINES);
     }
 }
