@@ -327,6 +327,16 @@ async fn to_rsync(
     conf: &DaemonConfig,
     token: &CancellationToken,
 ) -> Result<relay::Transfer, String> {
-    let _ = (cfg, tls, first, conf, token);
-    Err("rsync backend not wired yet".into())
+    let mut server =
+        crate::rsync::daemon::spawn_server(conf).map_err(|e| crate::error::chain(&e))?;
+    let pumped = feed(tls, first, &mut server, cfg, token).await;
+    // The pump ended (or failed): the server must be gone before we report,
+    // so that "connection closed" means rsync has finished writing.
+    let exited = match &pumped {
+        Ok(_) => server.wait().await,
+        Err(_) => server.kill().await,
+    };
+    let transfer = pumped?;
+    exited.map_err(|e| crate::error::chain(&e))?;
+    Ok(transfer)
 }
