@@ -77,7 +77,7 @@ pub enum RsyncError {
         line: String,
     },
     /// rsync could not be started or waited for.
-    #[error("rsync {step}")]
+    #[error("rsync {step} could not run")]
     Child {
         /// The step that was starting.
         step: String,
