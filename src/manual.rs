@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::cli::{Command, DonorArgs, JoinerArgs};
@@ -276,12 +277,13 @@ async fn donor_command(args: DonorArgs, shutdown: Shutdown) -> Result<ExitCode, 
     })?;
     donor::preflight(&cfg, shutdown.token()).await?;
     let failures = FirstFailure::default();
-    let relay_token = shutdown.token().child_token();
+    let relay_token = CancellationToken::new();
     let relay = tokio::spawn(donor::run_relay(
         cfg.clone(),
         listener,
         failures.clone(),
         relay_token.clone(),
+        shutdown.token().clone(),
     ));
     if args.relay_only {
         info!(relay = %relay_addr, joiner = %cfg.target, "relaying");

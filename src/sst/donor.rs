@@ -67,12 +67,13 @@ pub async fn run(
     };
 
     let failures = FirstFailure::default();
-    let relay_token = token.child_token();
+    let relay_token = CancellationToken::new();
     let relay = tokio::spawn(donor::run_relay(
         cfg.clone(),
         listener,
         failures.clone(),
         relay_token.clone(),
+        shutdown.token().clone(),
     ));
     let mut plan = TransferPlan::new(datadir.clone(), paths.log_dir.clone(), relay_addr)?;
     plan.parallel = settings.parallel.unwrap_or(plan.parallel);
