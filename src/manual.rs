@@ -162,6 +162,14 @@ async fn joiner_command(args: JoinerArgs, shutdown: Shutdown) -> Result<ExitCode
                 elapsed_ms = meter.elapsed().as_millis() as u64,
                 "transfer complete"
             );
+            if let Some(dir) = &args.datadir {
+                // The marker is a protocol artefact, not part of the data.
+                let marker = absolute(dir)?.join(crate::rsync::MARKER);
+                std::fs::remove_file(&marker).map_err(|source| Error::Io {
+                    what: format!("cannot remove the marker {}", marker.display()),
+                    source,
+                })?;
+            }
             say(&state)?;
             Ok(ExitCode::Success)
         }
