@@ -549,3 +549,44 @@ async fn key_inside_the_cert_file_works() {
     srv.result.unwrap();
     cli.result.unwrap();
 }
+
+#[tokio::test]
+async fn any_sni_is_tolerated_by_the_acceptor() {
+    let pki = Pki::new();
+    let s = pki.node("server");
+    let c = pki.node("client");
+    let connector = raw_connector(Some(&c), |_| {});
+    for sni in [
+        Some("127.0.0.1"),
+        Some("::1"),
+        Some("unrelated.example"),
+        None,
+    ] {
+        let server = TlsServer::new(&settings(&s, &pki.ca_file, "")).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let srv = tokio::spawn(serve_once(listener, server));
+        let (hs, received) = within(raw_connect_sni(addr, &connector, sni)).await;
+        hs.unwrap_or_else(|e| panic!("{sni:?}: {e}"));
+        within(srv).await.unwrap().result.unwrap();
+        assert_eq!(received, [SECRET, b"got:hello"].concat(), "{sni:?}");
+    }
+}
+
+#[tokio::test]
+async fn silent_server_times_out_the_client() {
+    let pki = Pki::new();
+    let c = pki.node("client");
+    let client = TlsClient::new(&settings(&c, &pki.ca_file, ""), "localhost").unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let (_held, _) = listener.accept().await.unwrap();
+    let r = within(client.connect(tcp, Duration::from_millis(200))).await;
+    assert!(
+        matches!(r, Err(TlsError::Timeout { .. })),
+        "{:?}",
+        r.as_ref().err()
+    );
+    assert_eq!(code(&r), ExitCode::TimedOut);
+}

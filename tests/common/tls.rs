@@ -209,12 +209,26 @@ pub async fn raw_connect(
     addr: SocketAddr,
     connector: &SslConnector,
 ) -> (Result<String, openssl::ssl::Error>, Vec<u8>) {
+    raw_connect_sni(addr, connector, Some("localhost")).await
+}
+
+/// [`raw_connect`] with a chosen SNI value (any text, even an IP literal) or none.
+pub async fn raw_connect_sni(
+    addr: SocketAddr,
+    connector: &SslConnector,
+    sni: Option<&str>,
+) -> (Result<String, openssl::ssl::Error>, Vec<u8>) {
     let tcp = TcpStream::connect(addr).await.unwrap();
     let mut ssl = connector
         .configure()
         .unwrap()
-        .into_ssl("localhost")
+        .use_server_name_indication(false)
+        .verify_hostname(false)
+        .into_ssl("unused")
         .unwrap();
+    if let Some(name) = sni {
+        ssl.set_hostname(name).unwrap();
+    }
     ssl.set_verify(SslVerifyMode::NONE);
     let mut s = SslStream::new(ssl, tcp).unwrap();
     if let Err(e) = Pin::new(&mut s).connect().await {
