@@ -5,7 +5,7 @@
 #[path = "common/tls.rs"]
 mod tls_common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use openssl::ssl::SslVersion;
 use sst_tunnel::exit::ExitCode;
@@ -27,7 +27,7 @@ async fn good_pair_moves_bytes_both_ways_and_fills_peer_info() {
     let pki = Pki::new();
     let s = pki.node("server");
     let c = pki.leaf("client", &LeafSpec::new("donor1").dns("donor1.test"));
-    let start = Instant::now();
+    let (_guard, logs) = capture_logs();
     let (srv, cli) = run_pair(
         settings(&s, &pki.ca_file, ""),
         settings(&c, &pki.ca_file, ""),
@@ -45,12 +45,10 @@ async fn good_pair_moves_bytes_both_ways_and_fills_peer_info() {
     assert!(cinfo.subject.contains("CN=localhost"), "{cinfo:?}");
     assert!(cinfo.names.contains(&"IP:127.0.0.1".to_string()));
     assert_eq!(cinfo.protocol, "TLSv1.3");
-    // The TLS 1.3 acceptance wait ends on the session ticket, not on its 1 s cap.
-    assert!(
-        start.elapsed() < Duration::from_millis(900),
-        "{:?}",
-        start.elapsed()
-    );
+    // The TLS 1.3 acceptance wait ended on the session ticket, not on its cap.
+    let logs = logs.text();
+    assert!(logs.contains("tls connected"), "{logs}");
+    assert!(!logs.contains("no tls 1.3 session ticket"), "{logs}");
 }
 
 #[tokio::test]
@@ -343,7 +341,10 @@ async fn listener_commonname_checks_the_client_name() {
 async fn verify_zero_accepts_anyone_and_says_so() {
     let pki = Pki::new();
     let s = pki.node("server");
+    let (_guard, logs) = capture_logs();
     let server = TlsServer::new(&settings(&s, &pki.ca_file, "verify=0")).unwrap();
+    let text = logs.text();
+    assert!(text.contains("WARN") && text.contains("verify=0"), "{text}");
     assert!(!server.preflight().verify);
     assert!(server
         .preflight()
