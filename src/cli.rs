@@ -1,1 +1,212 @@
-//! STUB: cli, being written.
+//! The manual command line (clap derive): raw values only, no I/O. The
+//! values are validated into [`crate::config::Settings`] by
+//! [`crate::config::Settings::resolve`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Text shown after `--help`: a my.cnf example and the exit-code table.
+fn after_help() -> String {
+    format!(
+        "Configuration is read from the [sst] group of the MariaDB option files, as\n\
+         my_print_defaults reads them; flags override it. Example:\n\n  \
+         [sst]\n  tca   = /etc/mysql/ssl/ca.pem\n  tcert = /etc/mysql/ssl/node.crt\n  \
+         tkey  = /etc/mysql/ssl/node.key\n\n{}",
+        crate::exit::help_table()
+    )
+}
+
+/// Encrypted State Snapshot Transfer tunnel for MariaDB Galera clusters.
+///
+/// Invoked as `wsrep_sst_rsync_tunnel` it is mariadbd's SST method; invoked
+/// as `sst-tunnel` it runs a joiner or donor by hand, or the demo.
+#[derive(Debug, Parser)]
+#[command(name = "sst-tunnel", version, after_long_help = after_help(), after_help = after_help())]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Receive a data directory (or forward decrypted bytes) over mutual TLS.
+    Joiner(JoinerArgs),
+    /// Send a data directory to a joiner, or relay rsync connections to it.
+    Donor(DonorArgs),
+    /// Run a complete encrypted transfer on loopback with throwaway certificates.
+    Demo(DemoArgs),
+}
+
+/// Where configuration comes from, and the TLS options that override it.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConfigArgs {
+    /// Read only this option file (as mariadbd's --defaults-file).
+    #[arg(long, value_name = "FILE")]
+    pub defaults_file: Option<PathBuf>,
+    /// Read this option file after the default ones.
+    #[arg(long, value_name = "FILE")]
+    pub defaults_extra_file: Option<PathBuf>,
+    /// Also read groups named `<group><SUFFIX>` (e.g. [sst.node2]).
+    #[arg(long, value_name = "SUFFIX")]
+    pub defaults_group_suffix: Option<String>,
+    /// Read no option file at all; take everything from flags.
+    #[arg(long, conflicts_with_all = ["defaults_file", "defaults_extra_file"])]
+    pub no_defaults: bool,
+    /// CA certificate file (or directory used as a CA path); overrides [sst] tca.
+    #[arg(long, value_name = "FILE")]
+    pub tca: Option<PathBuf>,
+    /// Directory of hashed CA certificates; overrides [sst] tcapath.
+    #[arg(long, value_name = "DIR")]
+    pub tcapath: Option<PathBuf>,
+    /// This node's certificate chain (may hold the key); overrides [sst] tcert.
+    #[arg(long, value_name = "FILE")]
+    pub tcert: Option<PathBuf>,
+    /// This node's private key; overrides [sst] tkey.
+    #[arg(long, value_name = "FILE")]
+    pub tkey: Option<PathBuf>,
+    /// socat OPENSSL options (e.g. `verify=1,cipher=HIGH`); overrides [sst] sockopt.
+    #[arg(long, value_name = "OPTIONS", allow_hyphen_values = true)]
+    pub sockopt: Option<String>,
+}
+
+/// `sst-tunnel joiner`.
+#[derive(Debug, Clone, Args)]
+pub struct JoinerArgs {
+    /// Address to listen on: HOST, HOST:PORT, [IPv6]:PORT (default port 4444; 0 = ephemeral).
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub address: String,
+    /// Data directory that receives the transfer (required unless --forward).
+    #[arg(long, value_name = "DIR", required_unless_present = "forward")]
+    pub datadir: Option<PathBuf>,
+    /// Directory that receives the InnoDB redo log (default: the data directory).
+    #[arg(long, value_name = "DIR")]
+    pub log_dir: Option<PathBuf>,
+    /// Forward decrypted bytes to this plaintext TCP service instead of rsync
+    /// (diagnostics, benchmarks); runs until interrupted.
+    #[arg(long, value_name = "HOST:PORT", conflicts_with = "datadir")]
+    pub forward: Option<String>,
+    /// Configuration sources and TLS overrides.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `sst-tunnel donor`.
+#[derive(Debug, Clone, Args)]
+pub struct DonorArgs {
+    /// The joiner: HOST:PORT or [IPv6]:PORT, as printed in its `ready` line
+    /// (a trailing /module is ignored). The joiner's certificate must carry HOST.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub address: String,
+    /// Data directory to send (required unless --relay-only).
+    #[arg(long, value_name = "DIR", required_unless_present = "relay_only")]
+    pub datadir: Option<PathBuf>,
+    /// Directory holding the InnoDB redo log (default: the data directory).
+    #[arg(long, value_name = "DIR")]
+    pub log_dir: Option<PathBuf>,
+    /// State written into the completion marker (`UUID:SEQNO [DOMAIN]`).
+    #[arg(long, value_name = "UUID:SEQNO")]
+    pub state: Option<String>,
+    /// How many schema directories to send at once (default: [sst] backup-threads, else CPUs).
+    #[arg(long, value_name = "N")]
+    pub parallel: Option<usize>,
+    /// Only relay connections to the joiner, without running rsync; prints `relay ADDR`.
+    #[arg(long, conflicts_with_all = ["datadir", "state", "parallel"])]
+    pub relay_only: bool,
+    /// Loopback address for the relay (default 127.0.0.1 on an ephemeral port).
+    #[arg(long, value_name = "127.0.0.1:PORT")]
+    pub listen: Option<String>,
+    /// Configuration sources and TLS overrides.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+impl DonorArgs {
+    /// Cross-flag rules clap cannot express (a `SetTrue` flag always counts as present).
+    pub fn validate(&self) -> Result<(), String> {
+        if self.listen.is_some() && !self.relay_only {
+            return Err("--listen only applies with --relay-only".into());
+        }
+        Ok(())
+    }
+}
+
+/// `sst-tunnel demo`.
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Size of the sample data directory in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 100)]
+    pub size_mib: u64,
+    /// Keep the temporary directory (certificates, both data directories) and print its path.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn joiner_needs_datadir_or_forward() {
+        assert!(Cli::try_parse_from(["sst-tunnel", "joiner", "--address", "h"]).is_err());
+        assert!(
+            Cli::try_parse_from(["sst-tunnel", "joiner", "--address", "h", "--datadir", "d"])
+                .is_ok()
+        );
+        assert!(Cli::try_parse_from([
+            "sst-tunnel",
+            "joiner",
+            "--address",
+            "h",
+            "--forward",
+            "127.0.0.1:9"
+        ])
+        .is_ok());
+    }
+
+    #[test]
+    fn relay_only_excludes_transfer_options() {
+        let r = Cli::try_parse_from([
+            "sst-tunnel",
+            "donor",
+            "--address",
+            "h:1",
+            "--relay-only",
+            "--datadir",
+            "d",
+        ]);
+        assert!(r.is_err());
+        let ok = Cli::try_parse_from(["sst-tunnel", "donor", "--address", "h:1", "--relay-only"]);
+        assert!(ok.is_ok());
+    }
+
+    #[test]
+    fn listen_requires_relay_only() {
+        let r = Cli::try_parse_from([
+            "sst-tunnel",
+            "donor",
+            "--address",
+            "h:1",
+            "--datadir",
+            "d",
+            "--listen",
+            "127.0.0.1:5",
+        ]);
+        match r.map(|c| c.command) {
+            Ok(Command::Donor(d)) => {
+                assert!(d.validate().is_err_and(|e| e.contains("--relay-only")))
+            }
+            other => panic!("unexpected parse: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn help_shows_exit_codes() {
+        use clap::CommandFactory;
+        let help = Cli::command().render_long_help().to_string();
+        assert!(help.contains("Exit codes:"), "{help}");
+        assert!(help.contains("EPROTO"), "{help}");
+    }
+}

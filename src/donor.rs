@@ -1,1 +1,303 @@
-//! STUB: donor, being written.
+//! The donor's data path: a plaintext relay on loopback that serves only
+//! processes of our own uid; each relay connection becomes one TLS
+//! connection to the joiner, whose chain and name are checked inside the
+//! handshake.
+//!
+//! [`preflight`] makes one handshake before anything else runs, so a
+//! certificate problem is reported as one and not as rsync's "did not see
+//! server greeting". [`run_relay`] takes a bound listener and a token.
+
+use std::net::SocketAddr;
+use std::os::unix::fs::MetadataExt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_openssl::SslStream;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, info_span, warn, Instrument};
+
+use crate::config::Timeouts;
+use crate::exit::ExitCode;
+use crate::relay::{self, RelayOpts};
+use crate::sockowner;
+use crate::tls::{PeerInfo, SockOpts, TlsClient, TlsError};
+
+/// The joiner to connect to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// Host as advertised, without IPv6 brackets (the name its certificate must carry).
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// Everything the donor side needs.
+#[derive(Clone)]
+pub struct DonorConfig {
+    /// The TLS connector (files loaded and checked, expected name set).
+    pub tls: Arc<TlsClient>,
+    /// TCP tuning from `sockopt`.
+    pub sockopts: SockOpts,
+    /// The joiner.
+    pub target: Target,
+    /// Bounded waits.
+    pub timeouts: Timeouts,
+    /// Pump settings and the shared meter.
+    pub relay: RelayOpts,
+}
+
+/// Errors of the donor side.
+#[derive(Debug, thiserror::Error)]
+pub enum DonorError {
+    /// The joiner's name could not be resolved.
+    #[error("cannot resolve the joiner address {target}")]
+    Resolve {
+        /// The joiner.
+        target: Target,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// No TCP connection within the retry window.
+    #[error("cannot connect to the joiner {target} within {}s (sst-connect-retry): {last}", window.as_secs())]
+    Unreachable {
+        /// The joiner.
+        target: Target,
+        /// The retry window.
+        window: Duration,
+        /// The last attempt's error.
+        last: String,
+    },
+    /// The TLS handshake with the joiner failed.
+    #[error("TLS handshake with the joiner {target} failed")]
+    Tls {
+        /// The joiner.
+        target: Target,
+        /// What went wrong, names included.
+        #[source]
+        source: TlsError,
+    },
+    /// The relay listener failed.
+    #[error("relay listener failed")]
+    Listener(#[source] std::io::Error),
+}
+
+impl DonorError {
+    /// The exit code this error ends the program with.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            DonorError::Resolve { .. } | DonorError::Unreachable { .. } => ExitCode::Unreachable,
+            DonorError::Tls { source, .. } => source.exit_code(),
+            DonorError::Listener(_) => ExitCode::Failure,
+        }
+    }
+}
+
+/// The first TLS failure a relay connection met, kept so that the donor can
+/// report it instead of rsync's "did not see server greeting".
+#[derive(Clone, Debug, Default)]
+pub struct FirstFailure(Arc<Mutex<Option<String>>>);
+
+impl FirstFailure {
+    fn record(&self, text: String) {
+        if let Ok(mut slot) = self.0.lock() {
+            slot.get_or_insert(text);
+        }
+    }
+
+    /// The recorded failure, if any.
+    pub fn get(&self) -> Option<String> {
+        self.0.lock().ok().and_then(|s| s.clone())
+    }
+}
+
+/// Pause between connect attempts while the joiner is not listening yet.
+const RETRY_PAUSE: Duration = Duration::from_millis(200);
+
+async fn connect_tcp(
+    cfg: &DonorConfig,
+    token: &CancellationToken,
+) -> Result<TcpStream, DonorError> {
+    let deadline = Instant::now() + cfg.timeouts.connect_retry;
+    let mut last = String::from("no attempt made");
+    loop {
+        let addrs: Vec<SocketAddr> =
+            tokio::net::lookup_host((cfg.target.host.as_str(), cfg.target.port))
+                .await
+                .map_err(|source| DonorError::Resolve {
+                    target: cfg.target.clone(),
+                    source,
+                })?
+                .collect();
+        for addr in addrs {
+            match tokio::time::timeout(cfg.timeouts.connect, TcpStream::connect(addr)).await {
+                Ok(Ok(tcp)) => return Ok(tcp),
+                Ok(Err(e)) => last = format!("{addr}: {e}"),
+                Err(_) => {
+                    last = format!(
+                        "{addr}: connect timed out after {}s",
+                        cfg.timeouts.connect.as_secs()
+                    )
+                }
+            }
+        }
+        if Instant::now() >= deadline {
+            return Err(DonorError::Unreachable {
+                target: cfg.target.clone(),
+                window: cfg.timeouts.connect_retry,
+                last,
+            });
+        }
+        tokio::select! {
+            _ = token.cancelled() => return Err(DonorError::Unreachable {
+                target: cfg.target.clone(),
+                window: cfg.timeouts.connect_retry,
+                last: "cancelled".into(),
+            }),
+            _ = tokio::time::sleep(RETRY_PAUSE) => {}
+        }
+    }
+}
+
+/// Connects to the joiner (retrying while it is not listening yet) and
+/// completes the TLS handshake, name check included.
+pub async fn connect_joiner(
+    cfg: &DonorConfig,
+    token: &CancellationToken,
+) -> Result<(SslStream<TcpStream>, PeerInfo), DonorError> {
+    let tcp = connect_tcp(cfg, token).await?;
+    tcp.set_nodelay(true).map_err(DonorError::Listener)?;
+    if let Err(e) = cfg.sockopts.apply_tcp(&tcp) {
+        warn!(error = %e, "cannot set socket options");
+    }
+    cfg.tls
+        .connect(tcp, cfg.timeouts.handshake)
+        .await
+        .map_err(|source| DonorError::Tls {
+            target: cfg.target.clone(),
+            source,
+        })
+}
+
+/// One handshake with the joiner, then an orderly close: proves certificates
+/// and connectivity before rsync starts.
+pub async fn preflight(
+    cfg: &DonorConfig,
+    token: &CancellationToken,
+) -> Result<PeerInfo, DonorError> {
+    let (mut tls, info) = connect_joiner(cfg, token).await?;
+    info!(
+        joiner = %cfg.target, subject = %info.subject, names = ?info.names,
+        protocol = %info.protocol, cipher = %info.cipher, "joiner verified"
+    );
+    if let Err(e) = tls.shutdown().await {
+        warn!(error = %e, "closing the preflight connection failed");
+    }
+    Ok(info)
+}
+
+/// The uid of this process, from the owner of `/proc/self`.
+fn own_uid() -> std::io::Result<u32> {
+    Ok(std::fs::metadata("/proc/self")?.uid())
+}
+
+/// Accepts relay connections until the token is cancelled; each becomes one
+/// TLS connection to the joiner. Connections from other uids are refused.
+pub async fn run_relay(
+    cfg: Arc<DonorConfig>,
+    listener: TcpListener,
+    failures: FirstFailure,
+    token: CancellationToken,
+) -> Result<(), DonorError> {
+    let uid = own_uid().map_err(DonorError::Listener)?;
+    let local = listener.local_addr().map_err(DonorError::Listener)?;
+    let conns = TaskTracker::new();
+    loop {
+        let (tcp, peer) = tokio::select! {
+            _ = token.cancelled() => break,
+            r = listener.accept() => match r {
+                Ok(ok) => ok,
+                Err(e) => {
+                    warn!(error = %e, "relay accept failed");
+                    tokio::time::sleep(RETRY_PAUSE).await;
+                    continue;
+                }
+            },
+        };
+        match sockowner::uid_of_peer(peer, local) {
+            Ok(Some(owner)) if owner == uid => {}
+            Ok(Some(owner)) => {
+                warn!(%peer, owner, expected = uid, "relay connection from another user refused");
+                continue;
+            }
+            Ok(None) => {
+                warn!(%peer, "relay connection refused: its owner is not in the kernel's socket tables");
+                continue;
+            }
+            Err(e) => {
+                warn!(%peer, error = %e, "relay connection refused: cannot read the kernel's socket tables");
+                continue;
+            }
+        }
+        let cfg = cfg.clone();
+        let token = token.clone();
+        let failures = failures.clone();
+        conns.spawn(
+            async move { relay_one(&cfg, tcp, &failures, &token).await }
+                .instrument(info_span!("relay", %peer)),
+        );
+    }
+    conns.close();
+    conns.wait().await;
+    Ok(())
+}
+
+async fn relay_one(
+    cfg: &DonorConfig,
+    local: TcpStream,
+    failures: &FirstFailure,
+    token: &CancellationToken,
+) {
+    let start = Instant::now();
+    if let Err(e) = local.set_nodelay(true) {
+        warn!(error = %e, "cannot set TCP_NODELAY");
+    }
+    let (tls, info) = match connect_joiner(cfg, token).await {
+        Ok(ok) => ok,
+        Err(e) => {
+            let text = crate::error::chain(&e);
+            warn!(error = %text, "connection to the joiner failed");
+            failures.record(text);
+            return;
+        }
+    };
+    if let Some(m) = &cfg.relay.meter {
+        m.connection_opened();
+    }
+    info!(subject = %info.subject, protocol = %info.protocol, cipher = %info.cipher, "connection opened");
+    let elapsed_ms = || u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+    match relay::pump(local, tls, &cfg.relay, token).await {
+        Ok(t) => info!(
+            subject = %info.subject, protocol = %info.protocol, cipher = %info.cipher,
+            bytes_out = t.a_to_b, bytes_in = t.b_to_a, elapsed_ms = elapsed_ms(), "connection closed"
+        ),
+        Err(e) => {
+            let text = crate::error::chain(&e);
+            warn!(subject = %info.subject, elapsed_ms = elapsed_ms(), error = %text, "connection failed");
+            failures.record(text);
+        }
+    }
+}

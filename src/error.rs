@@ -1,25 +1,107 @@
 //! The program's error type: one variant per boundary, each mapping to the
-//! exit-code table in [`crate::exit`].
+//! exit-code table in [`crate::exit`]. `main` prints the chain once with
+//! [`chain`] and exits with [`Error::exit_code`].
 
 use crate::exit::ExitCode;
 
 /// Any error that ends a run.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// Option files or values.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     /// TLS setup, handshake or identity failure.
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
-    /// The byte pump failed.
+    /// rsync missing or failed.
     #[error(transparent)]
-    Relay(#[from] crate::relay::RelayError),
+    Rsync(#[from] crate::rsync::RsyncError),
+    /// The joiner's run loop.
+    #[error(transparent)]
+    Joiner(#[from] crate::joiner::JoinerError),
+    /// The donor's relay or its connection to the joiner.
+    #[error(transparent)]
+    Donor(#[from] crate::donor::DonorError),
+    /// rsync failed because the tunnel under it failed: the tunnel's reason first.
+    #[error("transfer failed because the tunnel failed: {tunnel} (rsync then reported: {rsync})")]
+    Tunnel {
+        /// What the relay met (TLS failure, names included).
+        tunnel: String,
+        /// What rsync said about it.
+        rsync: String,
+    },
+    /// A malformed address.
+    #[error("invalid address {address:?}: {reason}")]
+    Address {
+        /// The text given.
+        address: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The listening address cannot be bound.
+    #[error("cannot listen on {address}")]
+    Bind {
+        /// The address.
+        address: String,
+        /// Why (`Address already in use`).
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file-system operation failed.
+    #[error("{what}")]
+    Io {
+        /// What was being done, path included.
+        what: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Writing a protocol line to stdout failed (mariadbd went away).
+    #[error("cannot write to stdout")]
+    Stdout(#[source] std::io::Error),
+    /// A command-line problem clap could not express.
+    #[error("{0}")]
+    Usage(String),
+    /// A task panicked or was aborted.
+    #[error("internal task failed: {0}")]
+    Task(String),
 }
 
 impl Error {
     /// The exit code this error ends the program with.
     pub fn exit_code(&self) -> ExitCode {
         match self {
+            Error::Config(e) => e.exit_code(),
             Error::Tls(e) => e.exit_code(),
-            Error::Relay(_) => ExitCode::Failure,
+            Error::Rsync(e) => e.exit_code(),
+            Error::Joiner(e) => e.exit_code(),
+            Error::Donor(e) => e.exit_code(),
+            Error::Tunnel { .. } => ExitCode::AuthFailed,
+            Error::Address { .. } | Error::Usage(_) => ExitCode::Invalid,
+            Error::Bind { source, .. } if source.kind() == std::io::ErrorKind::AddrInUse => {
+                ExitCode::Busy
+            }
+            Error::Bind { .. } => ExitCode::Invalid,
+            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                ExitCode::NotFound
+            }
+            Error::Io { .. } | Error::Task(_) => ExitCode::Failure,
+            Error::Stdout(_) => ExitCode::BrokenPipe,
         }
     }
+}
+
+/// Renders an error and its `source()` chain on one line: `a: b: c`.
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let text = s.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cur = s.source();
+    }
+    out
 }

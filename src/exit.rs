@@ -76,7 +76,9 @@ impl ExitCode {
         match self {
             ExitCode::Success => "transfer complete",
             ExitCode::Failure => "unexpected internal failure",
-            ExitCode::NotFound => "a required program (rsync) or file is missing, or --datadir not given",
+            ExitCode::NotFound => {
+                "a required program (rsync) or file is missing, or --datadir not given"
+            }
             ExitCode::Interrupted => "SIGINT/SIGQUIT/SIGTERM (cleaned up), or no tcert configured",
             ExitCode::ChildDied => "a helper process died unexpectedly",
             ExitCode::OutOfMemory => "rsync ran out of memory (rsync exit 22)",

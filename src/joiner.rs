@@ -1,1 +1,332 @@
-//! STUB: joiner, being written.
+//! The joiner's data path: a TLS listener whose every connection is served
+//! in its own task: handshake and identity check under a timeout, then the
+//! decrypted bytes go to a fresh `rsync --server --daemon` over pipes (or,
+//! with `--forward`, to a plaintext TCP service).
+//!
+//! [`run_joiner`] takes an already bound listener and a cancellation token,
+//! so tests run it in-process on port 0. It returns once the completion
+//! marker has arrived and every connection has finished.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, info_span, warn, Instrument};
+
+use crate::config::Timeouts;
+use crate::exit::ExitCode;
+use crate::meter::Meter;
+use crate::relay::{self, RelayOpts};
+use crate::rsync::daemon::DaemonConfig;
+use crate::rsync::MARKER;
+use crate::tls::{PeerInfo, SockOpts, TlsServer};
+
+/// Where decrypted connections go.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    /// One `rsync --server --daemon --config=FILE .` per connection.
+    Rsync(Arc<DaemonConfig>),
+    /// A plaintext TCP service (diagnostics and benchmarks).
+    Forward(SocketAddr),
+}
+
+/// Everything [`run_joiner`] needs.
+#[derive(Clone)]
+pub struct JoinerConfig {
+    /// The TLS acceptor (files already loaded and checked).
+    pub tls: Arc<TlsServer>,
+    /// TCP tuning from `sockopt`.
+    pub sockopts: SockOpts,
+    /// Where connections go.
+    pub backend: Backend,
+    /// The data directory whose completion marker ends the run (`None`: run until cancelled).
+    pub marker_dir: Option<PathBuf>,
+    /// Bounded waits.
+    pub timeouts: Timeouts,
+    /// Connections served at once; more are refused.
+    pub max_connections: usize,
+    /// Pump settings (buffer size, close timeout) and the shared meter.
+    pub relay: RelayOpts,
+}
+
+impl JoinerConfig {
+    fn meter(&self) -> Option<&Arc<Meter>> {
+        self.relay.meter.as_ref()
+    }
+}
+
+/// How a joiner run ended without error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JoinerOutcome {
+    /// The marker arrived; its first line (the state).
+    Complete(String),
+    /// The token was cancelled.
+    Stopped,
+}
+
+/// Errors that end a joiner run.
+#[derive(Debug, thiserror::Error)]
+pub enum JoinerError {
+    /// No authenticated connection within the first-connection timeout.
+    #[error("no donor connected within {}s (sst-initial-timeout)", .0.as_secs())]
+    InitialTimeout(Duration),
+    /// Connections were served but no byte moved for too long.
+    #[error("transfer stalled: no byte moved for {}s (sst-idle-timeout)", .0.as_secs())]
+    Stalled(Duration),
+    /// The marker exists but cannot be read.
+    #[error("cannot read the completion marker {}", path.display())]
+    Marker {
+        /// The marker path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl JoinerError {
+    /// The exit code this error ends the program with.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            JoinerError::InitialTimeout(_) | JoinerError::Stalled(_) => ExitCode::TimedOut,
+            JoinerError::Marker { .. } => ExitCode::BrokenPipe,
+        }
+    }
+}
+
+/// How often the accept loop looks at the marker and the timeouts.
+const TICK: Duration = Duration::from_millis(200);
+/// Pause after a failed `accept` (fd exhaustion) so the loop does not spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Serves connections on `listener` until the marker arrived (and all
+/// connections finished), the token is cancelled, or a timeout fires.
+pub async fn run_joiner(
+    cfg: JoinerConfig,
+    listener: TcpListener,
+    token: CancellationToken,
+) -> Result<JoinerOutcome, JoinerError> {
+    let cfg = Arc::new(cfg);
+    let started = Instant::now();
+    let conns = TaskTracker::new();
+    let conn_token = token.child_token();
+    let slots = Arc::new(Semaphore::new(cfg.max_connections));
+    let (finished_tx, mut finished_rx) = mpsc::unbounded_channel::<()>();
+    let mut tick = tokio::time::interval(TICK);
+    let mut marker_seen: Option<Instant> = None;
+
+    let result = loop {
+        tokio::select! {
+            _ = token.cancelled() => break Ok(JoinerOutcome::Stopped),
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, peer)) => match slots.clone().try_acquire_owned() {
+                    Ok(permit) => {
+                        let cfg = cfg.clone();
+                        let token = conn_token.clone();
+                        let finished = finished_tx.clone();
+                        conns.spawn(async move {
+                            serve(&cfg, tcp, &token).await;
+                            drop(permit);
+                            // The loop may already be gone; nothing to tell then.
+                            let _gone = finished.send(());
+                        }.instrument(info_span!("conn", %peer)));
+                    }
+                    Err(_) => {
+                        warn!(%peer, max = cfg.max_connections, "connection cap reached, refusing connection");
+                        drop(tcp);
+                    }
+                },
+                Err(e) => {
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                }
+            },
+            Some(()) = finished_rx.recv() => {}
+            _ = tick.tick() => {}
+        }
+        let active = cfg.max_connections - slots.available_permits();
+        if let Some(dir) = &cfg.marker_dir {
+            if marker_seen.is_none() && dir.join(MARKER).exists() {
+                marker_seen = Some(Instant::now());
+            }
+            if let Some(seen) = marker_seen {
+                if active == 0 || seen.elapsed() > cfg.timeouts.close {
+                    break read_marker(dir).map(JoinerOutcome::Complete);
+                }
+            }
+        }
+        let served = cfg.meter().map_or(0, |m| m.connections());
+        if served == 0 {
+            if let Some(limit) = cfg.timeouts.initial {
+                if started.elapsed() > limit {
+                    break Err(JoinerError::InitialTimeout(limit));
+                }
+            }
+        } else if let (Some(limit), Some(meter)) = (cfg.timeouts.idle, cfg.meter()) {
+            if meter.idle_for() > limit {
+                break Err(JoinerError::Stalled(limit));
+            }
+        }
+    };
+
+    conns.close();
+    if !matches!(result, Ok(JoinerOutcome::Complete(_))) {
+        conn_token.cancel();
+    }
+    if tokio::time::timeout(cfg.timeouts.close, conns.wait())
+        .await
+        .is_err()
+    {
+        warn!("connections still open after the close timeout, cancelling them");
+        conn_token.cancel();
+        conns.wait().await;
+    }
+    result
+}
+
+fn read_marker(dir: &Path) -> Result<String, JoinerError> {
+    let path = dir.join(MARKER);
+    let text = std::fs::read_to_string(&path).map_err(|source| JoinerError::Marker {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(text
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim_end_matches('\r')
+        .to_string())
+}
+
+/// One connection, start to end. Never returns an error: a bad client is
+/// logged and dropped without disturbing the others.
+async fn serve(cfg: &JoinerConfig, tcp: TcpStream, token: &CancellationToken) {
+    let start = Instant::now();
+    if let Err(e) = prepare_socket(&tcp, &cfg.sockopts) {
+        warn!(error = %e, "cannot set socket options");
+    }
+    let handshake = tokio::select! {
+        _ = token.cancelled() => return,
+        r = cfg.tls.accept(tcp, cfg.timeouts.handshake) => r,
+    };
+    let (mut tls, info) = match handshake {
+        Ok(ok) => ok,
+        Err(e) => {
+            warn!(error = %crate::error::chain(&e), "tls handshake failed, connection dropped");
+            return;
+        }
+    };
+    // Wait for the donor's first bytes before starting anything: the donor's
+    // preflight connection closes right after its handshake.
+    let mut first = vec![0u8; 16 * 1024];
+    let n = tokio::select! {
+        _ = token.cancelled() => return,
+        r = tokio::time::timeout(cfg.timeouts.idle.unwrap_or(Duration::MAX), tls.read(&mut first)) => match r {
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) => {
+                warn!(subject = %info.subject, error = %e, "connection failed before any data");
+                return;
+            }
+            Err(_) => {
+                warn!(subject = %info.subject, "no data within the idle timeout, connection dropped");
+                return;
+            }
+        },
+    };
+    if n == 0 {
+        info!(subject = %info.subject, protocol = %info.protocol, "preflight connection closed (handshake only)");
+        let _closed = tls.shutdown().await;
+        return;
+    }
+    first.truncate(n);
+    if let Some(m) = cfg.meter() {
+        m.connection_opened();
+    }
+    log_open(&info);
+    let outcome = match &cfg.backend {
+        Backend::Forward(addr) => forward(cfg, tls, &first, *addr, token).await,
+        Backend::Rsync(conf) => to_rsync(cfg, tls, &first, conf, token).await,
+    };
+    log_close(&info, start, outcome);
+}
+
+fn prepare_socket(tcp: &TcpStream, opts: &SockOpts) -> std::io::Result<()> {
+    tcp.set_nodelay(true)?;
+    opts.apply_tcp(tcp)
+}
+
+fn log_open(info: &PeerInfo) {
+    info!(subject = %info.subject, protocol = %info.protocol, cipher = %info.cipher, "connection opened");
+}
+
+fn log_close(info: &PeerInfo, start: Instant, outcome: Result<relay::Transfer, String>) {
+    let elapsed_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+    match outcome {
+        Ok(t) => info!(
+            subject = %info.subject, protocol = %info.protocol, cipher = %info.cipher,
+            bytes_in = t.a_to_b, bytes_out = t.b_to_a, elapsed_ms, "connection closed"
+        ),
+        Err(e) => warn!(
+            subject = %info.subject, protocol = %info.protocol, cipher = %info.cipher,
+            elapsed_ms, error = %e, "connection failed"
+        ),
+    }
+}
+
+async fn feed<S, B>(
+    tls: S,
+    first: &[u8],
+    mut backend: B,
+    cfg: &JoinerConfig,
+    token: &CancellationToken,
+) -> Result<relay::Transfer, String>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    B: AsyncRead + AsyncWrite + Unpin,
+{
+    backend
+        .write_all(first)
+        .await
+        .map_err(|e| format!("cannot write to the backend: {e}"))?;
+    if let Some(m) = cfg.meter() {
+        m.add_outbound(first.len() as u64);
+    }
+    let mut t = relay::pump(tls, backend, &cfg.relay, token)
+        .await
+        .map_err(|e| crate::error::chain(&e))?;
+    t.a_to_b += first.len() as u64;
+    Ok(t)
+}
+
+async fn forward(
+    cfg: &JoinerConfig,
+    tls: tokio_openssl::SslStream<TcpStream>,
+    first: &[u8],
+    addr: SocketAddr,
+    token: &CancellationToken,
+) -> Result<relay::Transfer, String> {
+    let backend = TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("cannot connect to the forward target {addr}: {e}"))?;
+    backend
+        .set_nodelay(true)
+        .map_err(|e| format!("cannot set TCP_NODELAY: {e}"))?;
+    feed(tls, first, backend, cfg, token).await
+}
+
+async fn to_rsync(
+    cfg: &JoinerConfig,
+    tls: tokio_openssl::SslStream<TcpStream>,
+    first: &[u8],
+    conf: &DaemonConfig,
+    token: &CancellationToken,
+) -> Result<relay::Transfer, String> {
+    let _ = (cfg, tls, first, conf, token);
+    Err("rsync backend not wired yet".into())
+}

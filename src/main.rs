@@ -1,5 +1,62 @@
-//! The `sst-tunnel` binary (also `wsrep_sst_rsync_tunnel`). STUB.
+//! The `sst-tunnel` binary. Invoked as `wsrep_sst_rsync_tunnel` it is
+//! mariadbd's SST method; otherwise it is the manual command line.
+//! Everything happens in the library; this file only wires it up.
 
-fn main() -> std::process::ExitCode {
-    std::process::ExitCode::from(sst_tunnel::ExitCode::Failure.code())
+use std::process::ExitCode;
+
+use clap::Parser;
+use sst_tunnel::cli::Cli;
+use sst_tunnel::shutdown::Shutdown;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout with status 0; a usage error
+            // gets our own EINVAL, never clap's 2 (which mysqld reads as ENOENT).
+            let code = if e.use_stderr() {
+                sst_tunnel::ExitCode::Invalid.code()
+            } else {
+                0
+            };
+            let _printed = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("sst-tunnel: cannot start the runtime: {e}");
+            return ExitCode::from(sst_tunnel::ExitCode::Failure.code());
+        }
+    };
+    let code = runtime.block_on(async {
+        let shutdown = Shutdown::new();
+        if let Err(e) = shutdown.listen_for_signals() {
+            eprintln!("sst-tunnel: cannot install signal handlers: {e}");
+            return sst_tunnel::ExitCode::Failure;
+        }
+        match sst_tunnel::manual::run(cli.command, shutdown).await {
+            Ok(code) => code,
+            Err(e) => {
+                tracing::error!("{}", sst_tunnel::error::chain(&e));
+                e.exit_code()
+            }
+        }
+    });
+    ExitCode::from(code.code())
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SST_TUNNEL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
 }

@@ -54,3 +54,6 @@ where
 {
     Err(RelayError::Unimplemented)
 }
+
+/// Placeholder (integrator stub).
+pub const DEFAULT_BUFFER: usize = 256 * 1024;

@@ -1,5 +1,380 @@
-//! Configuration: MariaDB option files and the validated settings.
+//! Configuration: MariaDB option files ([`mycnf`]) merged with command-line
+//! flags into validated [`Settings`].
 //!
-//! STUB: being written.
+//! A flag overrides the option files. Every `[sst]` key this program reads
+//! is listed in [`KEYS`] with its default, which the README repeats.
 
 pub mod mycnf;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::cli::ConfigArgs;
+use crate::exit::ExitCode;
+use crate::tls::{sockopt, SockOpts, TlsSettings};
+use mycnf::{DefaultsArgs, MyCnfError, OptionFiles};
+
+/// The option-file group this program reads.
+pub const GROUP: &str = "sst";
+
+/// Every `[sst]` key read, with its default, for documentation and `--help`.
+pub const KEYS: &[(&str, &str, &str)] = &[
+    (
+        "tca",
+        "none (system store, with a warning)",
+        "CA bundle; a directory is used as a CA path",
+    ),
+    ("tcapath", "none", "directory of hashed CA certificates"),
+    (
+        "tcert",
+        "required",
+        "this node's certificate chain (may also hold the key)",
+    ),
+    ("tkey", "the tcert file", "this node's private key"),
+    (
+        "sockopt",
+        "empty",
+        "socat OPENSSL options (verify, commonname, cipher, ...)",
+    ),
+    (
+        "sst-initial-timeout",
+        "300",
+        "joiner: seconds to wait for the first donor connection (0 = forever)",
+    ),
+    (
+        "sst-idle-timeout",
+        "300",
+        "seconds without a byte moved before the transfer is declared stalled (0 = never)",
+    ),
+    (
+        "sst-handshake-timeout",
+        "10",
+        "seconds a peer gets to complete the TLS handshake",
+    ),
+    (
+        "sst-connect-timeout",
+        "10",
+        "donor: seconds for one TCP connect attempt to the joiner",
+    ),
+    (
+        "sst-connect-retry",
+        "30",
+        "donor: seconds during which failed connects to the joiner are retried",
+    ),
+    (
+        "sst-close-timeout",
+        "30",
+        "seconds one direction may go on after the other has closed",
+    ),
+    (
+        "sst-max-connections",
+        "64",
+        "joiner: connections served at once; more are refused",
+    ),
+    (
+        "sst-bwlimit",
+        "0",
+        "donor: rsync --bwlimit in KiB/s per rsync process (0 = unlimited)",
+    ),
+    (
+        "backup-threads",
+        "number of CPUs",
+        "donor: schema directories sent in parallel",
+    ),
+    (
+        "sst-max-binlogs",
+        "1",
+        "donor: binlogs shipped (0 = none, negative = all)",
+    ),
+];
+
+/// Errors found while reading and validating the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// An option file could not be read or parsed.
+    #[error(transparent)]
+    OptionFiles(#[from] MyCnfError),
+    /// No certificate: the tunnel never runs in plaintext.
+    #[error("no certificate configured: set tcert in the [sst] group ({searched}) or pass --tcert; sst-tunnel never transfers in plaintext")]
+    MissingCert {
+        /// The option files that were read, for the message.
+        searched: String,
+    },
+    /// A value does not parse.
+    #[error("{origin}: invalid value {value:?} for {key}: {reason}")]
+    BadValue {
+        /// The key (`[sst] sst-idle-timeout` or `--parallel`).
+        key: String,
+        /// The offending value.
+        value: String,
+        /// Where it came from (`/etc/my.cnf:12` or `command line`).
+        origin: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// `sockopt` contains an item we reject.
+    #[error("{origin}: [sst] sockopt")]
+    Sockopt {
+        /// Where the sockopt value came from.
+        origin: String,
+        /// The parser's error, naming the item.
+        #[source]
+        source: sockopt::SockoptError,
+    },
+}
+
+impl ConfigError {
+    /// The exit code this error ends the program with.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            ConfigError::MissingCert { .. } => ExitCode::Interrupted,
+            ConfigError::OptionFiles(_) => ExitCode::NotFound,
+            ConfigError::BadValue { .. } | ConfigError::Sockopt { .. } => ExitCode::Invalid,
+        }
+    }
+}
+
+/// Bounded waits of one run.
+#[derive(Clone, Debug)]
+pub struct Timeouts {
+    /// TLS handshake, per connection.
+    pub handshake: Duration,
+    /// One TCP connect attempt (donor).
+    pub connect: Duration,
+    /// Window during which the donor retries connecting to the joiner.
+    pub connect_retry: Duration,
+    /// Joiner: first connection must arrive within this (`None` = wait forever).
+    pub initial: Option<Duration>,
+    /// No byte moved for this long = stalled (`None` = never).
+    pub idle: Option<Duration>,
+    /// After one direction closed, the other gets this long.
+    pub close: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            handshake: Duration::from_secs(10),
+            connect: Duration::from_secs(10),
+            connect_retry: Duration::from_secs(30),
+            initial: Some(Duration::from_secs(300)),
+            idle: Some(Duration::from_secs(300)),
+            close: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Validated settings shared by both roles.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// TLS files and options.
+    pub tls: TlsSettings,
+    /// Bounded waits.
+    pub timeouts: Timeouts,
+    /// Joiner: connections served at once.
+    pub max_connections: usize,
+    /// Donor: rsync `--bwlimit` in KiB/s.
+    pub bwlimit_kib: Option<u64>,
+    /// Donor: schema directories in parallel (`backup-threads`).
+    pub parallel: Option<usize>,
+    /// Donor: binlogs shipped.
+    pub max_binlogs: i64,
+    /// The option files, kept for the server paths of the SST method.
+    pub files: std::sync::Arc<OptionFiles>,
+}
+
+/// A value found in flags or option files, with where it came from.
+struct Found {
+    value: String,
+    origin: String,
+}
+
+fn lookup(files: &OptionFiles, key: &str) -> Option<Found> {
+    let entry = files.get(&[GROUP], key)?;
+    let value = entry.value.clone()?;
+    if value.is_empty() {
+        return None;
+    }
+    Some(Found {
+        value,
+        origin: format!("{}:{}", entry.path.display(), entry.line),
+    })
+}
+
+fn flag_or_file(flag: Option<&Path>, files: &OptionFiles, key: &str) -> Option<PathBuf> {
+    match flag {
+        Some(p) => Some(p.to_path_buf()),
+        None => lookup(files, key).map(|f| PathBuf::from(f.value)),
+    }
+}
+
+fn parse_number<T: std::str::FromStr>(found: &Found, key: &str) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    found
+        .value
+        .trim()
+        .parse::<T>()
+        .map_err(|e| ConfigError::BadValue {
+            key: format!("[{GROUP}] {key}"),
+            value: found.value.clone(),
+            origin: found.origin.clone(),
+            reason: e.to_string(),
+        })
+}
+
+fn seconds(files: &OptionFiles, key: &str, default: Duration) -> Result<Duration, ConfigError> {
+    let Some(found) = lookup(files, key) else {
+        return Ok(default);
+    };
+    let secs: f64 = parse_number(&found, key)?;
+    if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
+        return Err(ConfigError::BadValue {
+            key: format!("[{GROUP}] {key}"),
+            value: found.value,
+            origin: found.origin,
+            reason: "expected a number of seconds, 0 or more".into(),
+        });
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn optional_seconds(
+    files: &OptionFiles,
+    key: &str,
+    default: Duration,
+) -> Result<Option<Duration>, ConfigError> {
+    let d = seconds(files, key, default)?;
+    Ok((!d.is_zero()).then_some(d))
+}
+
+impl Settings {
+    /// Reads the option files the flags name (or the default search path).
+    pub fn load_files(cli: &ConfigArgs) -> Result<OptionFiles, ConfigError> {
+        if cli.no_defaults {
+            return Ok(OptionFiles::default());
+        }
+        let args = DefaultsArgs {
+            defaults_file: cli.defaults_file.clone(),
+            extra_file: cli.defaults_extra_file.clone(),
+            group_suffix: cli.defaults_group_suffix.clone(),
+        };
+        Ok(OptionFiles::load(&args)?)
+    }
+
+    /// Merges flags over option files and validates the result.
+    pub fn resolve(cli: &ConfigArgs, files: OptionFiles) -> Result<Settings, ConfigError> {
+        let searched = || {
+            let read: Vec<String> = files
+                .files_read()
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            if read.is_empty() {
+                "no option file was read".to_string()
+            } else {
+                format!("read: {}", read.join(", "))
+            }
+        };
+        let cert = flag_or_file(cli.tcert.as_deref(), &files, "tcert").ok_or_else(|| {
+            ConfigError::MissingCert {
+                searched: searched(),
+            }
+        })?;
+        let key = flag_or_file(cli.tkey.as_deref(), &files, "tkey");
+        let mut ca_file = flag_or_file(cli.tca.as_deref(), &files, "tca");
+        let mut ca_path = flag_or_file(cli.tcapath.as_deref(), &files, "tcapath");
+        // As MariaDB's own scripts do: a tca that is a directory is a CA path.
+        if ca_path.is_none() && ca_file.as_deref().is_some_and(Path::is_dir) {
+            ca_path = ca_file.take();
+        }
+        let (sockopt_text, sockopt_origin) = match &cli.sockopt {
+            Some(s) => (s.clone(), "command line --sockopt".to_string()),
+            None => match lookup(&files, "sockopt") {
+                Some(f) => (f.value, f.origin),
+                None => (String::new(), String::new()),
+            },
+        };
+        let opts: SockOpts =
+            sockopt::parse(&sockopt_text).map_err(|source| ConfigError::Sockopt {
+                origin: sockopt_origin,
+                source,
+            })?;
+        let tls = TlsSettings {
+            ca_file,
+            ca_path,
+            cert,
+            key,
+            opts,
+        };
+
+        let defaults = Timeouts::default();
+        let timeouts = Timeouts {
+            handshake: seconds(&files, "sst-handshake-timeout", defaults.handshake)?,
+            connect: seconds(&files, "sst-connect-timeout", defaults.connect)?,
+            connect_retry: seconds(&files, "sst-connect-retry", defaults.connect_retry)?,
+            initial: optional_seconds(&files, "sst-initial-timeout", Duration::from_secs(300))?,
+            idle: optional_seconds(&files, "sst-idle-timeout", Duration::from_secs(300))?,
+            close: seconds(&files, "sst-close-timeout", defaults.close)?,
+        };
+        let max_connections = match lookup(&files, "sst-max-connections") {
+            Some(f) => parse_number::<usize>(&f, "sst-max-connections")?.max(1),
+            None => 64,
+        };
+        let bwlimit_kib = match lookup(&files, "sst-bwlimit") {
+            Some(f) => Some(parse_number::<u64>(&f, "sst-bwlimit")?).filter(|v| *v > 0),
+            None => None,
+        };
+        let parallel = match lookup(&files, "backup-threads") {
+            Some(f) => Some(parse_number::<usize>(&f, "backup-threads")?.max(1)),
+            None => None,
+        };
+        let max_binlogs = match lookup(&files, "sst-max-binlogs") {
+            Some(f) => parse_number::<i64>(&f, "sst-max-binlogs")?,
+            None => 1,
+        };
+        Ok(Settings {
+            tls,
+            timeouts,
+            max_connections,
+            bwlimit_kib,
+            parallel,
+            max_binlogs,
+            files: std::sync::Arc::new(files),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_cert_is_exit_3_and_never_plaintext() {
+        let err = Settings::resolve(&ConfigArgs::default(), OptionFiles::default())
+            .err()
+            .map(|e| (e.exit_code(), e.to_string()));
+        let (code, text) = err.unwrap_or((ExitCode::Success, String::new()));
+        assert_eq!(code, ExitCode::Interrupted);
+        assert!(text.contains("tcert"), "{text}");
+        assert!(text.contains("plaintext"), "{text}");
+    }
+
+    #[test]
+    fn flags_give_defaults_for_everything_else() {
+        let cli = ConfigArgs {
+            tcert: Some("/x/cert.pem".into()),
+            ..ConfigArgs::default()
+        };
+        let s = Settings::resolve(&cli, OptionFiles::default());
+        let s = match s {
+            Ok(s) => s,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(s.tls.cert, PathBuf::from("/x/cert.pem"));
+        assert_eq!(s.timeouts.initial, Some(Duration::from_secs(300)));
+        assert_eq!(s.max_connections, 64);
+        assert_eq!(s.max_binlogs, 1);
+    }
+}

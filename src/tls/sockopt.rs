@@ -5,4 +5,24 @@
 
 /// Parsed `sockopt`.
 #[derive(Clone, Debug, Default)]
-pub struct SockOpts {}
+pub struct SockOpts {
+    /// Placeholder.
+    pub warnings: Vec<String>,
+}
+
+/// Placeholder error (integrator stub).
+#[derive(Debug, thiserror::Error)]
+#[error("sockopt not implemented")]
+pub struct SockoptError;
+
+/// Placeholder parser (integrator stub).
+pub fn parse(_s: &str) -> Result<SockOpts, SockoptError> {
+    Ok(SockOpts::default())
+}
+
+impl SockOpts {
+    /// Placeholder (integrator stub).
+    pub fn apply_tcp(&self, _tcp: &tokio::net::TcpStream) -> std::io::Result<()> {
+        Ok(())
+    }
+}

@@ -1,3 +1,0 @@
-//! MariaDB option files, read as `my_print_defaults` reads them.
-//!
-//! STUB: being written.
