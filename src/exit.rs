@@ -28,6 +28,8 @@ pub enum ExitCode {
     AuthFailed = 13,
     /// EBUSY: the listening port is taken.
     Busy = 16,
+    /// Unsafe characters in a value mariadbd or a helper would refuse (the SST address).
+    UnsafeValue = 21,
     /// EINVAL: bad option, configuration, certificate, key or CA.
     Invalid = 22,
     /// EPIPE: SIGHUP/SIGPIPE, mariadbd (the parent) died, or the transfer ended without its marker.
@@ -61,6 +63,7 @@ impl ExitCode {
             ExitCode::OutOfMemory => "ENOMEM",
             ExitCode::AuthFailed => "EACCES",
             ExitCode::Busy => "EBUSY",
+            ExitCode::UnsafeValue => "UNSAFE",
             ExitCode::Invalid => "EINVAL",
             ExitCode::BrokenPipe => "EPIPE",
             ExitCode::Protocol => "EPROTO",
@@ -84,6 +87,9 @@ impl ExitCode {
             ExitCode::OutOfMemory => "rsync ran out of memory (rsync exit 22)",
             ExitCode::AuthFailed => "TLS authentication failed: certificate or name rejected",
             ExitCode::Busy => "the listening port is already in use",
+            ExitCode::UnsafeValue => {
+                "unsafe characters in the SST address (mariadbd would refuse it)"
+            }
             ExitCode::Invalid => "bad option, configuration, certificate, key or CA",
             ExitCode::BrokenPipe => "SIGHUP/SIGPIPE, parent mysqld died, or no completion marker",
             ExitCode::Protocol => "incompatible rsync protocol (rsync exit 12)",
@@ -113,7 +119,7 @@ impl fmt::Display for ExitCode {
 }
 
 /// All codes, in numeric order.
-pub const ALL: [ExitCode; 15] = [
+pub const ALL: [ExitCode; 16] = [
     ExitCode::Success,
     ExitCode::Failure,
     ExitCode::NotFound,
@@ -122,6 +128,7 @@ pub const ALL: [ExitCode; 15] = [
     ExitCode::OutOfMemory,
     ExitCode::AuthFailed,
     ExitCode::Busy,
+    ExitCode::UnsafeValue,
     ExitCode::Invalid,
     ExitCode::BrokenPipe,
     ExitCode::Protocol,

@@ -19,10 +19,8 @@ use crate::joiner::{self, Backend, JoinerConfig, JoinerOutcome};
 use crate::meter::Meter;
 use crate::relay::RelayOpts;
 use crate::shutdown::Shutdown;
+use crate::sst::address::SstAddress;
 use crate::tls::{TlsClient, TlsServer};
-
-/// The SST port when an address names none.
-pub const DEFAULT_PORT: u16 = 4444;
 
 /// Runs one manual command to its end and returns the exit code to use.
 pub async fn run(command: Command, shutdown: Shutdown) -> Result<ExitCode, Error> {
@@ -41,56 +39,19 @@ pub fn say(line: &str) -> Result<(), Error> {
         .map_err(Error::Stdout)
 }
 
-/// Splits `HOST`, `HOST:PORT`, `[V6]` or `[V6]:PORT` (a trailing `/module`
-/// is dropped) into the host as written and the port.
-pub fn split_address(text: &str, default_port: Option<u16>) -> Result<(String, u16), Error> {
-    let bad = |why: &str| Error::Address {
+/// Parses an address as mariadbd writes them (`HOST`, `HOST:PORT`,
+/// `[V6]:PORT`, with an optional `/module`); port 4444 when none is given.
+pub fn parse_address(text: &str) -> Result<SstAddress, Error> {
+    SstAddress::parse(text).map_err(|e| Error::Address {
         address: text.to_string(),
-        reason: why.to_string(),
-    };
-    let text_no_path = text.split('/').next().unwrap_or("");
-    let (host, port) = if let Some(rest) = text_no_path.strip_prefix('[') {
-        let (inner, after) = rest.split_once(']').ok_or_else(|| bad("missing ']'"))?;
-        let port = match after.strip_prefix(':') {
-            Some(p) => Some(p),
-            None if after.is_empty() => None,
-            None => return Err(bad("unexpected text after ']'")),
-        };
-        (format!("[{inner}]"), port)
-    } else {
-        match text_no_path.rsplit_once(':') {
-            Some((h, _)) if h.contains(':') => {
-                return Err(bad(
-                    "an IPv6 address must be written in brackets, e.g. [::1]:4444",
-                ))
-            }
-            Some((h, p)) => (h.to_string(), Some(p)),
-            None => (text_no_path.to_string(), None),
-        }
-    };
-    if host.is_empty() || host == "[]" {
-        return Err(bad("no host"));
-    }
-    let port = match port {
-        Some(p) => p
-            .parse::<u16>()
-            .map_err(|_| bad("the port is not a number from 0 to 65535"))?,
-        None => default_port.ok_or_else(|| bad("a port is required (HOST:PORT)"))?,
-    };
-    Ok((host, port))
-}
-
-/// The host without IPv6 brackets.
-pub fn unbracket(host: &str) -> &str {
-    host.strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host)
+        reason: crate::error::chain(&e),
+    })
 }
 
 /// Binds the joiner's TLS listener; a taken port is [`ExitCode::Busy`].
-pub async fn bind_listener(host: &str, port: u16) -> Result<TcpListener, Error> {
-    let bare = unbracket(host);
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((bare, port))
+pub async fn bind_listener(address: &SstAddress) -> Result<TcpListener, Error> {
+    let (host, port) = (&address.host, address.port);
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((address.host_unbracketed.as_str(), port))
         .await
         .map_err(|source| Error::Bind {
             address: format!("{host}:{port}"),
@@ -120,7 +81,8 @@ pub async fn bind_listener(host: &str, port: u16) -> Result<TcpListener, Error> 
     })
 }
 
-fn relay_opts(settings: &Settings, meter: &Arc<Meter>) -> RelayOpts {
+/// Pump settings from the configuration, counting into `meter`.
+pub fn relay_opts(settings: &Settings, meter: &Arc<Meter>) -> RelayOpts {
     RelayOpts {
         buffer_size: crate::relay::DEFAULT_BUFFER,
         close_timeout: settings.timeouts.close,
@@ -134,20 +96,18 @@ fn load(config: &crate::cli::ConfigArgs) -> Result<Settings, Error> {
     for w in &settings.tls.opts.warnings {
         warn!("[sst] sockopt: {w}");
     }
-    let report = crate::tls::preflight::preflight(&settings.tls)?;
-    info!("{report}");
     Ok(settings)
 }
 
 async fn joiner_command(args: JoinerArgs, shutdown: Shutdown) -> Result<ExitCode, Error> {
     let settings = load(&args.config)?;
-    let (host, port) = split_address(&args.address, Some(DEFAULT_PORT))?;
+    let address = parse_address(&args.address)?;
     let meter = Arc::new(Meter::new());
     let tls = Arc::new(TlsServer::new(&settings.tls)?);
     let (backend, marker_dir, _conf) = match (&args.forward, &args.datadir) {
         (Some(fwd), _) => {
-            let (fh, fp) = split_address(fwd, None)?;
-            let addr = tokio::net::lookup_host((unbracket(&fh), fp))
+            let target = parse_address(fwd)?;
+            let addr = tokio::net::lookup_host((target.host_unbracketed.as_str(), target.port))
                 .await
                 .ok()
                 .and_then(|mut a| a.next())
@@ -170,9 +130,9 @@ async fn joiner_command(args: JoinerArgs, shutdown: Shutdown) -> Result<ExitCode
             return Err(Error::Usage("joiner needs --datadir or --forward".into()));
         }
     };
-    let listener = bind_listener(&host, port).await?;
+    let listener = bind_listener(&address).await?;
     let bound = listener.local_addr().map_err(|source| Error::Bind {
-        address: format!("{host}:{port}"),
+        address: address.authority(),
         source,
     })?;
     let cfg = JoinerConfig {
@@ -185,11 +145,14 @@ async fn joiner_command(args: JoinerArgs, shutdown: Shutdown) -> Result<ExitCode
         relay: relay_opts(&settings, &meter),
     };
     info!(address = %bound, "joiner listening");
-    say(&format!(
-        "ready {host}:{}/{}",
-        bound.port(),
-        crate::rsync::MODULE
-    ))?;
+    let ready = address
+        .with_port(bound.port())
+        .ready_address()
+        .map_err(|e| Error::Address {
+            address: args.address.clone(),
+            reason: e.to_string(),
+        })?;
+    say(&format!("ready {ready}"))?;
     match joiner::run_joiner(cfg, listener, shutdown.token().clone()).await? {
         JoinerOutcome::Complete(state) => {
             info!(
@@ -216,7 +179,7 @@ fn stopped_code(shutdown: &Shutdown) -> ExitCode {
 
 /// Creates the data and log directories if needed, removes a stale marker
 /// and writes the rsync daemon configuration.
-fn prepare_datadir(
+pub fn prepare_datadir(
     datadir: &Path,
     log_dir: &Path,
 ) -> Result<crate::rsync::daemon::DaemonConfig, Error> {
@@ -253,13 +216,15 @@ pub fn donor_config(
     address: &str,
     meter: &Arc<Meter>,
 ) -> Result<DonorConfig, Error> {
-    let (host, port) = split_address(address, Some(DEFAULT_PORT))?;
-    let bare = unbracket(&host).to_string();
-    let tls = Arc::new(TlsClient::new(&settings.tls, &bare)?);
+    let address = parse_address(address)?;
+    let tls = Arc::new(TlsClient::new(&settings.tls, &address.host_unbracketed)?);
     Ok(DonorConfig {
         tls,
         sockopts: settings.tls.opts.clone(),
-        target: Target { host: bare, port },
+        target: Target {
+            host: address.host_unbracketed.clone(),
+            port: address.port,
+        },
         timeouts: settings.timeouts.clone(),
         relay: relay_opts(settings, meter),
     })
@@ -334,7 +299,16 @@ async fn donor_command(args: DonorArgs, shutdown: Shutdown) -> Result<ExitCode, 
             .unwrap_or_else(default_parallel),
         bwlimit_kib: settings.bwlimit_kib,
     };
-    let sent = send_all(&plan, &state, &shutdown, &failures).await;
+    let token = shutdown.token();
+    let sent = async {
+        send_with_tunnel_errors(&failures, crate::rsync::client::send_data(&plan, token)).await?;
+        send_with_tunnel_errors(
+            &failures,
+            crate::rsync::client::send_marker(&plan, &state, token),
+        )
+        .await
+    }
+    .await;
     relay_token.cancel();
     join_relay(relay).await?;
     sent?;
@@ -346,23 +320,15 @@ async fn donor_command(args: DonorArgs, shutdown: Shutdown) -> Result<ExitCode, 
     Ok(ExitCode::Success)
 }
 
-/// Sends the data then the marker; a relay-side failure (TLS) is reported
-/// in place of rsync's own message.
-async fn send_all(
-    plan: &crate::rsync::client::TransferPlan,
-    state: &str,
-    shutdown: &Shutdown,
+/// Runs one rsync step; when it fails and the relay met a tunnel failure
+/// (TLS, names included), that failure is reported instead of rsync's
+/// "did not see server greeting".
+pub async fn send_with_tunnel_errors<T>(
     failures: &FirstFailure,
-) -> Result<(), Error> {
-    let token = shutdown.token();
-    let result = async {
-        crate::rsync::client::send_data(plan, token).await?;
-        crate::rsync::client::send_marker(plan, state, token).await?;
-        Ok::<(), crate::rsync::RsyncError>(())
-    }
-    .await;
-    match result {
-        Ok(()) => Ok(()),
+    step: impl std::future::Future<Output = Result<T, crate::rsync::RsyncError>>,
+) -> Result<T, Error> {
+    match step.await {
+        Ok(v) => Ok(v),
         Err(e) => match failures.get() {
             Some(tunnel) => Err(Error::Tunnel {
                 tunnel,
@@ -373,7 +339,8 @@ async fn send_all(
     }
 }
 
-async fn join_relay(
+/// Waits for the relay task and surfaces its error.
+pub async fn join_relay(
     relay: tokio::task::JoinHandle<Result<(), donor::DonorError>>,
 ) -> Result<(), Error> {
     match relay.await {
@@ -385,25 +352,4 @@ async fn join_relay(
 /// Parallel rsync streams when neither flag nor `backup-threads` says: the CPU count.
 pub fn default_parallel() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn addresses_split_like_mariadb_writes_them() {
-        let ok = |s: &str| split_address(s, Some(4444)).map_err(|e| e.to_string());
-        assert_eq!(ok("10.0.0.2"), Ok(("10.0.0.2".into(), 4444)));
-        assert_eq!(ok("node1.example:4567"), Ok(("node1.example".into(), 4567)));
-        assert_eq!(
-            ok("[::1]:4444/rsync_tunnel_sst"),
-            Ok(("[::1]".into(), 4444))
-        );
-        assert_eq!(ok("[fe80::1]"), Ok(("[fe80::1]".into(), 4444)));
-        assert!(ok("::1").is_err_and(|e| e.contains("brackets")));
-        assert!(ok("host:99999").is_err_and(|e| e.contains("port")));
-        assert!(ok(":4444").is_err());
-        assert_eq!(unbracket("[::1]"), "::1");
-    }
 }

@@ -1,0 +1,407 @@
+//! The data-directory files of the contract (sst-protocol.md §5.1, §3.2):
+//! `sst_in_progress` (joiner), `tables_flushed`/`sst_error` (written by the
+//! donor's server after `flush tables`), the reference's pid files that mark
+//! a transfer still running, and the registry that removes our temporary
+//! files on every exit path.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::exit::ExitCode;
+use crate::sst::protocol::{State, StateError};
+
+/// Joiner: present while a transfer runs (informational).
+pub const SST_IN_PROGRESS: &str = "sst_in_progress";
+/// Donor: the server writes the flushed state here after `flush tables`.
+pub const TABLES_FLUSHED: &str = "tables_flushed";
+/// Donor: the server creates this when FLUSH TABLES failed.
+pub const SST_ERROR: &str = "sst_error";
+pub use crate::rsync::MARKER;
+/// The joiner's rsync daemon pid file (reference name).
+pub const RSYNC_PID: &str = "rsync_tunnel_sst.pid";
+/// The joiner's rsync daemon configuration (reference name).
+pub const RSYNC_CONF: &str = "rsync_tunnel_sst.conf";
+/// The reference's socat pid file (both roles).
+pub const SOCAT_PID: &str = "rsync_tunnel_sst-socat.pid";
+/// How often the file waits poll, as the stock scripts (0.2 s).
+pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// A data-directory file step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FilesError {
+    /// Creating or writing a file failed.
+    #[error("cannot create {path}")]
+    Create {
+        /// The file.
+        path: PathBuf,
+        /// The I/O failure.
+        #[source]
+        source: io::Error,
+    },
+    /// Removing a file failed.
+    #[error("cannot remove {path}")]
+    Remove {
+        /// The file.
+        path: PathBuf,
+        /// The I/O failure.
+        #[source]
+        source: io::Error,
+    },
+    /// Reading a file failed.
+    #[error("cannot read {path}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O failure.
+        #[source]
+        source: io::Error,
+    },
+    /// The server reported a failed FLUSH TABLES (`sst_error` appeared).
+    #[error("flush tables failed: the server created {path}")]
+    FlushFailed {
+        /// The `sst_error` file (already removed).
+        path: PathBuf,
+    },
+    /// `tables_flushed` does not hold a usable state.
+    #[error("{path} holds no usable state")]
+    FlushedState {
+        /// The `tables_flushed` file.
+        path: PathBuf,
+        /// The parse failure.
+        #[source]
+        source: StateError,
+    },
+    /// The completion marker does not start with a usable state.
+    #[error("marker {path} holds no usable state")]
+    MarkerState {
+        /// The marker file.
+        path: PathBuf,
+        /// The parse failure.
+        #[source]
+        source: StateError,
+    },
+    /// The deadline passed while waiting.
+    #[error("timed out after {waited:?} waiting for {path}")]
+    TimedOut {
+        /// What was waited for.
+        path: PathBuf,
+        /// How long.
+        waited: Duration,
+    },
+    /// The wait was cancelled (signal or parent death; the canceller knows the exit code).
+    #[error("cancelled while waiting for {path}")]
+    Cancelled {
+        /// What was waited for.
+        path: PathBuf,
+    },
+    /// A previous transfer's process is still alive.
+    #[error("a previous transfer is still running: {path} names live pid {pid}")]
+    AlreadyRunning {
+        /// The pid file.
+        path: PathBuf,
+        /// The live process.
+        pid: u32,
+    },
+}
+
+impl FilesError {
+    /// The exit code, as the original script's for the same situation.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            FilesError::FlushFailed { .. } | FilesError::FlushedState { .. } => {
+                ExitCode::TransferFailed
+            }
+            FilesError::MarkerState { .. } => ExitCode::BrokenPipe,
+            FilesError::TimedOut { .. } => ExitCode::TimedOut,
+            FilesError::Cancelled { .. } => ExitCode::Interrupted,
+            FilesError::AlreadyRunning { .. } => ExitCode::AlreadyRunning,
+            FilesError::Create { .. } | FilesError::Remove { .. } | FilesError::Read { .. } => {
+                ExitCode::Failure
+            }
+        }
+    }
+}
+
+/// Removes `path`; a missing file is fine.
+pub fn remove_if_present(path: &Path) -> Result<(), FilesError> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(FilesError::Remove {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Joiner: `<datadir>/sst_in_progress` exists for as long as this guard lives.
+#[derive(Debug)]
+pub struct InProgress {
+    path: PathBuf,
+}
+
+impl InProgress {
+    /// Creates (or touches) the file.
+    pub fn create(datadir: &Path) -> Result<InProgress, FilesError> {
+        let path = datadir.join(SST_IN_PROGRESS);
+        fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|source| FilesError::Create {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(InProgress { path })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for InProgress {
+    fn drop(&mut self) {
+        if let Err(e) = remove_if_present(&self.path) {
+            tracing::warn!(error = %e, "cannot remove sst_in_progress");
+        }
+    }
+}
+
+/// Donor: removes `tables_flushed` and `sst_error` left by an earlier run,
+/// before printing `flush tables`.
+pub fn remove_stale_flush_files(datadir: &Path) -> Result<(), FilesError> {
+    remove_if_present(&datadir.join(TABLES_FLUSHED))?;
+    remove_if_present(&datadir.join(SST_ERROR))
+}
+
+/// What one look at the datadir found.
+enum Flush {
+    Pending,
+    Done(State),
+}
+
+fn look_for_flush(datadir: &Path) -> Result<Flush, FilesError> {
+    let error = datadir.join(SST_ERROR);
+    if error.exists() {
+        remove_if_present(&error)?;
+        return Err(FilesError::FlushFailed { path: error });
+    }
+    let flushed = datadir.join(TABLES_FLUSHED);
+    // Unreadable or not yet holding ':' means "not yet" (the server renames it in place).
+    let Ok(content) = fs::read_to_string(&flushed) else {
+        return Ok(Flush::Pending);
+    };
+    if !content.contains(':') {
+        return Ok(Flush::Pending);
+    }
+    let state = State::from_first_line(&content).map_err(|source| FilesError::FlushedState {
+        path: flushed,
+        source,
+    })?;
+    Ok(Flush::Done(state))
+}
+
+/// Donor: waits (polling every 200 ms) until the server has written
+/// `tables_flushed` with a state (returned) or created `sst_error` (removed;
+/// [`FilesError::FlushFailed`], exit 255). Ends early on `cancel` or at
+/// `deadline`.
+///
+/// `tables_flushed` is left in place: the server may write it a second time
+/// while the lock is held, so the caller registers it in [`TempFiles`] and
+/// it goes at exit.
+pub async fn wait_tables_flushed(
+    datadir: &Path,
+    cancel: &CancellationToken,
+    deadline: Option<Instant>,
+) -> Result<State, FilesError> {
+    let started = Instant::now();
+    let what = datadir.join(TABLES_FLUSHED);
+    let mut tick = tokio::time::interval(POLL_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return Err(FilesError::Cancelled { path: what }),
+            _ = tick.tick() => {}
+        }
+        if let Flush::Done(state) = look_for_flush(datadir)? {
+            return Ok(state);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(FilesError::TimedOut {
+                path: what,
+                waited: started.elapsed(),
+            });
+        }
+    }
+}
+
+/// True when `pid` names a running (not zombie) process, from `/proc`.
+pub fn process_alive(pid: u32) -> bool {
+    if pid == 0 {
+        return false;
+    }
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The state letter follows the last ')' (the command name may contain parentheses).
+    match stat
+        .rfind(')')
+        .and_then(|i| stat[i + 1..].split_whitespace().next())
+    {
+        Some("Z") | Some("X") | Some("x") => false,
+        Some(_) => true,
+        None => false,
+    }
+}
+
+/// Reads the first token of a pid file.
+fn read_pid(path: &Path) -> Result<Option<u32>, FilesError> {
+    match fs::read_to_string(path) {
+        Ok(text) => Ok(text.split_whitespace().next().and_then(|t| t.parse().ok())),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(FilesError::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Fails with [`FilesError::AlreadyRunning`] (exit 114) if
+/// `rsync_tunnel_sst.pid` or `rsync_tunnel_sst-socat.pid` names a live
+/// process other than us; stale or unparsable pid files are removed.
+pub fn check_stale_processes(datadir: &Path) -> Result<(), FilesError> {
+    for name in [RSYNC_PID, SOCAT_PID] {
+        let path = datadir.join(name);
+        if !path.exists() {
+            continue;
+        }
+        match read_pid(&path)? {
+            Some(pid) if pid != std::process::id() && process_alive(pid) => {
+                return Err(FilesError::AlreadyRunning { path, pid });
+            }
+            _ => {
+                tracing::info!(path = %path.display(), "removing stale pid file");
+                remove_if_present(&path)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// [`check_stale_processes`] repeated every 200 ms until the previous
+/// processes are gone, `cancel` fires or `deadline` passes (then exit 114,
+/// like the stock scripts after 30 s).
+pub async fn wait_stale_processes(
+    datadir: &Path,
+    cancel: &CancellationToken,
+    deadline: Instant,
+) -> Result<(), FilesError> {
+    let mut tick = tokio::time::interval(POLL_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return Err(FilesError::Cancelled { path: datadir.join(RSYNC_PID) }),
+            _ = tick.tick() => {}
+        }
+        match check_stale_processes(datadir) {
+            Err(e @ FilesError::AlreadyRunning { .. }) if Instant::now() >= deadline => {
+                return Err(e)
+            }
+            Err(FilesError::AlreadyRunning { .. }) => {}
+            other => return other,
+        }
+    }
+}
+
+/// Writes our own pid into `path` (so a reference peer sees us running).
+pub fn write_pid_file(path: &Path) -> Result<(), FilesError> {
+    fs::write(path, format!("{}\n", std::process::id())).map_err(|source| FilesError::Create {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Reads the marker's state (its first line), `None` while it has not arrived.
+pub fn read_marker(path: &Path) -> Result<Option<State>, FilesError> {
+    match fs::read_to_string(path) {
+        Ok(content) => State::from_first_line(&content)
+            .map(Some)
+            .map_err(|source| FilesError::MarkerState {
+                path: path.to_path_buf(),
+                source,
+            }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(FilesError::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Files to remove however the run ends: registered paths are deleted when
+/// [`TempFiles::cleanup`] runs or the registry is dropped (share it in an `Arc`).
+#[derive(Debug, Default)]
+pub struct TempFiles {
+    paths: Mutex<Vec<PathBuf>>,
+}
+
+impl TempFiles {
+    /// An empty registry.
+    pub fn new() -> TempFiles {
+        TempFiles::default()
+    }
+
+    fn paths(&self) -> std::sync::MutexGuard<'_, Vec<PathBuf>> {
+        // A panic while holding the lock leaves a valid Vec; keep using it.
+        self.paths.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Removes `path` at cleanup (registering twice is harmless).
+    pub fn register(&self, path: impl Into<PathBuf>) {
+        let path = path.into();
+        let mut paths = self.paths();
+        if !paths.contains(&path) {
+            paths.push(path);
+        }
+    }
+
+    /// Keeps `path` after all (e.g. a file handed over to the server).
+    pub fn forget(&self, path: &Path) {
+        self.paths().retain(|p| p != path);
+    }
+
+    /// The registered paths, in registration order.
+    pub fn registered(&self) -> Vec<PathBuf> {
+        self.paths().clone()
+    }
+
+    /// Removes every registered file now (newest first); failures are
+    /// logged, missing files ignored.
+    pub fn cleanup(&self) {
+        let paths = std::mem::take(&mut *self.paths());
+        for path in paths.iter().rev() {
+            if let Err(e) = remove_if_present(path) {
+                tracing::warn!(error = %e, "temporary file left behind");
+            }
+        }
+    }
+}
+
+impl Drop for TempFiles {
+    fn drop(&mut self) {
+        self.cleanup();
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests;

@@ -1,0 +1,405 @@
+//! The server's directories (SPEC §3, sst-protocol.md §5.2, §5.4): InnoDB
+//! log, data-home and undo directories, the Aria log directory and the
+//! binlog base/index, each taken from the command line first (top-level SST
+//! options and `--mysqld-args`), then the environment the stock scripts
+//! honour, then the server option groups; relative paths resolve against the
+//! datadir, which is also the default for every directory.
+//!
+//! The option files are reached through [`ServerOptions`], so this module does
+//! not depend on the option-file reader.
+
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+
+use crate::sst::args::{LogBin, SstArgs};
+
+/// Lookup of a key in the server option groups (`[mysqld]`, `[server]`,
+/// `[mariadb]`, `[galera]`, … as `my_print_defaults --mysqld` reads them).
+///
+/// Keys are passed in dash form (`innodb-log-group-home-dir`); an
+/// implementation must treat `_` and `-` alike and strip `loose-`, with the
+/// last occurrence winning. An option present without a value (`log-bin`)
+/// returns `Some("")`.
+pub trait ServerOptions {
+    /// The value of `key` in the server groups, if present.
+    fn server_value(&self, key: &str) -> Option<String>;
+}
+
+/// Plain maps (keys in dash form) serve as option sources in tests and demos.
+impl ServerOptions for HashMap<String, String> {
+    fn server_value(&self, key: &str) -> Option<String> {
+        self.get(key).cloned()
+    }
+}
+
+/// No option files at all (`--no-defaults`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoOptions;
+
+impl ServerOptions for NoOptions {
+    fn server_value(&self, _key: &str) -> Option<String> {
+        None
+    }
+}
+
+/// Where the binary logs live.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BinlogPaths {
+    /// The directory holding the binlog files (absolute when the datadir is).
+    pub dir: PathBuf,
+    /// The file-name base, e.g. `mysql-bin` (files are `mysql-bin.000001`, …).
+    pub base: OsString,
+    /// The index file.
+    pub index: PathBuf,
+    /// The directory as configured (`.` for a bare `mysql-bin`), the prefix of
+    /// each line the joiner writes into a rebuilt index.
+    pub index_prefix: PathBuf,
+}
+
+impl BinlogPaths {
+    /// The index line for a binlog file: `<index_prefix>/<file>` (`./mysql-bin.000002`).
+    pub fn index_line(&self, file: &OsStr) -> PathBuf {
+        self.index_prefix.join(file)
+    }
+}
+
+/// The server directories an SST touches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerPaths {
+    /// The data directory (`--datadir`).
+    pub datadir: PathBuf,
+    /// `innodb_log_group_home_dir` (module `rsync_tunnel_sst-log_dir`).
+    pub log_dir: PathBuf,
+    /// `innodb_data_home_dir` (`ibdata*`).
+    pub data_home_dir: PathBuf,
+    /// `innodb_undo_directory` (`undo*`).
+    pub undo_dir: PathBuf,
+    /// `aria_log_dir_path` (`aria_log_control`, `aria_log.*`).
+    pub aria_log_dir: PathBuf,
+    /// The binlogs, when `log_bin` is on.
+    pub binlog: Option<BinlogPaths>,
+}
+
+/// `path` against `datadir` when relative, with `.` components removed.
+pub fn under_datadir(datadir: &Path, path: &Path) -> PathBuf {
+    datadir.join(path).components().collect()
+}
+
+/// mysqld's default log base name: the host name without its last extension
+/// (`db1.example.com` → `db1.example`), read from the kernel.
+pub fn default_log_basename() -> Option<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+    let name = name.trim();
+    let stem = match name.rfind('.') {
+        Some(0) | None => name,
+        Some(i) => &name[..i],
+    };
+    (!stem.is_empty()).then(|| stem.to_owned())
+}
+
+/// mysqld ignores an extension on `log-bin` (`mysql-bin.log` → `mysql-bin`).
+fn strip_extension(path: &Path) -> PathBuf {
+    match (path.file_stem(), path.extension()) {
+        (Some(stem), Some(_)) => path.with_file_name(stem),
+        _ => path.to_path_buf(),
+    }
+}
+
+/// An index name without an extension gets `.index`, as mysqld does.
+fn with_index_extension(path: PathBuf) -> PathBuf {
+    if path.extension().is_some() {
+        path
+    } else {
+        let mut os = path.into_os_string();
+        os.push(".index");
+        PathBuf::from(os)
+    }
+}
+
+fn non_empty_os(v: Option<OsString>) -> Option<PathBuf> {
+    v.filter(|s| !s.is_empty()).map(PathBuf::from)
+}
+
+fn cnf_path(options: &dyn ServerOptions, key: &str) -> Option<PathBuf> {
+    options
+        .server_value(key)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+impl ServerPaths {
+    /// Resolves with the process environment and the kernel's host name.
+    pub fn resolve(args: &SstArgs, options: &dyn ServerOptions) -> ServerPaths {
+        let hostname = default_log_basename();
+        ServerPaths::resolve_with(
+            args,
+            options,
+            &|key| std::env::var_os(key),
+            hostname.as_deref(),
+        )
+    }
+
+    /// Resolves with an explicit environment lookup and default host name
+    /// (for `log-bin` without a name and without `log-basename`).
+    pub fn resolve_with(
+        args: &SstArgs,
+        options: &dyn ServerOptions,
+        env: &dyn Fn(&str) -> Option<OsString>,
+        hostname: Option<&str>,
+    ) -> ServerPaths {
+        let datadir = args.datadir.clone();
+        let s = &args.server;
+        let pick = |arg: &Option<PathBuf>, envs: &[&str], key: &str| -> PathBuf {
+            let found = arg
+                .clone()
+                .or_else(|| envs.iter().find_map(|e| non_empty_os(env(e))))
+                .or_else(|| cnf_path(options, key));
+            match found {
+                Some(p) => under_datadir(&datadir, &p),
+                None => datadir.clone(),
+            }
+        };
+        let log_dir = pick(
+            &s.innodb_log_group_home_dir,
+            // WSREP_LOG_DIR is the reference script's override.
+            &["WSREP_LOG_DIR", "INNODB_LOG_GROUP_HOME"],
+            "innodb-log-group-home-dir",
+        );
+        let data_home_dir = pick(
+            &s.innodb_data_home_dir,
+            &["INNODB_DATA_HOME_DIR"],
+            "innodb-data-home-dir",
+        );
+        let undo_dir = pick(
+            &s.innodb_undo_directory,
+            &["INNODB_UNDO_DIR"],
+            "innodb-undo-directory",
+        );
+        let aria_log_dir = pick(&s.aria_log_dir_path, &[], "aria-log-dir-path");
+        let binlog = resolve_binlog(args, options, hostname);
+        ServerPaths {
+            datadir,
+            log_dir,
+            data_home_dir,
+            undo_dir,
+            aria_log_dir,
+            binlog,
+        }
+    }
+}
+
+fn resolve_binlog(
+    args: &SstArgs,
+    options: &dyn ServerOptions,
+    hostname: Option<&str>,
+) -> Option<BinlogPaths> {
+    let log_basename = args.server.log_basename.clone().or_else(|| {
+        options
+            .server_value("log-basename")
+            .filter(|v| !v.is_empty())
+    });
+    let default_name = || {
+        let stem = log_basename.as_deref().or(hostname).unwrap_or("mysql");
+        PathBuf::from(format!("{stem}-bin"))
+    };
+    // --binlog is what the running server uses; then mysqld's argv; then the files.
+    let configured = match (&args.binlog, &args.server.log_bin) {
+        (Some(b), _) => b.clone(),
+        (None, Some(LogBin::Disabled)) => return None,
+        (None, Some(LogBin::Named(p))) => p.clone(),
+        (None, Some(LogBin::Default)) => default_name(),
+        (None, None) => match options.server_value("log-bin") {
+            Some(v) if v.is_empty() => default_name(),
+            Some(v) => PathBuf::from(v),
+            None => return None,
+        },
+    };
+    let configured = strip_extension(&configured);
+    let resolved = under_datadir(&args.datadir, &configured);
+    let base = resolved.file_name()?.to_owned();
+    let dir = resolved
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| args.datadir.clone());
+    let index_prefix = match configured.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let index = args
+        .binlog_index
+        .clone()
+        .or_else(|| args.server.log_bin_index.clone())
+        .or_else(|| cnf_path(options, "log-bin-index"))
+        .map(with_index_extension)
+        .or_else(|| {
+            log_basename
+                .as_ref()
+                .map(|b| PathBuf::from(format!("{b}-bin.index")))
+        })
+        .unwrap_or_else(|| {
+            let mut os = configured.clone().into_os_string();
+            os.push(".index");
+            PathBuf::from(os)
+        });
+    Some(BinlogPaths {
+        dir,
+        base,
+        index: under_datadir(&args.datadir, &index),
+        index_prefix,
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn args(extra: &[&str]) -> SstArgs {
+        let mut argv = vec![
+            "--role",
+            "joiner",
+            "--address",
+            "h",
+            "--datadir",
+            "/var/lib/mysql/",
+        ];
+        argv.extend_from_slice(extra);
+        SstArgs::parse(argv).unwrap()
+    }
+
+    fn cnf(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn no_env(_: &str) -> Option<OsString> {
+        None
+    }
+
+    fn resolve(a: &SstArgs, o: &dyn ServerOptions) -> ServerPaths {
+        ServerPaths::resolve_with(a, o, &no_env, Some("db1"))
+    }
+
+    #[test]
+    fn everything_defaults_to_the_datadir() {
+        let p = resolve(&args(&[]), &NoOptions);
+        let d = PathBuf::from("/var/lib/mysql");
+        assert_eq!(p.datadir, d);
+        assert_eq!(p.log_dir, d);
+        assert_eq!(p.data_home_dir, d);
+        assert_eq!(p.undo_dir, d);
+        assert_eq!(p.aria_log_dir, d);
+        assert_eq!(p.binlog, None);
+    }
+
+    #[test]
+    fn mysqld_args_win_over_option_files_and_relative_paths_join_the_datadir() {
+        let a = args(&[
+            "--mysqld-args",
+            "--innodb-log-group-home-dir=/logs",
+            "--innodb_undo_directory=undo",
+        ]);
+        let o = cnf(&[
+            ("innodb-log-group-home-dir", "/cnf-logs"),
+            ("innodb-undo-directory", "/cnf-undo"),
+            ("innodb-data-home-dir", "./ibdata"),
+            ("aria-log-dir-path", "../aria"),
+        ]);
+        let p = resolve(&a, &o);
+        assert_eq!(p.log_dir, PathBuf::from("/logs"));
+        assert_eq!(p.undo_dir, PathBuf::from("/var/lib/mysql/undo"));
+        assert_eq!(p.data_home_dir, PathBuf::from("/var/lib/mysql/ibdata"));
+        assert_eq!(p.aria_log_dir, PathBuf::from("/var/lib/mysql/../aria"));
+    }
+
+    #[test]
+    fn environment_sits_between_args_and_files() {
+        let a = args(&[]);
+        let o = cnf(&[
+            ("innodb-log-group-home-dir", "/cnf"),
+            ("innodb-data-home-dir", "/cnf-data"),
+        ]);
+        let env = |k: &str| match k {
+            "WSREP_LOG_DIR" => Some(OsString::from("/env-logs")),
+            "INNODB_DATA_HOME_DIR" => Some(OsString::from("./")),
+            _ => None,
+        };
+        let p = ServerPaths::resolve_with(&a, &o, &env, None);
+        assert_eq!(p.log_dir, PathBuf::from("/env-logs"));
+        assert_eq!(p.data_home_dir, PathBuf::from("/var/lib/mysql"));
+    }
+
+    #[test]
+    fn relative_binlog_from_the_server() {
+        let p = resolve(&args(&["--binlog", "mysql-bin"]), &NoOptions);
+        let b = p.binlog.unwrap();
+        assert_eq!(b.dir, PathBuf::from("/var/lib/mysql"));
+        assert_eq!(b.base, OsString::from("mysql-bin"));
+        assert_eq!(b.index, PathBuf::from("/var/lib/mysql/mysql-bin.index"));
+        assert_eq!(
+            b.index_line(OsStr::new("mysql-bin.000002")),
+            PathBuf::from("./mysql-bin.000002")
+        );
+    }
+
+    #[test]
+    fn absolute_binlog_with_extension_and_explicit_index() {
+        let a = args(&[
+            "--binlog",
+            "/var/log/mysql/mariadb-bin.log",
+            "--binlog-index",
+            "/var/log/mysql/mariadb-bin",
+        ]);
+        let b = resolve(&a, &NoOptions).binlog.unwrap();
+        assert_eq!(b.dir, PathBuf::from("/var/log/mysql"));
+        assert_eq!(b.base, OsString::from("mariadb-bin"));
+        assert_eq!(b.index, PathBuf::from("/var/log/mysql/mariadb-bin.index"));
+        assert_eq!(
+            b.index_line(OsStr::new("mariadb-bin.000007")),
+            PathBuf::from("/var/log/mysql/mariadb-bin.000007")
+        );
+    }
+
+    #[test]
+    fn log_basename_names_the_index() {
+        let a = args(&[
+            "--binlog",
+            "binlogs/node-bin",
+            "--mysqld-args",
+            "--log-basename=node2",
+        ]);
+        let b = resolve(&a, &NoOptions).binlog.unwrap();
+        assert_eq!(b.dir, PathBuf::from("/var/lib/mysql/binlogs"));
+        assert_eq!(b.index, PathBuf::from("/var/lib/mysql/node2-bin.index"));
+        assert_eq!(b.index_prefix, PathBuf::from("binlogs"));
+    }
+
+    #[test]
+    fn binlog_from_option_files_and_defaults() {
+        let b = resolve(&args(&[]), &cnf(&[("log-bin", "")]))
+            .binlog
+            .unwrap();
+        assert_eq!(b.base, OsString::from("db1-bin"));
+        let b = resolve(
+            &args(&[]),
+            &cnf(&[("log-bin", ""), ("log-basename", "nodeX")]),
+        )
+        .binlog
+        .unwrap();
+        assert_eq!(b.base, OsString::from("nodeX-bin"));
+        assert_eq!(b.index, PathBuf::from("/var/lib/mysql/nodeX-bin.index"));
+        let b = resolve(
+            &args(&[]),
+            &cnf(&[("log-bin", "/binlogs/x"), ("log-bin-index", "idx/x.idx")]),
+        )
+        .binlog
+        .unwrap();
+        assert_eq!(b.dir, PathBuf::from("/binlogs"));
+        assert_eq!(b.index, PathBuf::from("/var/lib/mysql/idx/x.idx"));
+        let a = args(&["--mysqld-args", "--skip-log-bin"]);
+        assert_eq!(resolve(&a, &cnf(&[("log-bin", "x")])).binlog, None);
+    }
+}
