@@ -17,9 +17,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::time::Duration;
 
-use support::net::{assert_echo, pattern, Echo};
+use support::net::{echo_through, pattern, Echo};
 use support::pki::{Pki, GEN_CERTS};
-use support::proc::{run, run_ok};
+use support::proc::{run, run_ok, Proc};
 use support::tree::{assert_same_tree, make_datadir, Symlinks};
 use support::{MARKER, TRANSFER};
 
@@ -32,6 +32,17 @@ fn openssl(args: &[&OsStr]) -> String {
     let mut cmd = Command::new("openssl");
     cmd.args(args);
     run_ok("openssl", cmd, SHORT)
+}
+
+/// Echoes `data` through `entry`, failing with the stderr of every process on the path.
+fn assert_echo(entry: SocketAddr, data: &[u8], path: &[&Proc]) {
+    if let Err(e) = echo_through(entry, data, TRANSFER) {
+        let logs: Vec<String> = path
+            .iter()
+            .map(|p| format!("--- {} stderr:\n{}", p.name(), p.stderr()))
+            .collect();
+        panic!("{e}\n{}", logs.join("\n"));
+    }
 }
 
 fn mode(path: &std::path::Path) -> u32 {
@@ -238,13 +249,13 @@ fn sst_tunnel_donor_sends_an_sst_into_a_socat_joiner() {
 fn relay_only_donor_carries_bytes_through_a_socat_joiner() {
     let pki = Pki::generate();
     let echo = Echo::start();
-    let (_socat, joiner_port) = support::socat_joiner(&pki, "joiner", echo.addr().port());
+    let (socat, joiner_port) = support::socat_joiner(&pki, "joiner", echo.addr().port());
     let (mut relay, relay_port) = support::tunnel_relay(&pki, "donor", joiner_port);
 
     let entry = SocketAddr::from((Ipv4Addr::LOCALHOST, relay_port));
-    assert_echo(entry, &pattern(ECHO_BYTES, 7), TRANSFER);
+    assert_echo(entry, &pattern(ECHO_BYTES, 7), &[&relay, &socat]);
     // A second connection through the same relay: one TLS connection each.
-    assert_echo(entry, &pattern(64 << 10, 8), TRANSFER);
+    assert_echo(entry, &pattern(64 << 10, 8), &[&relay, &socat]);
 
     relay.signal(libc::SIGTERM);
     relay.assert_exit_code(SIGTERM_EXIT, SHORT);
@@ -258,11 +269,11 @@ fn socat_donor_carries_bytes_through_a_forwarding_joiner() {
     let forward = echo.addr().to_string();
     let (mut joiner, joiner_port) =
         support::tunnel_joiner(&pki, "joiner", &["--forward".as_ref(), forward.as_ref()]);
-    let (_socat, donor_port) = support::socat_donor(&pki, "donor", "127.0.0.1", joiner_port);
+    let (socat, donor_port) = support::socat_donor(&pki, "donor", "127.0.0.1", joiner_port);
 
     let entry = SocketAddr::from((Ipv4Addr::LOCALHOST, donor_port));
-    assert_echo(entry, &pattern(ECHO_BYTES, 9), TRANSFER);
-    assert_echo(entry, &pattern(64 << 10, 10), TRANSFER);
+    assert_echo(entry, &pattern(ECHO_BYTES, 9), &[&socat, &joiner]);
+    assert_echo(entry, &pattern(64 << 10, 10), &[&socat, &joiner]);
 
     assert!(
         joiner.try_status().is_none(),

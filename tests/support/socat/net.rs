@@ -77,51 +77,67 @@ impl Echo {
     }
 }
 
-/// Sends `data` to `addr` while reading the echo back, asserts the echo is
-/// identical, then half-closes and asserts the far end closes too (EOF
-/// crossed the tunnel both ways).
-pub fn assert_echo(addr: SocketAddr, data: &[u8], timeout: Duration) {
-    let mut conn = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-    conn.set_read_timeout(Some(timeout)).expect("read timeout");
-    let mut writer = conn.try_clone().expect("clone stream");
+/// Sends `data` to `addr` while reading the echo back, checks the echo is
+/// identical, then half-closes and checks the far end closes too (EOF
+/// crossed the tunnel both ways). The error says what went wrong where.
+pub fn echo_through(addr: SocketAddr, data: &[u8], timeout: Duration) -> Result<(), String> {
+    let mut conn = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
+    conn.set_read_timeout(Some(timeout))
+        .map_err(|e| format!("{addr}: set read timeout: {e}"))?;
+    let mut writer = conn
+        .try_clone()
+        .map_err(|e| format!("{addr}: clone: {e}"))?;
     let outgoing = data.to_vec();
     let sender = thread::spawn(move || writer.write_all(&outgoing));
 
     let mut echoed = vec![0u8; data.len()];
     let mut got = 0;
+    let mut failure = None;
     while got < data.len() {
         match conn.read(&mut echoed[got..]) {
-            Ok(0) => panic!(
-                "{addr}: stream closed after {got} of {} echoed bytes",
-                data.len()
-            ),
+            Ok(0) => {
+                failure = Some(format!(
+                    "{addr}: stream closed after {got} of {} echoed bytes",
+                    data.len()
+                ));
+                break;
+            }
             Ok(n) => got += n,
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => panic!(
-                "{addr}: reading the echo after {got} of {} bytes: {e}",
-                data.len()
-            ),
+            Err(e) => {
+                failure = Some(format!(
+                    "{addr}: reading the echo after {got} of {} bytes: {e}",
+                    data.len()
+                ));
+                break;
+            }
         }
     }
-    sender
-        .join()
-        .expect("sender thread")
-        .unwrap_or_else(|e| panic!("{addr}: sending: {e}"));
-    assert!(
-        echoed == data,
-        "{addr}: echoed bytes differ from the sent ones (first difference at {:?})",
-        echoed.iter().zip(data).position(|(a, b)| a != b)
-    );
+    if let Some(failure) = failure {
+        // Unblock the sender (the tunnel may have stopped reading) before joining it.
+        let _closed = conn.shutdown(Shutdown::Both);
+        let _sent = sender.join();
+        return Err(failure);
+    }
+    match sender.join() {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(format!("{addr}: sending: {e}")),
+        Err(_) => return Err(format!("{addr}: sender thread panicked")),
+    }
+    if echoed != data {
+        return Err(format!(
+            "{addr}: echoed bytes differ from the sent ones (first difference at {:?})",
+            echoed.iter().zip(data).position(|(a, b)| a != b)
+        ));
+    }
 
-    conn.shutdown(Shutdown::Write).expect("half-close");
+    conn.shutdown(Shutdown::Write)
+        .map_err(|e| format!("{addr}: half-close: {e}"))?;
     let mut rest = Vec::new();
     match conn.read_to_end(&mut rest) {
-        Ok(_) => assert!(
-            rest.is_empty(),
-            "{addr}: {} extra bytes after the echo",
-            rest.len()
-        ),
-        Err(e) => panic!("{addr}: no EOF after half-close: {e}"),
+        Ok(_) if rest.is_empty() => Ok(()),
+        Ok(_) => Err(format!("{addr}: {} extra bytes after the echo", rest.len())),
+        Err(e) => Err(format!("{addr}: no EOF after half-close: {e}")),
     }
 }
 

@@ -62,6 +62,11 @@ impl Proc {
         }
     }
 
+    /// The name the test gave the process.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Everything the process wrote to stderr so far.
     pub fn stderr(&self) -> String {
         self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
