@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::cli::{Command, DonorArgs, JoinerArgs};
@@ -118,7 +119,8 @@ async fn joiner_command(args: JoinerArgs, shutdown: Shutdown) -> Result<ExitCode
             (Backend::Forward(addr), None, None)
         }
         (None, Some(datadir)) => {
-            let log_dir = args.log_dir.clone().unwrap_or_else(|| datadir.clone());
+            let datadir = &absolute(datadir)?;
+            let log_dir = absolute(args.log_dir.as_ref().unwrap_or(datadir))?;
             let conf = Arc::new(prepare_datadir(datadir, &log_dir)?);
             (
                 Backend::Rsync(conf.clone()),
@@ -160,6 +162,14 @@ async fn joiner_command(args: JoinerArgs, shutdown: Shutdown) -> Result<ExitCode
                 elapsed_ms = meter.elapsed().as_millis() as u64,
                 "transfer complete"
             );
+            if let Some(dir) = &args.datadir {
+                // The marker is a protocol artefact, not part of the data.
+                let marker = absolute(dir)?.join(crate::rsync::MARKER);
+                std::fs::remove_file(&marker).map_err(|source| Error::Io {
+                    what: format!("cannot remove the marker {}", marker.display()),
+                    source,
+                })?;
+            }
             say(&state)?;
             Ok(ExitCode::Success)
         }
@@ -175,6 +185,15 @@ fn stopped_code(shutdown: &Shutdown) -> ExitCode {
         }
         None => ExitCode::Interrupted,
     }
+}
+
+/// `path` made absolute against the working directory (rsync's daemon
+/// configuration needs absolute paths).
+pub fn absolute(path: &Path) -> Result<std::path::PathBuf, Error> {
+    std::path::absolute(path).map_err(|source| Error::Io {
+        what: format!("cannot resolve {}", path.display()),
+        source,
+    })
 }
 
 /// Creates the data and log directories if needed, removes a stale marker
@@ -200,7 +219,7 @@ pub fn prepare_datadir(
             })
         }
     }
-    crate::rsync::locate()?;
+    crate::rsync::find_rsync()?;
     let modules = crate::rsync::daemon::Modules {
         datadir: datadir.to_path_buf(),
         log_dir: log_dir.to_path_buf(),
@@ -257,7 +276,7 @@ async fn donor_command(args: DonorArgs, shutdown: Shutdown) -> Result<ExitCode, 
     let meter = Arc::new(Meter::new());
     let cfg = Arc::new(donor_config(&settings, &args.address, &meter)?);
     if !args.relay_only {
-        crate::rsync::locate()?;
+        crate::rsync::find_rsync()?;
     }
     let listener = bind_relay(args.listen.as_deref()).await?;
     let relay_addr = listener.local_addr().map_err(|source| Error::Bind {
@@ -266,12 +285,13 @@ async fn donor_command(args: DonorArgs, shutdown: Shutdown) -> Result<ExitCode, 
     })?;
     donor::preflight(&cfg, shutdown.token()).await?;
     let failures = FirstFailure::default();
-    let relay_token = shutdown.token().child_token();
+    let relay_token = CancellationToken::new();
     let relay = tokio::spawn(donor::run_relay(
         cfg.clone(),
         listener,
         failures.clone(),
         relay_token.clone(),
+        shutdown.token().clone(),
     ));
     if args.relay_only {
         info!(relay = %relay_addr, joiner = %cfg.target, "relaying");
@@ -289,16 +309,12 @@ async fn donor_command(args: DonorArgs, shutdown: Shutdown) -> Result<ExitCode, 
         .state
         .clone()
         .unwrap_or_else(|| "00000000-0000-0000-0000-000000000000:-1 0".to_string());
-    let plan = crate::rsync::client::TransferPlan {
-        datadir: datadir.clone(),
-        log_dir: args.log_dir.clone().unwrap_or(datadir),
-        url: format!("rsync://{relay_addr}"),
-        parallel: args
-            .parallel
-            .or(settings.parallel)
-            .unwrap_or_else(default_parallel),
-        bwlimit_kib: settings.bwlimit_kib,
-    };
+    let mut plan = crate::rsync::client::TransferPlan::new(
+        datadir.clone(),
+        args.log_dir.clone().unwrap_or(datadir),
+        relay_addr,
+    )?;
+    plan.parallel = args.parallel.or(settings.parallel).unwrap_or(plan.parallel);
     let token = shutdown.token();
     let sent = async {
         send_with_tunnel_errors(&failures, crate::rsync::client::send_data(&plan, token)).await?;

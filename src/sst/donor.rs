@@ -35,7 +35,7 @@ pub async fn run(
     let datadir = &args.datadir;
     let token = shutdown.token();
     let paths = ServerPaths::resolve(args, &*settings.files);
-    crate::rsync::locate()?;
+    crate::rsync::find_rsync()?;
     let meter = Arc::new(Meter::new());
     let cfg = Arc::new(manual::donor_config(settings, &args.address, &meter)?);
     info!(joiner = %cfg.target, bypass = args.bypass, "donor: sending state snapshot");
@@ -67,20 +67,16 @@ pub async fn run(
     };
 
     let failures = FirstFailure::default();
-    let relay_token = token.child_token();
+    let relay_token = CancellationToken::new();
     let relay = tokio::spawn(donor::run_relay(
         cfg.clone(),
         listener,
         failures.clone(),
         relay_token.clone(),
+        shutdown.token().clone(),
     ));
-    let plan = TransferPlan {
-        datadir: datadir.clone(),
-        log_dir: paths.log_dir.clone(),
-        url: format!("rsync://{relay_addr}"),
-        parallel: settings.parallel.unwrap_or_else(manual::default_parallel),
-        bwlimit_kib: settings.bwlimit_kib,
-    };
+    let mut plan = TransferPlan::new(datadir.clone(), paths.log_dir.clone(), relay_addr)?;
+    plan.parallel = settings.parallel.unwrap_or(plan.parallel);
     let progress_stop = CancellationToken::new();
     let result = async {
         if !args.bypass {
