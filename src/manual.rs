@@ -314,6 +314,7 @@ async fn donor_command(args: DonorArgs, shutdown: Shutdown) -> Result<ExitCode, 
         args.log_dir.clone().unwrap_or(datadir),
         relay_addr,
     )?;
+    plan.bwlimit_kib = settings.bwlimit_kib;
     plan.parallel = args.parallel.or(settings.parallel).unwrap_or(plan.parallel);
     let token = shutdown.token();
     let sent = async {
