@@ -5,7 +5,9 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+// The socat interop support is shared; this file uses only part of it.
 #[path = "support/socat/mod.rs"]
+#[allow(dead_code)]
 mod support;
 
 use std::fs;
