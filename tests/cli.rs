@@ -197,7 +197,11 @@ fn every_misconfiguration_ends_with_one_clear_line_and_its_code() {
         "port in use",
         tunnel(&a, &[], &[]),
         ExitCode::Busy,
-        &[&busy, "in use"],
+        &[
+            &busy,
+            "in use",
+            &format!("held by pid {}", std::process::id()),
+        ],
     );
 
     expect_failure(

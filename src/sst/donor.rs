@@ -41,6 +41,7 @@ pub async fn run(
     info!(joiner = %cfg.target, bypass = args.bypass, "donor: sending state snapshot");
     let listener = manual::bind_relay(None).await?;
     let relay_addr = listener.local_addr().map_err(|source| Error::Bind {
+        held_by: String::new(),
         address: "relay".into(),
         source,
     })?;
