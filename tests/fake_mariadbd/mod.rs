@@ -10,12 +10,14 @@
 //! - [`pair`]: a joiner and a donor driven end to end.
 //! - [`server`]: the server's side of the protocol (donor flush, joiner lines).
 //! - [`datadir`]: fixture data directories and tree comparison.
+//! - [`hostile`]: plaintext and untrusted clients aimed at the joiner.
 //! - [`procs`]: `/proc` inspection (children, descriptors, leftovers).
 //! - [`log`]: the `WSREP_SST: [LEVEL] msg (time)` stderr format check.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod command;
 pub mod datadir;
+pub mod hostile;
 pub mod log;
 pub mod pair;
 pub mod pki;

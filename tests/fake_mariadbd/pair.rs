@@ -172,6 +172,12 @@ pub fn donor_command(pair: &Pair, plan: &Plan, addr: &str) -> String {
 /// and `sst_error` files are planted in the donor datadir (the method must
 /// delete them before printing `flush tables`).
 pub fn run(pair: &Pair, plan: &Plan) -> Outcome {
+    run_with(pair, plan, |_| {})
+}
+
+/// [`run`], calling `after_ready(port)` once the joiner printed `ready` and
+/// before the donor starts (to aim hostile clients at the joiner first).
+pub fn run_with(pair: &Pair, plan: &Plan, after_ready: impl FnOnce(u16)) -> Outcome {
     let donor_before = datadir::snapshot(&pair.donor.datadir);
     let joiner_before = datadir::snapshot(&pair.joiner.datadir);
     if !plan.bypass {
@@ -180,6 +186,7 @@ pub fn run(pair: &Pair, plan: &Plan) -> Outcome {
         fs::write(pair.donor.datadir.join("sst_error"), "").unwrap();
     }
     let (mut joiner, port, addr) = start_joiner(pair, plan);
+    after_ready(port);
     let cmd = donor_command(pair, plan, &addr);
     let mut donor = Sst::spawn(&pair.world, &pair.donor, "donor", cmd, plan.stdin);
     server::serve_donor(&mut donor, &pair.donor.datadir, &plan.flush, TRANSFER);
@@ -271,4 +278,49 @@ impl Outcome {
         );
         datadir::assert_binlogs(&pair.joiner.datadir, &pair.donor.datadir, binlogs);
     }
+}
+
+/// After a joiner ended (any way): its contract files are gone, the port is
+/// free and no process of the test is left.
+pub fn assert_joiner_cleaned(pair: &Pair, joiner: &Sst, port: u16) {
+    for f in [
+        "sst_in_progress",
+        "rsync_tunnel_sst.conf",
+        "rsync_tunnel_sst.pid",
+        "rsync_tunnel_sst_complete",
+        "wsrep_sst_binlog.tar",
+    ] {
+        assert!(
+            !pair.joiner.datadir.join(f).exists(),
+            "joiner: {f} left in the datadir\n{}",
+            joiner.diagnostics()
+        );
+    }
+    procs::assert_none_left(&pair.world.root, Duration::from_secs(5));
+    assert!(
+        super::world::port_is_free(port),
+        "joiner port {port} still bound after exit\n{}",
+        joiner.diagnostics()
+    );
+}
+
+/// Ends a joiner that still waits (its donor failed) the way Galera would:
+/// mariadbd aborts. Asserts exit 32 and the clean-up.
+pub fn end_joiner_by_parent_death(pair: &mut Pair, joiner: &mut Sst, port: u16) {
+    assert_eq!(
+        joiner.try_status(),
+        None,
+        "joiner ended on its own\n{}",
+        joiner.diagnostics()
+    );
+    pair.parent.kill();
+    let code = joiner.wait(super::PARENT_DEATH + Duration::from_secs(2));
+    assert_eq!(
+        code,
+        super::code(sst_tunnel::ExitCode::BrokenPipe),
+        "joiner exit after parent death\n{}",
+        joiner.diagnostics()
+    );
+    joiner.assert_stdout_closed(Duration::from_secs(2));
+    assert_joiner_cleaned(pair, joiner, port);
 }
