@@ -214,19 +214,24 @@ fn own_uid() -> std::io::Result<u32> {
     Ok(std::fs::metadata("/proc/self")?.uid())
 }
 
-/// Accepts relay connections until the token is cancelled; each becomes one
+/// Accepts relay connections until `stop` is cancelled; each becomes one
 /// TLS connection to the joiner. Connections from other uids are refused.
+/// After `stop`, open connections get the close timeout to finish (the
+/// last rsync's tail may still be in flight); `abort` ends everything at once.
 pub async fn run_relay(
     cfg: Arc<DonorConfig>,
     listener: TcpListener,
     failures: FirstFailure,
-    token: CancellationToken,
+    stop: CancellationToken,
+    abort: CancellationToken,
 ) -> Result<(), DonorError> {
+    let token = abort.child_token();
     let uid = own_uid().map_err(DonorError::Listener)?;
     let local = listener.local_addr().map_err(DonorError::Listener)?;
     let conns = TaskTracker::new();
     loop {
         let (tcp, peer) = tokio::select! {
+            _ = stop.cancelled() => break,
             _ = token.cancelled() => break,
             r = listener.accept() => match r {
                 Ok(ok) => ok,
@@ -261,7 +266,14 @@ pub async fn run_relay(
         );
     }
     conns.close();
-    conns.wait().await;
+    if tokio::time::timeout(cfg.timeouts.close, conns.wait())
+        .await
+        .is_err()
+    {
+        warn!("relay connections still open after the close timeout, closing them");
+        token.cancel();
+        conns.wait().await;
+    }
     Ok(())
 }
 

@@ -12,7 +12,7 @@ pub enum Error {
     Config(#[from] crate::config::ConfigError),
     /// TLS setup, handshake or identity failure.
     #[error(transparent)]
-    Tls(#[from] crate::tls::TlsError),
+    Tls(Box<crate::tls::TlsError>),
     /// rsync missing or failed.
     #[error(transparent)]
     Rsync(#[from] crate::rsync::RsyncError),
@@ -21,7 +21,10 @@ pub enum Error {
     Joiner(#[from] crate::joiner::JoinerError),
     /// The donor's relay or its connection to the joiner.
     #[error(transparent)]
-    Donor(#[from] crate::donor::DonorError),
+    Donor(Box<crate::donor::DonorError>),
+    /// The SST contract (argv, files, binlogs, stdout).
+    #[error(transparent)]
+    Sst(#[from] crate::sst::SstError),
     /// rsync failed because the tunnel under it failed: the tunnel's reason first.
     #[error("transfer failed because the tunnel failed: {tunnel} (rsync then reported: {rsync})")]
     Tunnel {
@@ -67,6 +70,18 @@ pub enum Error {
     Task(String),
 }
 
+impl From<crate::tls::TlsError> for Error {
+    fn from(e: crate::tls::TlsError) -> Self {
+        Error::Tls(Box::new(e))
+    }
+}
+
+impl From<crate::donor::DonorError> for Error {
+    fn from(e: crate::donor::DonorError) -> Self {
+        Error::Donor(Box::new(e))
+    }
+}
+
 impl Error {
     /// The exit code this error ends the program with.
     pub fn exit_code(&self) -> ExitCode {
@@ -76,6 +91,7 @@ impl Error {
             Error::Rsync(e) => e.exit_code(),
             Error::Joiner(e) => e.exit_code(),
             Error::Donor(e) => e.exit_code(),
+            Error::Sst(e) => e.exit_code(),
             Error::Tunnel { .. } => ExitCode::AuthFailed,
             Error::Address { .. } | Error::Usage(_) => ExitCode::Invalid,
             Error::Bind { source, .. } if source.kind() == std::io::ErrorKind::AddrInUse => {

@@ -270,7 +270,7 @@ fn log_close(info: &PeerInfo, start: Instant, outcome: Result<relay::Transfer, S
     match outcome {
         Ok(t) => info!(
             subject = %info.subject, protocol = %info.protocol, cipher = %info.cipher,
-            bytes_in = t.a_to_b, bytes_out = t.b_to_a, elapsed_ms, "connection closed"
+            bytes_in = t.b_to_a, bytes_out = t.a_to_b, elapsed_ms, "connection closed"
         ),
         Err(e) => warn!(
             subject = %info.subject, protocol = %info.protocol, cipher = %info.cipher,
@@ -279,6 +279,8 @@ fn log_close(info: &PeerInfo, start: Instant, outcome: Result<relay::Transfer, S
     }
 }
 
+/// Writes the first bytes already read from TLS, then pumps (local side
+/// first, so the meter's inbound is what came out of TLS).
 async fn feed<S, B>(
     tls: S,
     first: &[u8],
@@ -295,12 +297,12 @@ where
         .await
         .map_err(|e| format!("cannot write to the backend: {e}"))?;
     if let Some(m) = cfg.meter() {
-        m.add_outbound(first.len() as u64);
+        m.add_inbound(first.len() as u64);
     }
-    let mut t = relay::pump(tls, backend, &cfg.relay, token)
+    let mut t = relay::pump(backend, tls, &cfg.relay, token)
         .await
         .map_err(|e| crate::error::chain(&e))?;
-    t.a_to_b += first.len() as u64;
+    t.b_to_a += first.len() as u64;
     Ok(t)
 }
 
@@ -327,6 +329,16 @@ async fn to_rsync(
     conf: &DaemonConfig,
     token: &CancellationToken,
 ) -> Result<relay::Transfer, String> {
-    let _ = (cfg, tls, first, conf, token);
-    Err("rsync backend not wired yet".into())
+    let mut server =
+        crate::rsync::daemon::spawn_server(conf).map_err(|e| crate::error::chain(&e))?;
+    let pumped = feed(tls, first, &mut server, cfg, token).await;
+    // The pump ended (or failed): the server must be gone before we report,
+    // so that "connection closed" means rsync has finished writing.
+    let exited = match &pumped {
+        Ok(_) => server.wait().await,
+        Err(_) => server.kill().await,
+    };
+    let transfer = pumped?;
+    exited.map_err(|e| crate::error::chain(&e))?;
+    Ok(transfer)
 }

@@ -9,6 +9,11 @@ use sst_tunnel::cli::Cli;
 use sst_tunnel::shutdown::Shutdown;
 
 fn main() -> ExitCode {
+    let mut argv = std::env::args_os();
+    let argv0 = argv.next().unwrap_or_default();
+    if sst_tunnel::sst::invoked_as_sst(&argv0) {
+        return ExitCode::from(sst_tunnel::sst::method::main(argv.collect()).code());
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -58,5 +63,6 @@ fn init_logging() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::cli::{Command, DonorArgs, JoinerArgs};
@@ -81,7 +82,8 @@ pub async fn bind_listener(address: &SstAddress) -> Result<TcpListener, Error> {
     })
 }
 
-fn relay_opts(settings: &Settings, meter: &Arc<Meter>) -> RelayOpts {
+/// Pump settings from the configuration, counting into `meter`.
+pub fn relay_opts(settings: &Settings, meter: &Arc<Meter>) -> RelayOpts {
     RelayOpts {
         buffer_size: crate::relay::DEFAULT_BUFFER,
         close_timeout: settings.timeouts.close,
@@ -95,8 +97,6 @@ fn load(config: &crate::cli::ConfigArgs) -> Result<Settings, Error> {
     for w in &settings.tls.opts.warnings {
         warn!("[sst] sockopt: {w}");
     }
-    let report = crate::tls::preflight::preflight(&settings.tls)?;
-    info!("{report}");
     Ok(settings)
 }
 
@@ -119,7 +119,8 @@ async fn joiner_command(args: JoinerArgs, shutdown: Shutdown) -> Result<ExitCode
             (Backend::Forward(addr), None, None)
         }
         (None, Some(datadir)) => {
-            let log_dir = args.log_dir.clone().unwrap_or_else(|| datadir.clone());
+            let datadir = &absolute(datadir)?;
+            let log_dir = absolute(args.log_dir.as_ref().unwrap_or(datadir))?;
             let conf = Arc::new(prepare_datadir(datadir, &log_dir)?);
             (
                 Backend::Rsync(conf.clone()),
@@ -178,9 +179,18 @@ fn stopped_code(shutdown: &Shutdown) -> ExitCode {
     }
 }
 
+/// `path` made absolute against the working directory (rsync's daemon
+/// configuration needs absolute paths).
+pub fn absolute(path: &Path) -> Result<std::path::PathBuf, Error> {
+    std::path::absolute(path).map_err(|source| Error::Io {
+        what: format!("cannot resolve {}", path.display()),
+        source,
+    })
+}
+
 /// Creates the data and log directories if needed, removes a stale marker
 /// and writes the rsync daemon configuration.
-fn prepare_datadir(
+pub fn prepare_datadir(
     datadir: &Path,
     log_dir: &Path,
 ) -> Result<crate::rsync::daemon::DaemonConfig, Error> {
@@ -201,7 +211,7 @@ fn prepare_datadir(
             })
         }
     }
-    crate::rsync::locate()?;
+    crate::rsync::find_rsync()?;
     let modules = crate::rsync::daemon::Modules {
         datadir: datadir.to_path_buf(),
         log_dir: log_dir.to_path_buf(),
@@ -258,7 +268,7 @@ async fn donor_command(args: DonorArgs, shutdown: Shutdown) -> Result<ExitCode, 
     let meter = Arc::new(Meter::new());
     let cfg = Arc::new(donor_config(&settings, &args.address, &meter)?);
     if !args.relay_only {
-        crate::rsync::locate()?;
+        crate::rsync::find_rsync()?;
     }
     let listener = bind_relay(args.listen.as_deref()).await?;
     let relay_addr = listener.local_addr().map_err(|source| Error::Bind {
@@ -267,12 +277,13 @@ async fn donor_command(args: DonorArgs, shutdown: Shutdown) -> Result<ExitCode, 
     })?;
     donor::preflight(&cfg, shutdown.token()).await?;
     let failures = FirstFailure::default();
-    let relay_token = shutdown.token().child_token();
+    let relay_token = CancellationToken::new();
     let relay = tokio::spawn(donor::run_relay(
         cfg.clone(),
         listener,
         failures.clone(),
         relay_token.clone(),
+        shutdown.token().clone(),
     ));
     if args.relay_only {
         info!(relay = %relay_addr, joiner = %cfg.target, "relaying");
@@ -290,17 +301,22 @@ async fn donor_command(args: DonorArgs, shutdown: Shutdown) -> Result<ExitCode, 
         .state
         .clone()
         .unwrap_or_else(|| "00000000-0000-0000-0000-000000000000:-1 0".to_string());
-    let plan = crate::rsync::client::TransferPlan {
-        datadir: datadir.clone(),
-        log_dir: args.log_dir.clone().unwrap_or(datadir),
-        url: format!("rsync://{relay_addr}"),
-        parallel: args
-            .parallel
-            .or(settings.parallel)
-            .unwrap_or_else(default_parallel),
-        bwlimit_kib: settings.bwlimit_kib,
-    };
-    let sent = send_all(&plan, &state, &shutdown, &failures).await;
+    let mut plan = crate::rsync::client::TransferPlan::new(
+        datadir.clone(),
+        args.log_dir.clone().unwrap_or(datadir),
+        relay_addr,
+    )?;
+    plan.parallel = args.parallel.or(settings.parallel).unwrap_or(plan.parallel);
+    let token = shutdown.token();
+    let sent = async {
+        send_with_tunnel_errors(&failures, crate::rsync::client::send_data(&plan, token)).await?;
+        send_with_tunnel_errors(
+            &failures,
+            crate::rsync::client::send_marker(&plan, &state, token),
+        )
+        .await
+    }
+    .await;
     relay_token.cancel();
     join_relay(relay).await?;
     sent?;
@@ -312,23 +328,15 @@ async fn donor_command(args: DonorArgs, shutdown: Shutdown) -> Result<ExitCode, 
     Ok(ExitCode::Success)
 }
 
-/// Sends the data then the marker; a relay-side failure (TLS) is reported
-/// in place of rsync's own message.
-async fn send_all(
-    plan: &crate::rsync::client::TransferPlan,
-    state: &str,
-    shutdown: &Shutdown,
+/// Runs one rsync step; when it fails and the relay met a tunnel failure
+/// (TLS, names included), that failure is reported instead of rsync's
+/// "did not see server greeting".
+pub async fn send_with_tunnel_errors<T>(
     failures: &FirstFailure,
-) -> Result<(), Error> {
-    let token = shutdown.token();
-    let result = async {
-        crate::rsync::client::send_data(plan, token).await?;
-        crate::rsync::client::send_marker(plan, state, token).await?;
-        Ok::<(), crate::rsync::RsyncError>(())
-    }
-    .await;
-    match result {
-        Ok(()) => Ok(()),
+    step: impl std::future::Future<Output = Result<T, crate::rsync::RsyncError>>,
+) -> Result<T, Error> {
+    match step.await {
+        Ok(v) => Ok(v),
         Err(e) => match failures.get() {
             Some(tunnel) => Err(Error::Tunnel {
                 tunnel,
@@ -339,7 +347,8 @@ async fn send_all(
     }
 }
 
-async fn join_relay(
+/// Waits for the relay task and surfaces its error.
+pub async fn join_relay(
     relay: tokio::task::JoinHandle<Result<(), donor::DonorError>>,
 ) -> Result<(), Error> {
     match relay.await {

@@ -1,4 +1,567 @@
-//! Throwaway certificates (CA and node certificates) made with the openssl
-//! crate, for the demo and the tests.
+//! Throwaway certificates made with the openssl crate's X509 builder, for
+//! `sst-tunnel demo` and the tests: a CA (and intermediates), node
+//! certificates with chosen names, validity, key type and EKU, README-style
+//! self-signed `CA:TRUE` node certificates, and PEM files written into a
+//! directory. Nothing here is meant for production keys.
 //!
-//! STUB: being written.
+//! ```no_run
+//! # fn main() -> Result<(), sst_tunnel::pki::PkiError> {
+//! use sst_tunnel::pki::{Ca, LeafSpec};
+//! let dir = std::path::Path::new("/tmp/demo");
+//! let ca = Ca::new("demo ca")?;
+//! let ca_file = ca.write(dir, "ca")?;
+//! let node = ca.issue(&LeafSpec::new("localhost").dns("localhost").ip("127.0.0.1"))?;
+//! let files = node.write(dir, "node")?; // files.cert, files.key, files.combined
+//! # Ok(()) }
+//! ```
+
+use std::fs;
+use std::io;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use openssl::asn1::{Asn1Integer, Asn1Time};
+use openssl::bn::{BigNum, MsbOption};
+use openssl::ec::{EcGroup, EcKey};
+use openssl::error::ErrorStack;
+use openssl::hash::MessageDigest;
+use openssl::nid::Nid;
+use openssl::pkey::{PKey, Private};
+use openssl::rsa::Rsa;
+use openssl::x509::extension::{
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName,
+    SubjectKeyIdentifier,
+};
+use openssl::x509::{X509Builder, X509Name, X509NameBuilder, X509Ref, X509};
+
+/// Errors of the certificate factory.
+#[derive(Debug, thiserror::Error)]
+pub enum PkiError {
+    /// OpenSSL refused to build or sign something.
+    #[error("cannot build certificate `{what}`")]
+    Build {
+        /// The subject being built.
+        what: String,
+        /// OpenSSL's reason.
+        #[source]
+        source: ErrorStack,
+    },
+    /// A PEM file could not be written.
+    #[error("cannot write {}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// The key algorithm of a generated certificate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KeyType {
+    /// ECDSA on P-256 (fast to generate; the default).
+    #[default]
+    EcP256,
+    /// RSA, 2048 bits.
+    Rsa2048,
+}
+
+/// The validity window of a generated certificate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Validity {
+    /// Valid from one hour ago for this many days.
+    Days(u32),
+    /// Expired yesterday (valid for the 30 days before that).
+    Expired,
+    /// Becomes valid tomorrow.
+    NotYetValid,
+}
+
+/// Extended key usage of a node certificate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Eku {
+    /// No EKU extension: usable for every purpose (what socat setups use).
+    #[default]
+    Absent,
+    /// `serverAuth, clientAuth`: usable in both SST roles.
+    ServerAndClient,
+    /// `serverAuth` only: a joiner rejects it as a client certificate.
+    ServerOnly,
+    /// `clientAuth` only: a donor rejects it as a server certificate.
+    ClientOnly,
+}
+
+/// What a node certificate should contain.
+#[derive(Clone, Debug)]
+pub struct LeafSpec {
+    /// Subject CNs in order (socat checks only the first); empty = no CN.
+    pub cns: Vec<String>,
+    /// SAN DNS entries.
+    pub dns: Vec<String>,
+    /// SAN IP entries.
+    pub ips: Vec<IpAddr>,
+    /// Validity window.
+    pub validity: Validity,
+    /// Key algorithm.
+    pub key: KeyType,
+    /// Extended key usage.
+    pub eku: Eku,
+}
+
+impl LeafSpec {
+    /// A certificate with subject `CN=cn`, no SAN, valid for a year, EC P-256, no EKU.
+    pub fn new(cn: &str) -> Self {
+        LeafSpec {
+            cns: vec![cn.to_string()],
+            dns: Vec::new(),
+            ips: Vec::new(),
+            validity: Validity::Days(365),
+            key: KeyType::EcP256,
+            eku: Eku::Absent,
+        }
+    }
+
+    /// Adds a SAN DNS entry.
+    pub fn dns(mut self, name: &str) -> Self {
+        self.dns.push(name.to_string());
+        self
+    }
+
+    /// Adds a SAN IP entry; an unparsable address is ignored (test input).
+    pub fn ip(mut self, ip: &str) -> Self {
+        if let Ok(ip) = ip.parse() {
+            self.ips.push(ip);
+        }
+        self
+    }
+
+    /// Adds a second (third, …) CN to the subject.
+    pub fn extra_cn(mut self, cn: &str) -> Self {
+        self.cns.push(cn.to_string());
+        self
+    }
+
+    /// Sets the validity window.
+    pub fn validity(mut self, validity: Validity) -> Self {
+        self.validity = validity;
+        self
+    }
+
+    /// Makes the certificate expired.
+    pub fn expired(self) -> Self {
+        self.validity(Validity::Expired)
+    }
+
+    /// Sets the key algorithm.
+    pub fn key(mut self, key: KeyType) -> Self {
+        self.key = key;
+        self
+    }
+
+    /// Sets the extended key usage.
+    pub fn eku(mut self, eku: Eku) -> Self {
+        self.eku = eku;
+        self
+    }
+}
+
+/// A certificate authority (root or intermediate) that can issue certificates.
+pub struct Ca {
+    /// The CA certificate.
+    pub cert: X509,
+    /// Its private key.
+    pub key: PKey<Private>,
+    /// The CAs above this one, nearest first, root excluded (empty for a root).
+    pub chain: Vec<X509>,
+    name: String,
+}
+
+/// An issued (or self-signed) node certificate with its key.
+pub struct Leaf {
+    /// The certificate.
+    pub cert: X509,
+    /// Its private key.
+    pub key: PKey<Private>,
+    /// Intermediates to send after the leaf, nearest first (root excluded).
+    pub chain: Vec<X509>,
+}
+
+/// The PEM files [`Leaf::write`] produced.
+#[derive(Clone, Debug)]
+pub struct LeafFiles {
+    /// `STEM.crt`: leaf then intermediates, the file `[sst] tcert` names.
+    pub cert: PathBuf,
+    /// `STEM.leaf.crt`: the leaf alone.
+    pub leaf: PathBuf,
+    /// `STEM.key`: the private key (PKCS#8 PEM), for `[sst] tkey`.
+    pub key: PathBuf,
+    /// `STEM.pem`: leaf, intermediates and key in one file (tcert without tkey).
+    pub combined: PathBuf,
+}
+
+impl Ca {
+    /// A self-signed root CA with an EC P-256 key, valid for ten years.
+    pub fn new(name: &str) -> Result<Ca, PkiError> {
+        Ca::with_key(name, KeyType::EcP256)
+    }
+
+    /// A self-signed root CA with the given key type.
+    pub fn with_key(name: &str, key: KeyType) -> Result<Ca, PkiError> {
+        let build = || -> Result<Ca, ErrorStack> {
+            let pkey = generate_key(key)?;
+            let subject = name_of(&[name.to_string()])?;
+            let mut b = base_builder(&subject, &subject, &pkey, Validity::Days(3650))?;
+            add_ca_extensions(&mut b, None)?;
+            b.sign(&pkey, MessageDigest::sha256())?;
+            Ok(Ca {
+                cert: b.build(),
+                key: pkey,
+                chain: Vec::new(),
+                name: name.to_string(),
+            })
+        };
+        build().map_err(|source| build_error(name, source))
+    }
+
+    /// An intermediate CA signed by this one.
+    pub fn intermediate(&self, name: &str) -> Result<Ca, PkiError> {
+        let build = || -> Result<Ca, ErrorStack> {
+            let pkey = generate_key(KeyType::EcP256)?;
+            let subject = name_of(&[name.to_string()])?;
+            let mut b = base_builder(
+                &subject,
+                self.cert.subject_name(),
+                &pkey,
+                Validity::Days(3650),
+            )?;
+            add_ca_extensions(&mut b, Some(&self.cert))?;
+            b.sign(&self.key, MessageDigest::sha256())?;
+            let mut chain = Vec::with_capacity(self.chain.len() + 1);
+            if !self.chain.is_empty() || !is_self_signed(&self.cert) {
+                chain.push(self.cert.clone());
+            }
+            chain.extend(self.chain.iter().cloned());
+            Ok(Ca {
+                cert: b.build(),
+                key: pkey,
+                chain,
+                name: name.to_string(),
+            })
+        };
+        build().map_err(|source| build_error(name, source))
+    }
+
+    /// Issues a node certificate (`CA:FALSE`) as described by `spec`.
+    pub fn issue(&self, spec: &LeafSpec) -> Result<Leaf, PkiError> {
+        let build = || -> Result<Leaf, ErrorStack> {
+            let pkey = generate_key(spec.key)?;
+            let subject = name_of(&spec.cns)?;
+            let mut b = base_builder(&subject, self.cert.subject_name(), &pkey, spec.validity)?;
+            b.append_extension(BasicConstraints::new().critical().build()?)?;
+            add_leaf_extensions(&mut b, spec, Some(&self.cert))?;
+            b.sign(&self.key, MessageDigest::sha256())?;
+            let mut chain = Vec::new();
+            if !self.chain.is_empty() || !is_self_signed(&self.cert) {
+                chain.push(self.cert.clone());
+                chain.extend(self.chain.iter().cloned());
+            }
+            Ok(Leaf {
+                cert: b.build(),
+                key: pkey,
+                chain,
+            })
+        };
+        build().map_err(|source| build_error(&spec_name(spec), source))
+    }
+
+    /// The CA certificate in PEM.
+    pub fn cert_pem(&self) -> Result<Vec<u8>, PkiError> {
+        self.cert
+            .to_pem()
+            .map_err(|source| build_error(&self.name, source))
+    }
+
+    /// Writes `DIR/STEM.crt` holding this CA's certificate (a `tca` file) and returns its path.
+    pub fn write(&self, dir: &Path, stem: &str) -> Result<PathBuf, PkiError> {
+        let path = dir.join(format!("{stem}.crt"));
+        write_file(&path, &self.cert_pem()?)?;
+        Ok(path)
+    }
+}
+
+impl Leaf {
+    /// A README-style self-signed certificate (`openssl req -x509`): `CA:TRUE`,
+    /// its own issuer, usable as its own trust anchor in a concatenated `tca`.
+    pub fn self_signed(spec: &LeafSpec) -> Result<Leaf, PkiError> {
+        let build = || -> Result<Leaf, ErrorStack> {
+            let pkey = generate_key(spec.key)?;
+            let subject = name_of(&spec.cns)?;
+            let mut b = base_builder(&subject, &subject, &pkey, spec.validity)?;
+            b.append_extension(BasicConstraints::new().critical().ca().build()?)?;
+            add_leaf_extensions(&mut b, spec, None)?;
+            b.sign(&pkey, MessageDigest::sha256())?;
+            Ok(Leaf {
+                cert: b.build(),
+                key: pkey,
+                chain: Vec::new(),
+            })
+        };
+        build().map_err(|source| build_error(&spec_name(spec), source))
+    }
+
+    /// Leaf then intermediates, PEM.
+    pub fn chain_pem(&self) -> Result<Vec<u8>, PkiError> {
+        let mut out = self.pem(&self.cert)?;
+        for c in &self.chain {
+            out.extend(self.pem(c)?);
+        }
+        Ok(out)
+    }
+
+    /// The private key, PKCS#8 PEM.
+    pub fn key_pem(&self) -> Result<Vec<u8>, PkiError> {
+        self.key
+            .private_key_to_pem_pkcs8()
+            .map_err(|source| build_error("private key", source))
+    }
+
+    /// Writes `STEM.crt`, `STEM.leaf.crt`, `STEM.key` and `STEM.pem` into `dir`.
+    pub fn write(&self, dir: &Path, stem: &str) -> Result<LeafFiles, PkiError> {
+        let files = LeafFiles {
+            cert: dir.join(format!("{stem}.crt")),
+            leaf: dir.join(format!("{stem}.leaf.crt")),
+            key: dir.join(format!("{stem}.key")),
+            combined: dir.join(format!("{stem}.pem")),
+        };
+        let chain = self.chain_pem()?;
+        let key = self.key_pem()?;
+        write_file(&files.cert, &chain)?;
+        write_file(&files.leaf, &self.pem(&self.cert)?)?;
+        write_file(&files.key, &key)?;
+        let mut combined = chain;
+        combined.extend(key);
+        write_file(&files.combined, &combined)?;
+        Ok(files)
+    }
+
+    fn pem(&self, cert: &X509Ref) -> Result<Vec<u8>, PkiError> {
+        cert.to_pem()
+            .map_err(|source| build_error("certificate", source))
+    }
+}
+
+/// Writes several certificates into one PEM bundle (a `tca` holding more than one anchor).
+pub fn write_bundle(path: &Path, certs: &[&X509Ref]) -> Result<(), PkiError> {
+    let mut out = Vec::new();
+    for c in certs {
+        out.extend(c.to_pem().map_err(|source| build_error("bundle", source))?);
+    }
+    write_file(path, &out)
+}
+
+/// Writes certificates into `dir` as OpenSSL hash links (`<subject hash>.N`),
+/// the layout a `tcapath` / `capath` directory needs (`openssl rehash`).
+pub fn write_capath(dir: &Path, certs: &[&X509Ref]) -> Result<(), PkiError> {
+    fs::create_dir_all(dir).map_err(|source| PkiError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    for c in certs {
+        let hash = c.subject_name_hash();
+        let mut n = 0;
+        let path = loop {
+            let p = dir.join(format!("{hash:08x}.{n}"));
+            if !p.exists() {
+                break p;
+            }
+            n += 1;
+        };
+        write_file(
+            &path,
+            &c.to_pem().map_err(|source| build_error("capath", source))?,
+        )?;
+    }
+    Ok(())
+}
+
+fn write_file(path: &Path, data: &[u8]) -> Result<(), PkiError> {
+    fs::write(path, data).map_err(|source| PkiError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn build_error(what: &str, source: ErrorStack) -> PkiError {
+    PkiError::Build {
+        what: what.to_string(),
+        source,
+    }
+}
+
+fn spec_name(spec: &LeafSpec) -> String {
+    spec.cns
+        .first()
+        .cloned()
+        .or_else(|| spec.dns.first().cloned())
+        .unwrap_or_else(|| "unnamed".to_string())
+}
+
+fn is_self_signed(cert: &X509Ref) -> bool {
+    cert.issued(cert) == openssl::x509::X509VerifyResult::OK
+}
+
+fn generate_key(key: KeyType) -> Result<PKey<Private>, ErrorStack> {
+    match key {
+        KeyType::EcP256 => {
+            let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1)?;
+            PKey::from_ec_key(EcKey::generate(&group)?)
+        }
+        KeyType::Rsa2048 => PKey::from_rsa(Rsa::generate(2048)?),
+    }
+}
+
+fn name_of(cns: &[String]) -> Result<X509Name, ErrorStack> {
+    let mut b = X509NameBuilder::new()?;
+    b.append_entry_by_text("O", "sst-tunnel test")?;
+    for cn in cns {
+        b.append_entry_by_nid(Nid::COMMONNAME, cn)?;
+    }
+    Ok(b.build())
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn base_builder(
+    subject: &openssl::x509::X509NameRef,
+    issuer: &openssl::x509::X509NameRef,
+    key: &PKey<Private>,
+    validity: Validity,
+) -> Result<X509Builder, ErrorStack> {
+    const DAY: i64 = 86_400;
+    let now = unix_now();
+    let (from, to) = match validity {
+        Validity::Days(d) => (now - 3600, now + i64::from(d) * DAY),
+        Validity::Expired => (now - 31 * DAY, now - DAY),
+        Validity::NotYetValid => (now + DAY, now + 31 * DAY),
+    };
+    let mut b = X509Builder::new()?;
+    b.set_version(2)?;
+    let mut serial = BigNum::new()?;
+    serial.rand(120, MsbOption::MAYBE_ZERO, false)?;
+    b.set_serial_number(Asn1Integer::from_bn(&serial)?.as_ref())?;
+    b.set_subject_name(subject)?;
+    b.set_issuer_name(issuer)?;
+    b.set_pubkey(key)?;
+    b.set_not_before(Asn1Time::from_unix(from as libc::time_t)?.as_ref())?;
+    b.set_not_after(Asn1Time::from_unix(to as libc::time_t)?.as_ref())?;
+    Ok(b)
+}
+
+fn add_ca_extensions(b: &mut X509Builder, issuer: Option<&X509Ref>) -> Result<(), ErrorStack> {
+    b.append_extension(BasicConstraints::new().critical().ca().build()?)?;
+    b.append_extension(
+        KeyUsage::new()
+            .critical()
+            .key_cert_sign()
+            .crl_sign()
+            .build()?,
+    )?;
+    let ski = SubjectKeyIdentifier::new().build(&b.x509v3_context(issuer, None))?;
+    b.append_extension(ski)?;
+    if issuer.is_some() {
+        let aki = AuthorityKeyIdentifier::new()
+            .keyid(true)
+            .build(&b.x509v3_context(issuer, None))?;
+        b.append_extension(aki)?;
+    }
+    Ok(())
+}
+
+fn add_leaf_extensions(
+    b: &mut X509Builder,
+    spec: &LeafSpec,
+    issuer: Option<&X509Ref>,
+) -> Result<(), ErrorStack> {
+    let mut ku = KeyUsage::new();
+    ku.critical().digital_signature();
+    if spec.key == KeyType::Rsa2048 {
+        ku.key_encipherment();
+    }
+    if issuer.is_none() {
+        // A self-signed CA:TRUE certificate must be allowed to sign itself.
+        ku.key_cert_sign();
+    }
+    b.append_extension(ku.build()?)?;
+    match spec.eku {
+        Eku::Absent => {}
+        Eku::ServerAndClient => b.append_extension(
+            ExtendedKeyUsage::new()
+                .server_auth()
+                .client_auth()
+                .build()?,
+        )?,
+        Eku::ServerOnly => b.append_extension(ExtendedKeyUsage::new().server_auth().build()?)?,
+        Eku::ClientOnly => b.append_extension(ExtendedKeyUsage::new().client_auth().build()?)?,
+    }
+    if !spec.dns.is_empty() || !spec.ips.is_empty() {
+        let mut san = SubjectAlternativeName::new();
+        for d in &spec.dns {
+            san.dns(d);
+        }
+        for ip in &spec.ips {
+            san.ip(&ip.to_string());
+        }
+        let ext = san.build(&b.x509v3_context(issuer, None))?;
+        b.append_extension(ext)?;
+    }
+    let ski = SubjectKeyIdentifier::new().build(&b.x509v3_context(issuer, None))?;
+    b.append_extension(ski)?;
+    if issuer.is_some() {
+        let aki = AuthorityKeyIdentifier::new()
+            .keyid(true)
+            .build(&b.x509v3_context(issuer, None))?;
+        b.append_extension(aki)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issued_leaf_verifies_against_its_root_through_the_intermediate() {
+        let root = Ca::new("root").unwrap();
+        let inter = root.intermediate("inter").unwrap();
+        let leaf = inter
+            .issue(&LeafSpec::new("node").dns("node.test"))
+            .unwrap();
+        assert_eq!(leaf.chain.len(), 1);
+        assert!(inter.cert.verify(&root.key).unwrap());
+        assert!(leaf.cert.verify(&inter.key).unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let files = leaf.write(dir.path(), "node").unwrap();
+        let pems = X509::stack_from_pem(&fs::read(&files.cert).unwrap()).unwrap();
+        assert_eq!(pems.len(), 2);
+        let combined = fs::read_to_string(&files.combined).unwrap();
+        assert!(combined.contains("PRIVATE KEY"));
+    }
+
+    #[test]
+    fn expired_and_self_signed_certificates_are_what_they_claim() {
+        let ss = Leaf::self_signed(&LeafSpec::new("localhost").key(KeyType::Rsa2048)).unwrap();
+        assert!(is_self_signed(&ss.cert));
+        let ca = Ca::new("ca").unwrap();
+        let old = ca.issue(&LeafSpec::new("old").expired()).unwrap();
+        let now = Asn1Time::days_from_now(0).unwrap();
+        assert!(old.cert.not_after() < now);
+    }
+}

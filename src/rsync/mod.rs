@@ -1,7 +1,17 @@
 //! rsync: the joiner's daemon configuration and per-connection server over
 //! pipes ([`daemon`]), and the donor's transfer sequence ([`client`]).
 //!
-//! STUB: being written.
+//! This module owns locating the rsync binary and [`RsyncError`], whose
+//! exit codes follow the original script: rsync 12 becomes 71, 22 becomes
+//! 12, any other failure 255 ([`ExitCode::from_rsync_status`]).
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
+
+use crate::child::ChildError;
+use crate::exit::ExitCode;
 
 pub mod client;
 pub mod daemon;
@@ -14,20 +24,211 @@ pub const LOG_MODULE: &str = "rsync_tunnel_sst-log_dir";
 pub const MARKER: &str = "rsync_tunnel_sst_complete";
 /// The binlog tar in the data directory root.
 pub const BINLOG_TAR: &str = "wsrep_sst_binlog.tar";
+/// Environment variable naming the rsync binary (a path, or a name looked
+/// up in `PATH`).
+pub const RSYNC_ENV: &str = "RSYNC";
 
-/// Placeholder (integrator stub).
+/// Errors of the rsync side.
 #[derive(Debug, thiserror::Error)]
-#[error("rsync not implemented")]
-pub struct RsyncError;
+pub enum RsyncError {
+    /// No rsync binary.
+    #[error("rsync not found in PATH (install it: apt-get install rsync)")]
+    NotFound,
+    /// `RSYNC` names something that is not an executable file.
+    #[error("rsync not found at {path} (from ${RSYNC_ENV}; install it: apt-get install rsync)")]
+    OverrideNotFound {
+        /// The value of `RSYNC`.
+        path: PathBuf,
+    },
+    /// A path cannot be expressed in an rsync daemon configuration.
+    #[error("path {path} cannot be used in an rsync daemon configuration: {reason}")]
+    UnsafePath {
+        /// The offending path.
+        path: PathBuf,
+        /// Why.
+        reason: &'static str,
+    },
+    /// Writing or removing the daemon configuration failed.
+    #[error("cannot {action} rsync daemon configuration {path}")]
+    Config {
+        /// `write` or `remove`.
+        action: &'static str,
+        /// The configuration file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file or directory the transfer needs could not be read or written.
+    #[error("cannot {action} {path}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The state line for the marker is not a single line.
+    #[error("marker state line {line:?} must be a single non-empty line")]
+    MarkerLine {
+        /// The rejected line.
+        line: String,
+    },
+    /// rsync could not be started or waited for.
+    #[error("rsync {step} could not run")]
+    Child {
+        /// The step that was starting.
+        step: String,
+        /// The cause.
+        #[source]
+        source: ChildError,
+    },
+    /// rsync exited with a failure.
+    #[error("rsync {step} failed ({status}){}", tail_suffix(.stderr_tail))]
+    Failed {
+        /// The step of the transfer (for example `top level`, `directory mysql`).
+        step: String,
+        /// rsync's exit status.
+        status: ExitStatus,
+        /// The last lines of rsync's stderr.
+        stderr_tail: String,
+    },
+    /// The transfer was cancelled while `step` ran; its rsync was killed.
+    #[error("rsync {step} cancelled")]
+    Cancelled {
+        /// The step that was running.
+        step: String,
+    },
+}
 
-impl RsyncError {
-    /// Placeholder.
-    pub fn exit_code(&self) -> crate::exit::ExitCode {
-        crate::exit::ExitCode::TransferFailed
+fn tail_suffix(tail: &str) -> String {
+    if tail.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", tail.lines().collect::<Vec<_>>().join(" | "))
     }
 }
 
-/// Placeholder.
-pub fn locate() -> Result<std::path::PathBuf, RsyncError> {
-    Err(RsyncError)
+impl RsyncError {
+    /// The exit code this error ends the program with.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            RsyncError::NotFound | RsyncError::OverrideNotFound { .. } => ExitCode::NotFound,
+            RsyncError::UnsafePath { .. } | RsyncError::MarkerLine { .. } => ExitCode::Invalid,
+            RsyncError::Config { .. } | RsyncError::Io { .. } | RsyncError::Child { .. } => {
+                ExitCode::Failure
+            }
+            RsyncError::Failed { status, .. } => match status.code() {
+                Some(code) => ExitCode::from_rsync_status(code),
+                None => ExitCode::TransferFailed,
+            },
+            RsyncError::Cancelled { .. } => ExitCode::Interrupted,
+        }
+    }
+}
+
+/// Locates rsync: `$RSYNC` if set, else `rsync` in `PATH`.
+pub fn find_rsync() -> Result<PathBuf, RsyncError> {
+    locate(
+        std::env::var_os(RSYNC_ENV).as_deref(),
+        std::env::var_os("PATH").as_deref(),
+    )
+}
+
+/// [`find_rsync`] with the two environment values given explicitly.
+pub fn locate(override_: Option<&OsStr>, path: Option<&OsStr>) -> Result<PathBuf, RsyncError> {
+    let name: &OsStr = match override_ {
+        Some(v) if !v.is_empty() => v,
+        _ => OsStr::new("rsync"),
+    };
+    let overridden = name != OsStr::new("rsync");
+    let not_found = || {
+        if overridden {
+            RsyncError::OverrideNotFound {
+                path: PathBuf::from(name),
+            }
+        } else {
+            RsyncError::NotFound
+        }
+    };
+    if name.as_encoded_bytes().contains(&b'/') {
+        let p = PathBuf::from(name);
+        return if is_executable(&p) {
+            Ok(p)
+        } else {
+            Err(not_found())
+        };
+    }
+    let path: OsString = path.map(OsStr::to_owned).unwrap_or_default();
+    std::env::split_paths(&path)
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .map(|dir| dir.join(name))
+        .find(|p| is_executable(p))
+        .ok_or_else(not_found)
+}
+
+fn is_executable(p: &Path) -> bool {
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+
+    #[test]
+    fn missing_rsync_says_how_to_install_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = locate(None, Some(dir.path().as_os_str())).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "rsync not found in PATH (install it: apt-get install rsync)"
+        );
+        assert_eq!(err.exit_code(), ExitCode::NotFound);
+        assert!(matches!(locate(None, None), Err(RsyncError::NotFound)));
+    }
+
+    #[test]
+    fn rsync_is_found_in_path_and_by_override() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("rsync");
+        std::fs::write(&bin, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = std::env::join_paths(["/nonexistent".as_ref(), dir.path()]).unwrap();
+        assert_eq!(locate(None, Some(&path)).unwrap(), bin);
+        assert_eq!(locate(Some(bin.as_os_str()), None).unwrap(), bin);
+        let missing = dir.path().join("nope");
+        let err = locate(Some(missing.as_os_str()), Some(&path)).unwrap_err();
+        assert!(err.to_string().contains("nope"), "{err}");
+        assert_eq!(err.exit_code(), ExitCode::NotFound);
+        // A non-executable file is not rsync.
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(locate(None, Some(&path)).is_err());
+    }
+
+    #[test]
+    fn failed_rsync_maps_like_the_original_script() {
+        let failed = |code: i32, tail: &str| RsyncError::Failed {
+            step: "top level".into(),
+            status: ExitStatus::from_raw(code << 8),
+            stderr_tail: tail.into(),
+        };
+        assert_eq!(failed(12, "").exit_code().code(), 71);
+        assert_eq!(failed(22, "").exit_code().code(), 12);
+        assert_eq!(failed(23, "").exit_code().code(), 255);
+        let killed = RsyncError::Failed {
+            step: "marker".into(),
+            status: ExitStatus::from_raw(9),
+            stderr_tail: String::new(),
+        };
+        assert_eq!(killed.exit_code().code(), 255);
+        let e = failed(5, "rsync: oops\nrsync error: x");
+        assert_eq!(
+            e.to_string(),
+            "rsync top level failed (exit status: 5): rsync: oops | rsync error: x"
+        );
+    }
 }

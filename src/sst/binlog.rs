@@ -18,8 +18,7 @@ use std::path::{Path, PathBuf};
 use crate::exit::ExitCode;
 use crate::sst::paths::{under_datadir, BinlogPaths};
 
-/// The tar's name in the datadir root (the same for every rsync method).
-pub const BINLOG_TAR: &str = "wsrep_sst_binlog.tar";
+pub use crate::rsync::BINLOG_TAR;
 
 /// How many binlogs the donor ships (`sst-max-binlogs`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

@@ -22,8 +22,7 @@ pub const SST_IN_PROGRESS: &str = "sst_in_progress";
 pub const TABLES_FLUSHED: &str = "tables_flushed";
 /// Donor: the server creates this when FLUSH TABLES failed.
 pub const SST_ERROR: &str = "sst_error";
-/// The completion marker, sent last into the data module's root.
-pub const MARKER: &str = "rsync_tunnel_sst_complete";
+pub use crate::rsync::MARKER;
 /// The joiner's rsync daemon pid file (reference name).
 pub const RSYNC_PID: &str = "rsync_tunnel_sst.pid";
 /// The joiner's rsync daemon configuration (reference name).

@@ -27,14 +27,14 @@ pub mod log;
 pub mod paths;
 pub mod protocol;
 
+pub mod donor;
+pub mod joiner;
+pub mod method;
+
 /// The program name under which the binary speaks mariadbd's protocol.
 pub const PROGRAM_NAME: &str = "wsrep_sst_rsync_tunnel";
 
-/// The rsync module serving the data directory (also the name in the `ready` address).
-pub const MODULE: &str = "rsync_tunnel_sst";
-
-/// The rsync module serving the InnoDB log directory.
-pub const LOG_DIR_MODULE: &str = "rsync_tunnel_sst-log_dir";
+pub use crate::rsync::{LOG_MODULE as LOG_DIR_MODULE, MODULE};
 
 /// True when `argv0` (the program name as invoked) has the basename
 /// `wsrep_sst_rsync_tunnel`, i.e. mariadbd started us through the symlink.

@@ -1,0 +1,155 @@
+//! The donor role of the SST method: one TLS handshake with the joiner
+//! first, then `flush tables` and the wait for `tables_flushed` (SST), the
+//! binlog tar, the rsync sequence through the relay, `continue`, the marker
+//! last, the tunnel closed, and `done`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use crate::config::Settings;
+use crate::donor::{self, FirstFailure};
+use crate::error::Error;
+use crate::exit::ExitCode;
+use crate::manual;
+use crate::meter::{self, Meter};
+use crate::rsync::client::TransferPlan;
+use crate::shutdown::Shutdown;
+use crate::sst::args::SstArgs;
+use crate::sst::binlog::{self, MaxBinlogs};
+use crate::sst::files::{self, TempFiles};
+use crate::sst::method::{say, Protocol};
+use crate::sst::paths::ServerPaths;
+use crate::sst::SstError;
+
+/// Runs the donor role to its end.
+pub async fn run(
+    args: &SstArgs,
+    settings: &Settings,
+    protocol: &Protocol,
+    shutdown: &Shutdown,
+    temp: &TempFiles,
+) -> Result<ExitCode, Error> {
+    let datadir = &args.datadir;
+    let token = shutdown.token();
+    let paths = ServerPaths::resolve(args, &*settings.files);
+    crate::rsync::find_rsync()?;
+    let meter = Arc::new(Meter::new());
+    let cfg = Arc::new(manual::donor_config(settings, &args.address, &meter)?);
+    info!(joiner = %cfg.target, bypass = args.bypass, "donor: sending state snapshot");
+    let listener = manual::bind_relay(None).await?;
+    let relay_addr = listener.local_addr().map_err(|source| Error::Bind {
+        address: "relay".into(),
+        source,
+    })?;
+    // Prove the joiner's certificate before locking the donor's tables.
+    donor::preflight(&cfg, token).await?;
+
+    let state = if args.bypass {
+        args.gtid_state().map_err(SstError::from)?
+    } else {
+        files::remove_stale_flush_files(datadir).map_err(SstError::from)?;
+        say(protocol, |w| w.flush_tables())?;
+        let state = files::wait_tables_flushed(datadir, token, None)
+            .await
+            .map_err(SstError::from)?;
+        temp.register(datadir.join(files::TABLES_FLUSHED));
+        info!(state = %state, "donor: tables flushed");
+        if let Some(binlog_paths) = &paths.binlog {
+            let max = MaxBinlogs::from_setting(settings.max_binlogs);
+            if let Some(tar) = binlog::pack(datadir, binlog_paths, max).map_err(SstError::from)? {
+                temp.register(tar);
+            }
+        }
+        state
+    };
+
+    let failures = FirstFailure::default();
+    let relay_token = CancellationToken::new();
+    let relay = tokio::spawn(donor::run_relay(
+        cfg.clone(),
+        listener,
+        failures.clone(),
+        relay_token.clone(),
+        shutdown.token().clone(),
+    ));
+    let mut plan = TransferPlan::new(datadir.clone(), paths.log_dir.clone(), relay_addr)?;
+    plan.parallel = settings.parallel.unwrap_or(plan.parallel);
+    let progress_stop = CancellationToken::new();
+    let result = async {
+        if !args.bypass {
+            let total = tree_size(datadir);
+            say(protocol, |w| w.total(total))?;
+            tokio::spawn(meter::report_progress(
+                meter.clone(),
+                Some(total),
+                meter::PROGRESS_INTERVAL,
+                progress_stop.clone(),
+            ));
+            manual::send_with_tunnel_errors(
+                &failures,
+                crate::rsync::client::send_data(&plan, token),
+            )
+            .await?;
+            say(protocol, |w| w.complete(meter.outbound()))?;
+        }
+        say(protocol, |w| w.continue_())?;
+        manual::send_with_tunnel_errors(
+            &failures,
+            crate::rsync::client::send_marker(&plan, &state.to_string(), token),
+        )
+        .await
+    }
+    .await;
+    progress_stop.cancel();
+    relay_token.cancel();
+    manual::join_relay(relay).await?;
+    result?;
+    // Nothing of ours may linger when mariadbd starts the next SST.
+    files::remove_if_present(&datadir.join(binlog::BINLOG_TAR)).map_err(SstError::from)?;
+    files::remove_if_present(&datadir.join(files::TABLES_FLUSHED)).map_err(SstError::from)?;
+    info!(
+        bytes = meter.outbound(),
+        elapsed_ms = u64::try_from(meter.elapsed().as_millis()).unwrap_or(u64::MAX),
+        state = %state,
+        "donor: state snapshot sent"
+    );
+    say(protocol, |w| w.done(&state))?;
+    Ok(ExitCode::Success)
+}
+
+/// Bytes under `dir` (regular files, not following links), for the ETA.
+pub fn tree_size(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            match entry.metadata() {
+                Ok(m) if m.is_dir() => stack.push(entry.path()),
+                Ok(m) if m.is_file() => total += m.len(),
+                _ => {}
+            }
+        }
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tree_size_counts_nested_files() -> std::io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        std::fs::create_dir(dir.path().join("a"))?;
+        std::fs::write(dir.path().join("a/x"), [0u8; 100])?;
+        std::fs::write(dir.path().join("y"), [0u8; 23])?;
+        assert_eq!(tree_size(dir.path()), 123);
+        Ok(())
+    }
+}

@@ -1,0 +1,112 @@
+//! The joiner role of the SST method: `sst_in_progress`, the TLS listener
+//! and `ready` line, rsync per connection until the marker arrives, the
+//! binlogs installed, and the state printed for mariadbd.
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::config::Settings;
+use crate::error::Error;
+use crate::exit::ExitCode;
+use crate::joiner::{self, Backend, JoinerConfig, JoinerOutcome};
+use crate::manual;
+use crate::meter::{self, Meter};
+use crate::shutdown::Shutdown;
+use crate::sst::address::SstAddress;
+use crate::sst::args::SstArgs;
+use crate::sst::binlog;
+use crate::sst::files::{self, InProgress, TempFiles};
+use crate::sst::method::{say, Protocol};
+use crate::sst::paths::ServerPaths;
+use crate::sst::protocol::State;
+use crate::sst::SstError;
+use crate::tls::TlsServer;
+
+/// Runs the joiner role to its end.
+pub async fn run(
+    args: &SstArgs,
+    settings: &Settings,
+    protocol: &Protocol,
+    shutdown: &Shutdown,
+    temp: &TempFiles,
+) -> Result<ExitCode, Error> {
+    let datadir = &args.datadir;
+    files::check_stale_processes(datadir).map_err(SstError::from)?;
+    let _in_progress = InProgress::create(datadir).map_err(SstError::from)?;
+    let paths = ServerPaths::resolve(args, &*settings.files);
+    info!(
+        datadir = %datadir.display(), log_dir = %paths.log_dir.display(),
+        "joiner: receiving state snapshot"
+    );
+    let tls = Arc::new(TlsServer::new(&settings.tls)?);
+
+    let pid_file = datadir.join(files::RSYNC_PID);
+    files::write_pid_file(&pid_file).map_err(SstError::from)?;
+    temp.register(&pid_file);
+    temp.register(datadir.join(files::MARKER));
+    let conf = Arc::new(manual::prepare_datadir(datadir, &paths.log_dir)?);
+
+    let address = SstAddress::parse(&args.address).map_err(SstError::from)?;
+    let listener = manual::bind_listener(&address).await?;
+    let bound = listener.local_addr().map_err(|source| Error::Bind {
+        address: address.authority(),
+        source,
+    })?;
+    let ready = address
+        .with_port(bound.port())
+        .ready_address()
+        .map_err(SstError::from)?;
+    let meter = Arc::new(Meter::new());
+    let cfg = JoinerConfig {
+        tls,
+        sockopts: settings.tls.opts.clone(),
+        backend: Backend::Rsync(conf.clone()),
+        marker_dir: Some(datadir.clone()),
+        timeouts: settings.timeouts.clone(),
+        max_connections: settings.max_connections,
+        relay: manual::relay_opts(settings, &meter),
+    };
+    info!(address = %bound, "joiner: listening with TLS");
+    say(protocol, |w| w.ready(&ready))?;
+
+    let progress_stop = CancellationToken::new();
+    tokio::spawn(meter::report_progress(
+        meter.clone(),
+        None,
+        meter::PROGRESS_INTERVAL,
+        progress_stop.clone(),
+    ));
+    let outcome = joiner::run_joiner(cfg, listener, shutdown.token().clone()).await;
+    progress_stop.cancel();
+    drop(conf);
+    let line = match outcome? {
+        JoinerOutcome::Complete(line) => line,
+        JoinerOutcome::Stopped => {
+            let code = shutdown
+                .reason()
+                .map_or(ExitCode::Interrupted, |r| r.exit_code());
+            return Ok(code);
+        }
+    };
+    let state: State = State::from_first_line(&line).map_err(SstError::from)?;
+    if let Some(binlog_paths) = &paths.binlog {
+        if datadir.join(binlog::BINLOG_TAR).exists() {
+            let installed = binlog::install(datadir, binlog_paths).map_err(SstError::from)?;
+            info!(count = installed.len(), dir = %binlog_paths.dir.display(), "binlogs installed");
+        }
+    } else if datadir.join(binlog::BINLOG_TAR).exists() {
+        warn!("the donor sent binlogs but log-bin is off here; removing them");
+        files::remove_if_present(&datadir.join(binlog::BINLOG_TAR)).map_err(SstError::from)?;
+    }
+    files::remove_if_present(&datadir.join(files::MARKER)).map_err(SstError::from)?;
+    info!(
+        bytes = meter.inbound(),
+        elapsed_ms = u64::try_from(meter.elapsed().as_millis()).unwrap_or(u64::MAX),
+        state = %state,
+        "joiner: state snapshot received"
+    );
+    say(protocol, |w| w.state(&state))?;
+    Ok(ExitCode::Success)
+}

@@ -1,0 +1,145 @@
+//! The SST method itself: what runs when mariadbd executes
+//! `wsrep_sst_rsync_tunnel --role …`. Parses mariadbd's argv, installs the
+//! `WSREP_SST:` log, reads `[sst]` with the defaults trio mariadbd passed,
+//! runs the joiner or donor role, cleans up on every path and maps the
+//! outcome to the exit-code table.
+
+use std::ffi::OsString;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tracing::{error, info, warn};
+
+use crate::cli::ConfigArgs;
+use crate::config::mycnf::{OptionFiles, MYSQLD};
+use crate::config::Settings;
+use crate::error::Error;
+use crate::exit::ExitCode;
+use crate::shutdown::{Shutdown, StopReason};
+use crate::sst::args::{Role, SstArgs};
+use crate::sst::files::{self, TempFiles};
+use crate::sst::paths::ServerOptions;
+use crate::sst::protocol::ProtocolWriter;
+
+/// The stdout protocol writer, shared by the role and its progress task.
+pub type Protocol = Arc<Mutex<ProtocolWriter<std::io::Stdout>>>;
+
+/// How often the joiner looks for mariadbd (the checklist asks for ≤ 1 s).
+const PARENT_POLL: Duration = Duration::from_millis(250);
+
+impl ServerOptions for OptionFiles {
+    fn server_value(&self, key: &str) -> Option<String> {
+        self.get(&[MYSQLD], key)
+            .map(|e| e.value.clone().unwrap_or_default())
+    }
+}
+
+/// Runs the method with mariadbd's argv (without the program name) and
+/// returns the exit code.
+pub fn main(argv: Vec<OsString>) -> ExitCode {
+    if let Err(e) = crate::sst::log::init(tracing::level_filters::LevelFilter::INFO) {
+        eprintln!("WSREP_SST: [ERROR] {e}");
+    }
+    let args = match SstArgs::parse(argv) {
+        Ok(a) => a,
+        Err(e) => {
+            error!("{}", crate::error::chain(&e));
+            return e.exit_code();
+        }
+    };
+    for unknown in &args.unknown {
+        warn!("ignoring unknown option {unknown}");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            error!("cannot start the runtime: {e}");
+            return ExitCode::Failure;
+        }
+    };
+    let temp = TempFiles::new();
+    let code = runtime.block_on(async {
+        let shutdown = Shutdown::new();
+        if let Err(e) = shutdown.listen_for_signals() {
+            error!("cannot install signal handlers: {e}");
+            return ExitCode::Failure;
+        }
+        match run(&args, &shutdown, &temp).await {
+            Ok(code) => code,
+            Err(e) => {
+                // After a stop from outside, the reason decides the code.
+                if let Some(reason) = shutdown.reason() {
+                    warn!("{}", crate::error::chain(&e));
+                    reason.exit_code()
+                } else {
+                    error!("{}", crate::error::chain(&e));
+                    e.exit_code()
+                }
+            }
+        }
+    });
+    // Children are killed (their groups) when their handles drop with the runtime.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    temp.cleanup();
+    info!("exiting with {code}");
+    code
+}
+
+async fn run(args: &SstArgs, shutdown: &Shutdown, temp: &TempFiles) -> Result<ExitCode, Error> {
+    let config = ConfigArgs {
+        defaults_file: args.defaults.file.clone(),
+        defaults_extra_file: args.defaults.extra_file.clone(),
+        defaults_group_suffix: args.defaults.group_suffix.clone(),
+        ..ConfigArgs::default()
+    };
+    let files = Settings::load_files(&config)?;
+    for w in files.warnings() {
+        warn!("{w}");
+    }
+    let settings = Settings::resolve(&config, files)?;
+    for w in &settings.tls.opts.warnings {
+        warn!("[sst] sockopt: {w}");
+    }
+    let protocol: Protocol = Arc::new(Mutex::new(ProtocolWriter::stdout(args.progress)));
+    match args.role {
+        Role::Joiner => {
+            if let Some(pid) = args.parent {
+                tokio::spawn(watch_parent(pid, shutdown.clone()));
+            }
+            crate::sst::joiner::run(args, &settings, &protocol, shutdown, temp).await
+        }
+        Role::Donor => crate::sst::donor::run(args, &settings, &protocol, shutdown, temp).await,
+    }
+}
+
+/// Stops the run when mariadbd (`--parent`) is gone.
+async fn watch_parent(pid: u32, shutdown: Shutdown) {
+    let mut tick = tokio::time::interval(PARENT_POLL);
+    loop {
+        tokio::select! {
+            _ = shutdown.token().cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if !files::process_alive(pid) {
+            error!("Parent mysqld process (PID: {pid}) terminated unexpectedly.");
+            shutdown.stop(StopReason::ParentDied(pid));
+            return;
+        }
+    }
+}
+
+/// Writes one protocol line through the shared writer.
+pub fn say(
+    protocol: &Protocol,
+    line: impl FnOnce(
+        &mut ProtocolWriter<std::io::Stdout>,
+    ) -> Result<(), crate::sst::protocol::ProtocolError>,
+) -> Result<(), Error> {
+    let mut w = protocol
+        .lock()
+        .map_err(|_| Error::Task("the stdout writer was poisoned".into()))?;
+    line(&mut w).map_err(|e| Error::Sst(e.into()))
+}

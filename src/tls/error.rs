@@ -1,0 +1,251 @@
+//! `TlsError`, its exit codes, and the translation of an OpenSSL handshake
+//! failure into a cause a user can act on (which certificate was rejected,
+//! by whom, why; a plaintext client; a peer that hung up).
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use openssl::error::ErrorStack;
+use openssl::ssl::{self, ErrorCode};
+
+use super::files::CnfKey;
+use super::policy::NameMismatch;
+use super::sockopt::SockoptError;
+use crate::exit::ExitCode;
+
+/// Errors of the TLS layer.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A configured file is missing or unreadable.
+    #[error("{key} {}: cannot read the file", path.display())]
+    Unreadable {
+        /// The configuration key naming the file.
+        key: CnfKey,
+        /// The file.
+        path: PathBuf,
+        /// Why it could not be read.
+        #[source]
+        source: io::Error,
+    },
+    /// A configured file is unusable (does not parse, key mismatch, expired, untrusted…).
+    #[error("{key} {}: {reason}", path.display())]
+    BadFile {
+        /// The configuration key naming the file.
+        key: CnfKey,
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+        /// OpenSSL's report, when it had one.
+        #[source]
+        source: Option<ErrorStack>,
+    },
+    /// A `sockopt` item is invalid.
+    #[error(transparent)]
+    Sockopt(#[from] SockoptError),
+    /// OpenSSL refused a `sockopt` value (for example a cipher string matching nothing).
+    #[error("[sst] sockopt item `{item}`: {reason}")]
+    BadOption {
+        /// The item.
+        item: String,
+        /// What OpenSSL did not accept.
+        reason: String,
+        /// OpenSSL's report.
+        #[source]
+        source: ErrorStack,
+    },
+    /// Building the TLS context failed for a reason outside the configuration.
+    #[error("cannot set up tls: {what}")]
+    Setup {
+        /// The step that failed.
+        what: &'static str,
+        /// OpenSSL's report.
+        #[source]
+        source: ErrorStack,
+    },
+    /// The handshake did not finish in time.
+    #[error("tls handshake with {peer} timed out after {:.1}s", timeout.as_secs_f64())]
+    Timeout {
+        /// The peer.
+        peer: SocketAddr,
+        /// The limit.
+        timeout: Duration,
+    },
+    /// The peer's certificate failed the chain check.
+    #[error("tls handshake with {peer}: peer certificate rejected: {reason} (depth {depth}, subject {subject})")]
+    PeerCertRejected {
+        /// The peer.
+        peer: SocketAddr,
+        /// OpenSSL's verify error (`certificate has expired`, …).
+        reason: String,
+        /// Chain depth of the failing certificate (0 = the peer's own).
+        depth: u32,
+        /// Subject of the failing certificate.
+        subject: String,
+    },
+    /// The peer's certificate chains fine but carries the wrong name.
+    #[error("tls handshake with {peer}: peer certificate {subject} rejected: {mismatch}")]
+    NameMismatch {
+        /// The peer.
+        peer: SocketAddr,
+        /// The peer certificate's subject.
+        subject: String,
+        /// Expected and presented names.
+        mismatch: NameMismatch,
+    },
+    /// The peer sent no certificate although one is required.
+    #[error(
+        "tls handshake with {peer}: the peer presented no certificate (mutual tls requires one)"
+    )]
+    NoPeerCert {
+        /// The peer.
+        peer: SocketAddr,
+    },
+    /// The peer refused our certificate (it sent a certificate alert).
+    #[error("tls handshake with {peer}: the peer rejected our certificate (alert `{alert}`); check that its CA trusts our [sst] tcert")]
+    RejectedByPeer {
+        /// The peer.
+        peer: SocketAddr,
+        /// The alert it sent.
+        alert: String,
+    },
+    /// The peer hung up before the handshake finished.
+    #[error("tls handshake with {peer}: the peer closed the connection during the handshake")]
+    PeerClosed {
+        /// The peer.
+        peer: SocketAddr,
+    },
+    /// The peer does not speak TLS (a plaintext client, or a wrong port).
+    #[error("tls handshake with {peer}: the peer does not speak tls ({reason})")]
+    NotTls {
+        /// The peer.
+        peer: SocketAddr,
+        /// OpenSSL's reason (`wrong version number`).
+        reason: String,
+    },
+    /// Any other handshake failure (no common protocol, cipher or group…).
+    #[error("tls handshake with {peer} failed: {reason}")]
+    Handshake {
+        /// The peer.
+        peer: SocketAddr,
+        /// OpenSSL's reasons.
+        reason: String,
+    },
+    /// A socket error during the handshake.
+    #[error("tls handshake with {peer}: connection failed")]
+    Io {
+        /// The peer.
+        peer: SocketAddr,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl TlsError {
+    /// The exit code this error ends the program with: authentication
+    /// failures 13, missing files 2, timeouts 110, configuration and
+    /// protocol mismatches 22, a vanished peer 1.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            TlsError::Unreadable { .. } => ExitCode::NotFound,
+            TlsError::BadFile { .. }
+            | TlsError::Sockopt(_)
+            | TlsError::BadOption { .. }
+            | TlsError::Setup { .. }
+            | TlsError::NotTls { .. }
+            | TlsError::Handshake { .. } => ExitCode::Invalid,
+            TlsError::Timeout { .. } => ExitCode::TimedOut,
+            TlsError::PeerCertRejected { .. }
+            | TlsError::NameMismatch { .. }
+            | TlsError::NoPeerCert { .. }
+            | TlsError::RejectedByPeer { .. } => ExitCode::AuthFailed,
+            TlsError::PeerClosed { .. } | TlsError::Io { .. } => ExitCode::Failure,
+        }
+    }
+
+    /// True when the failure is about certificates or names (either side's).
+    pub fn is_auth_failure(&self) -> bool {
+        self.exit_code() == ExitCode::AuthFailed
+    }
+}
+
+/// TLS alerts that mean "your certificate is not acceptable".
+const CERT_ALERTS: [i32; 8] = [42, 43, 44, 45, 46, 48, 49, 116];
+/// OpenSSL reports a received alert N as SSL reason 1000 + N.
+const ALERT_OFFSET: i32 = 1000;
+const ERR_LIB_SSL: i32 = 20;
+
+/// Maps a failed handshake (with nothing recorded by our verify callback) to a cause.
+pub(crate) fn classify(peer: SocketAddr, err: ssl::Error) -> TlsError {
+    if err.code() == ErrorCode::ZERO_RETURN {
+        return TlsError::PeerClosed { peer };
+    }
+    let reasons: Vec<(i32, i32, String)> = err
+        .ssl_error()
+        .map(|stack| {
+            stack
+                .errors()
+                .iter()
+                .map(|e| {
+                    (
+                        e.library_code(),
+                        e.reason_code(),
+                        e.reason().unwrap_or("unknown reason").to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    for (lib, code, reason) in &reasons {
+        if *lib == ERR_LIB_SSL && *code > ALERT_OFFSET {
+            let alert = reason
+                .split_once("alert ")
+                .map(|(_, a)| a.to_string())
+                .unwrap_or_else(|| reason.clone());
+            if CERT_ALERTS.contains(&(code - ALERT_OFFSET)) {
+                return TlsError::RejectedByPeer { peer, alert };
+            }
+            return TlsError::Handshake {
+                peer,
+                reason: format!("the peer sent alert `{alert}`"),
+            };
+        }
+    }
+    for (_, _, reason) in &reasons {
+        let r = reason.as_str();
+        if r.contains("peer did not return a certificate") {
+            return TlsError::NoPeerCert { peer };
+        }
+        if r.contains("wrong version number")
+            || r.contains("http request")
+            || r.contains("https proxy request")
+            || r.contains("packet length too long")
+            || r.contains("unknown protocol")
+        {
+            return TlsError::NotTls {
+                peer,
+                reason: reason.clone(),
+            };
+        }
+        if r.contains("unexpected eof") {
+            return TlsError::PeerClosed { peer };
+        }
+    }
+    if !reasons.is_empty() {
+        let reason = reasons
+            .iter()
+            .map(|(_, _, r)| r.as_str())
+            .collect::<Vec<_>>()
+            .join("; ");
+        return TlsError::Handshake { peer, reason };
+    }
+    match err.into_io_error() {
+        Ok(io) if io.kind() == io::ErrorKind::UnexpectedEof => TlsError::PeerClosed { peer },
+        Ok(io) => TlsError::Io { peer, source: io },
+        // SYSCALL without an io error is an EOF that broke the handshake.
+        Err(_) => TlsError::PeerClosed { peer },
+    }
+}

@@ -1,0 +1,162 @@
+//! The per-connection verify callback: OpenSSL checks the chain, and at
+//! depth 0 the callback runs the [`PeerPolicy`] name check, inside the
+//! handshake, so a rejected peer never reaches rsync. It records what failed
+//! (verify error string, depth, subject; or the name mismatch) so that the
+//! handshake error can say why.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use openssl::ssl::{SslRef, SslVerifyMode};
+use openssl::stack::Stack;
+use openssl::x509::store::X509StoreBuilder;
+use openssl::x509::verify::{X509VerifyFlags, X509VerifyParam};
+use openssl::x509::{X509Ref, X509StoreContext, X509StoreContextRef, X509VerifyResult};
+
+use super::policy::{subject_line, NameMatch, NameMismatch, PeerPolicy};
+use super::TlsError;
+
+#[derive(Debug)]
+struct ChainFailure {
+    reason: String,
+    depth: u32,
+    subject: String,
+}
+
+#[derive(Debug, Default)]
+struct Verdict {
+    chain: Option<ChainFailure>,
+    name: Option<(String, NameMismatch)>,
+    matched: Option<NameMatch>,
+}
+
+/// What the callback saw on one connection.
+#[derive(Clone, Debug)]
+pub(crate) struct Recorder {
+    verdict: Arc<Mutex<Verdict>>,
+    mismatch_code: X509VerifyResult,
+}
+
+impl Recorder {
+    /// A recorder for one connection; `mismatch_code` from [`mismatch_code`].
+    pub fn new(mismatch_code: X509VerifyResult) -> Self {
+        Recorder {
+            verdict: Arc::default(),
+            mismatch_code,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Verdict> {
+        // A panic in another holder cannot leave the verdict half-written.
+        self.verdict.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Installs the callback on `ssl` with `mode`; with `verify` off nothing is checked.
+    pub fn install(&self, ssl: &mut SslRef, mode: SslVerifyMode, policy: PeerPolicy) {
+        if mode == SslVerifyMode::NONE {
+            ssl.set_verify(SslVerifyMode::NONE);
+            return;
+        }
+        let rec = self.clone();
+        ssl.set_verify_callback(mode, move |ok, ctx| rec.callback(ok, ctx, &policy));
+    }
+
+    fn callback(
+        &self,
+        preverify_ok: bool,
+        ctx: &mut X509StoreContextRef,
+        policy: &PeerPolicy,
+    ) -> bool {
+        let depth = ctx.error_depth();
+        if !preverify_ok {
+            let subject = ctx
+                .current_cert()
+                .map(|c| subject_line(c.subject_name()))
+                .unwrap_or_default();
+            self.lock().chain.get_or_insert(ChainFailure {
+                reason: ctx.error().error_string().to_string(),
+                depth,
+                subject,
+            });
+            return false;
+        }
+        if depth != 0 {
+            return true;
+        }
+        let Some(cert) = ctx.current_cert() else {
+            return true;
+        };
+        match policy.check(cert) {
+            Ok(None) => true,
+            Ok(Some(m)) => {
+                if let Some(why) = m.non_rfc_reason() {
+                    tracing::warn!(
+                        name = %m.name,
+                        rule = %m.rule,
+                        "peer certificate accepted by a socat rule outside RFC 6125: {why}"
+                    );
+                }
+                self.lock().matched = Some(m);
+                true
+            }
+            Err(mismatch) => {
+                let subject = subject_line(cert.subject_name());
+                self.lock().name = Some((subject, mismatch));
+                ctx.set_error(self.mismatch_code);
+                false
+            }
+        }
+    }
+
+    /// The error our callback caused, if it rejected the peer.
+    pub fn rejection(&self, peer: SocketAddr) -> Option<TlsError> {
+        let mut v = self.lock();
+        if let Some((subject, mismatch)) = v.name.take() {
+            return Some(TlsError::NameMismatch {
+                peer,
+                subject,
+                mismatch,
+            });
+        }
+        v.chain.take().map(|c| TlsError::PeerCertRejected {
+            peer,
+            reason: c.reason,
+            depth: c.depth,
+            subject: c.subject,
+        })
+    }
+
+    /// The rule that accepted the peer's name, if a name was checked.
+    pub fn matched(&self) -> Option<NameMatch> {
+        self.lock().matched.clone()
+    }
+}
+
+/// The verify result to report for a name mismatch: OpenSSL's own
+/// `X509_V_ERR_HOSTNAME_MISMATCH`, so that the alert sent to the peer is a
+/// certificate alert it can recognise as "your certificate was refused"
+/// (`APPLICATION_VERIFICATION` would send `handshake_failure`, and no error
+/// at all `internal_error`). rust-openssl exposes no safe constant for it,
+/// so it is obtained from OpenSSL by checking `leaf` (our own certificate,
+/// trusted as a partial chain) against a host name no certificate carries.
+pub(crate) fn mismatch_code(leaf: &X509Ref) -> X509VerifyResult {
+    let derive = || -> Result<X509VerifyResult, openssl::error::ErrorStack> {
+        let mut param = X509VerifyParam::new()?;
+        param.set_host("name-check.invalid")?;
+        let mut store = X509StoreBuilder::new()?;
+        store.add_cert(leaf.to_owned())?;
+        store.set_flags(X509VerifyFlags::PARTIAL_CHAIN | X509VerifyFlags::NO_CHECK_TIME)?;
+        store.set_param(&param)?;
+        let store = store.build();
+        let mut ctx = X509StoreContext::new()?;
+        let chain = Stack::new()?;
+        ctx.init(&store, leaf, &chain, |c| {
+            c.verify_cert()?;
+            Ok(c.error())
+        })
+    };
+    match derive() {
+        Ok(code) if code != X509VerifyResult::OK => code,
+        _ => X509VerifyResult::APPLICATION_VERIFICATION,
+    }
+}

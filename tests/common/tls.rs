@@ -1,0 +1,319 @@
+//! Shared pieces of the TLS tests: a throwaway PKI in a temp directory,
+//! settings builders, raw OpenSSL peers, and a loopback handshake runner.
+//! Included with `#[path = "common/tls.rs"] mod tls_common;`.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::time::Duration;
+
+use openssl::ssl::{Ssl, SslAcceptor, SslConnector, SslFiletype, SslMethod, SslVerifyMode};
+use sst_tunnel::pki::{Ca, Leaf, LeafFiles, LeafSpec};
+use sst_tunnel::tls::{PeerInfo, SockOpts, TlsClient, TlsError, TlsServer, TlsSettings};
+use tempfile::TempDir;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_openssl::SslStream;
+
+/// Handshake limit used by every test.
+pub const HANDSHAKE: Duration = Duration::from_secs(5);
+/// What a server writes first after a successful handshake.
+pub const SECRET: &[u8] = b"SECRET-FROM-SERVER";
+
+/// Every await in these tests is bounded.
+pub async fn within<T>(f: impl Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(20), f)
+        .await
+        .expect("test step took more than 20 s")
+}
+
+/// A temp directory with a main CA and a rogue CA.
+pub struct Pki {
+    pub dir: TempDir,
+    pub ca: Ca,
+    pub ca_file: PathBuf,
+    pub rogue: Ca,
+    pub rogue_file: PathBuf,
+}
+
+impl Pki {
+    pub fn new() -> Pki {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = Ca::new("test ca").unwrap();
+        let ca_file = ca.write(dir.path(), "ca").unwrap();
+        let rogue = Ca::new("rogue ca").unwrap();
+        let rogue_file = rogue.write(dir.path(), "rogue").unwrap();
+        Pki {
+            dir,
+            ca,
+            ca_file,
+            rogue,
+            rogue_file,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Issues and writes a leaf from the main CA.
+    pub fn leaf(&self, stem: &str, spec: &LeafSpec) -> LeafFiles {
+        self.ca
+            .issue(spec)
+            .unwrap()
+            .write(self.path(), stem)
+            .unwrap()
+    }
+
+    /// Issues and writes a leaf from the rogue CA.
+    pub fn rogue_leaf(&self, stem: &str, spec: &LeafSpec) -> LeafFiles {
+        self.rogue
+            .issue(spec)
+            .unwrap()
+            .write(self.path(), stem)
+            .unwrap()
+    }
+
+    /// A node certificate valid for localhost, 127.0.0.1 and ::1.
+    pub fn node(&self, stem: &str) -> LeafFiles {
+        self.leaf(
+            stem,
+            &LeafSpec::new("localhost")
+                .dns("localhost")
+                .ip("127.0.0.1")
+                .ip("::1"),
+        )
+    }
+}
+
+/// Settings with tcert/tkey from `files`, tca `ca`, and a sockopt string.
+pub fn settings(files: &LeafFiles, ca: &Path, sockopt: &str) -> TlsSettings {
+    TlsSettings {
+        ca_file: Some(ca.to_path_buf()),
+        ca_path: None,
+        cert: files.cert.clone(),
+        key: Some(files.key.clone()),
+        opts: SockOpts::parse(sockopt).unwrap(),
+    }
+}
+
+/// What the server side of one connection saw.
+#[derive(Debug)]
+pub struct ServerSide {
+    pub result: Result<PeerInfo, TlsError>,
+    pub received: Vec<u8>,
+}
+
+/// Accepts one connection with `server`; on success writes [`SECRET`], then
+/// reads what the client sends until EOF and answers `got:<bytes>`.
+pub async fn serve_once(listener: TcpListener, server: TlsServer) -> ServerSide {
+    let (tcp, _) = listener.accept().await.unwrap();
+    match server.accept(tcp, HANDSHAKE).await {
+        Err(e) => ServerSide {
+            result: Err(e),
+            received: Vec::new(),
+        },
+        Ok((mut s, info)) => {
+            s.write_all(SECRET).await.unwrap();
+            s.flush().await.unwrap();
+            let mut buf = vec![0u8; 5];
+            let mut received = Vec::new();
+            if s.read_exact(&mut buf).await.is_ok() {
+                received = buf.clone();
+                s.write_all(b"got:").await.unwrap();
+                s.write_all(&buf).await.unwrap();
+                s.shutdown().await.ok();
+            }
+            ServerSide {
+                result: Ok(info),
+                received,
+            }
+        }
+    }
+}
+
+/// What the client side of one connection saw.
+#[derive(Debug)]
+pub struct ClientSide {
+    pub result: Result<PeerInfo, TlsError>,
+    /// Everything read after the handshake (or before the error).
+    pub received: Vec<u8>,
+}
+
+/// Connects with `client`, sends `hello`, reads until EOF.
+pub async fn connect_once(addr: SocketAddr, client: &TlsClient) -> ClientSide {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    match client.connect(tcp, HANDSHAKE).await {
+        Err(e) => ClientSide {
+            result: Err(e),
+            received: Vec::new(),
+        },
+        Ok((mut s, info)) => {
+            let mut received = Vec::new();
+            let _ = s.write_all(b"hello").await;
+            let _ = s.read_to_end(&mut received).await;
+            ClientSide {
+                result: Ok(info),
+                received,
+            }
+        }
+    }
+}
+
+/// Runs one connection between our server and our client.
+pub async fn run_pair(
+    server: TlsSettings,
+    client: TlsSettings,
+    target: &str,
+) -> (ServerSide, ClientSide) {
+    let server = TlsServer::new(&server).unwrap();
+    let client = TlsClient::new(&client, target).unwrap();
+    run_with(server, &client, "127.0.0.1:0").await
+}
+
+/// Runs one connection between `server` and `client`, listening on `bind`.
+pub async fn run_with(
+    server: TlsServer,
+    client: &TlsClient,
+    bind: &str,
+) -> (ServerSide, ClientSide) {
+    let listener = TcpListener::bind(bind).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let srv = tokio::spawn(serve_once(listener, server));
+    let cli = within(connect_once(addr, client)).await;
+    let srv = within(srv).await.unwrap();
+    (srv, cli)
+}
+
+/// A raw OpenSSL client: optional certificate, no verification of the server,
+/// optional extra configuration (groups, versions).
+pub fn raw_connector(
+    cert: Option<&LeafFiles>,
+    tweak: impl FnOnce(&mut openssl::ssl::SslConnectorBuilder),
+) -> SslConnector {
+    let mut b = SslConnector::builder(SslMethod::tls_client()).unwrap();
+    b.set_verify(SslVerifyMode::NONE);
+    if let Some(c) = cert {
+        b.set_certificate_chain_file(&c.cert).unwrap();
+        b.set_private_key_file(&c.key, SslFiletype::PEM).unwrap();
+    }
+    tweak(&mut b);
+    b.build()
+}
+
+/// Connects a raw client; returns the handshake outcome and what it read
+/// (until EOF or error) after sending `hello`.
+pub async fn raw_connect(
+    addr: SocketAddr,
+    connector: &SslConnector,
+) -> (Result<String, openssl::ssl::Error>, Vec<u8>) {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let mut ssl = connector
+        .configure()
+        .unwrap()
+        .into_ssl("localhost")
+        .unwrap();
+    ssl.set_verify(SslVerifyMode::NONE);
+    let mut s = SslStream::new(ssl, tcp).unwrap();
+    if let Err(e) = Pin::new(&mut s).connect().await {
+        return (Err(e), Vec::new());
+    }
+    let proto = s.ssl().version_str().to_string();
+    let _ = s.write_all(b"hello").await;
+    let mut received = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        match s.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => received.extend_from_slice(&buf[..n]),
+        }
+    }
+    (Ok(proto), received)
+}
+
+/// A raw OpenSSL server presenting `cert`, requiring a client certificate
+/// from `ca` (or none with `ca = None`), with extra configuration.
+pub fn raw_acceptor(
+    cert: &LeafFiles,
+    ca: Option<&Path>,
+    tweak: impl FnOnce(&mut openssl::ssl::SslAcceptorBuilder),
+) -> SslAcceptor {
+    let mut b = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server()).unwrap();
+    b.set_certificate_chain_file(&cert.cert).unwrap();
+    b.set_private_key_file(&cert.key, SslFiletype::PEM).unwrap();
+    match ca {
+        Some(ca) => {
+            b.set_ca_file(ca).unwrap();
+            b.set_verify(SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT);
+        }
+        None => b.set_verify(SslVerifyMode::NONE),
+    }
+    tweak(&mut b);
+    b.build()
+}
+
+/// Serves one connection with a raw acceptor: handshake, write SECRET, echo 5 bytes.
+pub async fn raw_serve_once(
+    listener: TcpListener,
+    acceptor: SslAcceptor,
+) -> Result<String, openssl::ssl::Error> {
+    let (tcp, _) = listener.accept().await.unwrap();
+    let ssl = Ssl::new(acceptor.context()).unwrap();
+    let mut s = SslStream::new(ssl, tcp).unwrap();
+    Pin::new(&mut s).accept().await?;
+    let proto = s.ssl().version_str().to_string();
+    let _ = s.write_all(SECRET).await;
+    let mut buf = [0u8; 5];
+    if s.read_exact(&mut buf).await.is_ok() {
+        let _ = s.write_all(b"got:").await;
+        let _ = s.write_all(&buf).await;
+    }
+    let _ = s.shutdown().await;
+    Ok(proto)
+}
+
+/// Connects our client to a raw acceptor.
+pub async fn client_vs_raw(
+    acceptor: SslAcceptor,
+    client: &TlsClient,
+) -> (Result<String, openssl::ssl::Error>, ClientSide) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let srv = tokio::spawn(raw_serve_once(listener, acceptor));
+    let cli = within(connect_once(addr, client)).await;
+    let srv = within(srv).await.unwrap();
+    (srv, cli)
+}
+
+/// Connects a raw client to our server.
+pub async fn raw_vs_server(
+    server: TlsServer,
+    connector: &SslConnector,
+) -> (ServerSide, (Result<String, openssl::ssl::Error>, Vec<u8>)) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let srv = tokio::spawn(serve_once(listener, server));
+    let cli = within(raw_connect(addr, connector)).await;
+    let srv = within(srv).await.unwrap();
+    (srv, cli)
+}
+
+/// Asserts a handshake error and returns its text.
+pub fn err_text<T: std::fmt::Debug>(r: &Result<T, TlsError>) -> String {
+    match r {
+        Ok(v) => panic!("expected a tls error, got {v:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// Writes a README-style self-signed node certificate.
+pub fn self_signed(dir: &Path, stem: &str, spec: &LeafSpec) -> LeafFiles {
+    Leaf::self_signed(spec).unwrap().write(dir, stem).unwrap()
+}
+
+/// True when `haystack` contains `needle`.
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
