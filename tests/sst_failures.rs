@@ -228,6 +228,10 @@ fn joiner_certificate_from_wrong_ca_is_rejected() {
         &["localhost", "joiner.rogue.test"],
         &["127.0.0.1"],
     );
+    // The joiner lives in another PKI altogether (its own startup check
+    // would refuse a certificate that does not chain to its own tca).
+    let rogue_ca = pair.world.rogue.file.display().to_string();
+    pair.joiner.set_sst("tca", &rogue_ca);
     pair.joiner
         .set_sst("tcert", &rogue.cert.display().to_string());
     pair.joiner
@@ -246,13 +250,48 @@ fn joiner_certificate_from_wrong_ca_is_rejected() {
             .any(|l| l == "continue" || l.starts_with("done")),
         "donor stdout {lines:?}"
     );
+    // The presented chain must be identified: the joiner's leaf (CN or a
+    // SAN) or the untrusted issuer the verification stopped at.
     let log = donor.log_text();
     assert!(
-        log.contains("joiner.rogue.test") || log.contains("joiner-rogue"),
-        "donor log does not name the presented certificate\n{}",
+        ["joiner.rogue.test", "joiner-rogue", "rogue test CA"]
+            .iter()
+            .any(|n| log.contains(n)),
+        "donor log does not identify the presented certificate\n{}",
         donor.diagnostics()
     );
     assert_tls_failure_logged(&donor, &["127.0.0.1"]);
+}
+
+/// A joiner whose own certificate does not chain to its own `tca` refuses
+/// to start (exit 22, before `ready`), naming tcert, tca and the cause.
+#[test]
+fn joiner_certificate_not_chaining_to_its_tca_exits_22() {
+    let world = World::new();
+    let rogue = world.rogue.issue_loopback("joiner-rogue");
+    let mut node = world.node("n");
+    node.set_sst("tcert", &rogue.cert.display().to_string());
+    node.set_sst("tkey", &rogue.key.display().to_string());
+    let parent = world.parent();
+    let (cmd, port) = joiner_cmd(&world, &node, parent.pid());
+    let mut sst = Sst::spawn(&world, &node, "joiner", cmd.render(), Stdin::DevNull);
+    assert_eq!(
+        sst.wait(STEP),
+        code(ExitCode::Invalid),
+        "{}",
+        sst.diagnostics()
+    );
+    sst.assert_stdout_closed(Duration::from_secs(2));
+    assert!(sst.texts().is_empty(), "stdout {:?}", sst.texts());
+    let log = sst.log_text();
+    let ca = world.ca.file.display().to_string();
+    assert!(
+        log::find(&log, &["tcert", "tca", &ca, "joiner-rogue"]).is_some(),
+        "{}",
+        sst.diagnostics()
+    );
+    assert!(fake_mariadbd::world::port_is_free(port));
+    assert!(!node.datadir.join("sst_in_progress").exists());
 }
 
 /// The joiner's certificate chains to the CA but names another host: the
@@ -301,4 +340,22 @@ fn hostile_clients_get_nothing_and_do_not_disturb() {
     out.assert_success(&pair, &plan);
     out.assert_sst_tree(&pair, &["mysql-bin.000002"]);
     drop(idle);
+}
+
+/// Control for the test above: the same probe with a trusted certificate
+/// does reach rsync's greeting, so the probes are not blind.
+#[test]
+fn trusted_probe_reaches_rsync() {
+    let mut pair = Pair::new();
+    let plan = Plan::default();
+    let trusted = pair.world.ca.issue_loopback("prober");
+    let (mut joiner, port, _) = pair::start_joiner(&pair, &plan);
+    let got = hostile::tls(port, Some(&trusted));
+    assert!(
+        String::from_utf8_lossy(&got).contains("@RSYNCD"),
+        "trusted probe got {:?}\n{}",
+        String::from_utf8_lossy(&got),
+        joiner.diagnostics()
+    );
+    pair::end_joiner_by_parent_death(&mut pair, &mut joiner, port);
 }

@@ -228,6 +228,11 @@ impl Outcome {
                 self.donor.diagnostics()
             )
         };
+        if std::env::var_os("SST_TEST_SHOW").is_some() {
+            eprintln!("{}", both());
+            eprintln!("joiner children: {:#?}", self.joiner.seen_children());
+            eprintln!("donor children: {:#?}", self.donor.seen_children());
+        }
         assert_eq!(self.joiner_code, 0, "joiner exit code\n{}", both());
         assert_eq!(self.donor_code, 0, "donor exit code\n{}", both());
         let state = plan.expected_state();

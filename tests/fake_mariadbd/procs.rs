@@ -33,6 +33,14 @@ pub fn alive(pid: u32) -> bool {
 
 /// Every live descendant of `root` (not `root` itself).
 pub fn descendants(root: u32) -> Vec<u32> {
+    descendants_with_parent(root)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect()
+}
+
+/// Every live descendant of `root` with its parent pid, parents first.
+pub fn descendants_with_parent(root: u32) -> Vec<(u32, u32)> {
     let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
     for pid in pids() {
         if let Some((state, ppid)) = stat(pid) {
@@ -45,7 +53,7 @@ pub fn descendants(root: u32) -> Vec<u32> {
     let mut todo = vec![root];
     while let Some(p) = todo.pop() {
         for &c in children.get(&p).map(Vec::as_slice).unwrap_or(&[]) {
-            out.push(c);
+            out.push((c, p));
             todo.push(c);
         }
     }

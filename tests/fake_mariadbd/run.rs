@@ -386,10 +386,22 @@ impl Watcher {
                 if !procs::alive(sh) {
                     return;
                 }
-                for p in procs::descendants(sh) {
+                // Only processes below the binary count: dash's own fork
+                // child holds stdout legitimately until it execs the binary,
+                // and so does a child of the binary until it execs rsync.
+                let mut below_binary: Vec<u32> = Vec::new();
+                if procs::exe(sh).as_ref() == Some(&bin) {
+                    below_binary.push(sh);
+                }
+                for (p, parent) in procs::descendants_with_parent(sh) {
                     if procs::exe(p).as_ref() == Some(&bin) {
+                        below_binary.push(p);
                         continue;
                     }
+                    if !below_binary.contains(&parent) {
+                        continue;
+                    }
+                    below_binary.push(p);
                     let fds = procs::fds(p);
                     let argv = procs::argv(p);
                     if argv.is_empty() {
