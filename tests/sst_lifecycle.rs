@@ -186,3 +186,21 @@ fn no_donor_within_initial_timeout_exits_110() {
     joiner.assert_stdout_closed(Duration::from_secs(2));
     pair::assert_joiner_cleaned(&pair, &joiner, port);
 }
+
+/// Checklist: `ready` is printed only once the listener accepts: a
+/// connection made right after reading it is not refused.
+#[test]
+fn ready_is_printed_only_once_listening() {
+    let mut pair = Pair::new();
+    let plan = Plan::default();
+    let (mut joiner, port, addr) = pair::start_joiner(&pair, &plan);
+    assert_eq!(addr, format!("127.0.0.1:{port}/rsync_tunnel_sst"));
+    let conn = std::net::TcpStream::connect(("127.0.0.1", port));
+    assert!(
+        conn.is_ok(),
+        "connect right after ready: {conn:?}\n{}",
+        joiner.diagnostics()
+    );
+    drop(conn);
+    pair::end_joiner_by_parent_death(&mut pair, &mut joiner, port);
+}

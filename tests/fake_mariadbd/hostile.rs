@@ -12,7 +12,7 @@ use openssl::ssl::{SslConnector, SslFiletype, SslMethod, SslVerifyMode};
 use super::pki::NodeCert;
 
 /// How long a probe listens for an answer.
-const LISTEN: Duration = Duration::from_millis(1500);
+const LISTEN: Duration = Duration::from_secs(3);
 
 fn read_some(r: &mut impl Read, within: Duration) -> Vec<u8> {
     let deadline = Instant::now() + within;
@@ -21,8 +21,14 @@ fn read_some(r: &mut impl Read, within: Duration) -> Vec<u8> {
     while Instant::now() < deadline {
         match r.read(&mut buf) {
             Ok(0) => break,
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
+            Ok(n) => {
+                got.extend_from_slice(&buf[..n]);
+                if got.windows(7).any(|w| w == b"@RSYNCD") {
+                    break;
+                }
+            }
+            // A read timeout only bounds one read; listen until the deadline.
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
             Err(_) => break,
         }
     }
