@@ -162,6 +162,14 @@ async fn joiner_command(args: JoinerArgs, shutdown: Shutdown) -> Result<ExitCode
                 elapsed_ms = meter.elapsed().as_millis() as u64,
                 "transfer complete"
             );
+            if let Some(dir) = &args.datadir {
+                // The marker is a protocol artefact, not part of the data.
+                let marker = absolute(dir)?.join(crate::rsync::MARKER);
+                std::fs::remove_file(&marker).map_err(|source| Error::Io {
+                    what: format!("cannot remove the marker {}", marker.display()),
+                    source,
+                })?;
+            }
             say(&state)?;
             Ok(ExitCode::Success)
         }
@@ -306,6 +314,7 @@ async fn donor_command(args: DonorArgs, shutdown: Shutdown) -> Result<ExitCode, 
         args.log_dir.clone().unwrap_or(datadir),
         relay_addr,
     )?;
+    plan.bwlimit_kib = settings.bwlimit_kib;
     plan.parallel = args.parallel.or(settings.parallel).unwrap_or(plan.parallel);
     let token = shutdown.token();
     let sent = async {

@@ -5,7 +5,7 @@
 #[path = "common/tls.rs"]
 mod tls_common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use openssl::ssl::SslVersion;
 use sst_tunnel::exit::ExitCode;
@@ -27,7 +27,7 @@ async fn good_pair_moves_bytes_both_ways_and_fills_peer_info() {
     let pki = Pki::new();
     let s = pki.node("server");
     let c = pki.leaf("client", &LeafSpec::new("donor1").dns("donor1.test"));
-    let start = Instant::now();
+    let (_guard, logs) = capture_logs();
     let (srv, cli) = run_pair(
         settings(&s, &pki.ca_file, ""),
         settings(&c, &pki.ca_file, ""),
@@ -45,12 +45,10 @@ async fn good_pair_moves_bytes_both_ways_and_fills_peer_info() {
     assert!(cinfo.subject.contains("CN=localhost"), "{cinfo:?}");
     assert!(cinfo.names.contains(&"IP:127.0.0.1".to_string()));
     assert_eq!(cinfo.protocol, "TLSv1.3");
-    // The TLS 1.3 acceptance wait ends on the session ticket, not on its 1 s cap.
-    assert!(
-        start.elapsed() < Duration::from_millis(900),
-        "{:?}",
-        start.elapsed()
-    );
+    // The TLS 1.3 acceptance wait ended on the session ticket, not on its cap.
+    let logs = logs.text();
+    assert!(logs.contains("tls connected"), "{logs}");
+    assert!(!logs.contains("no tls 1.3 session ticket"), "{logs}");
 }
 
 #[tokio::test]
@@ -343,7 +341,10 @@ async fn listener_commonname_checks_the_client_name() {
 async fn verify_zero_accepts_anyone_and_says_so() {
     let pki = Pki::new();
     let s = pki.node("server");
+    let (_guard, logs) = capture_logs();
     let server = TlsServer::new(&settings(&s, &pki.ca_file, "verify=0")).unwrap();
+    let text = logs.text();
+    assert!(text.contains("WARN") && text.contains("verify=0"), "{text}");
     assert!(!server.preflight().verify);
     assert!(server
         .preflight()
@@ -548,4 +549,45 @@ async fn key_inside_the_cert_file_works() {
     let (srv, cli) = run_pair(ss, settings(&c, &pki.ca_file, ""), "localhost").await;
     srv.result.unwrap();
     cli.result.unwrap();
+}
+
+#[tokio::test]
+async fn any_sni_is_tolerated_by_the_acceptor() {
+    let pki = Pki::new();
+    let s = pki.node("server");
+    let c = pki.node("client");
+    let connector = raw_connector(Some(&c), |_| {});
+    for sni in [
+        Some("127.0.0.1"),
+        Some("::1"),
+        Some("unrelated.example"),
+        None,
+    ] {
+        let server = TlsServer::new(&settings(&s, &pki.ca_file, "")).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let srv = tokio::spawn(serve_once(listener, server));
+        let (hs, received) = within(raw_connect_sni(addr, &connector, sni)).await;
+        hs.unwrap_or_else(|e| panic!("{sni:?}: {e}"));
+        within(srv).await.unwrap().result.unwrap();
+        assert_eq!(received, [SECRET, b"got:hello"].concat(), "{sni:?}");
+    }
+}
+
+#[tokio::test]
+async fn silent_server_times_out_the_client() {
+    let pki = Pki::new();
+    let c = pki.node("client");
+    let client = TlsClient::new(&settings(&c, &pki.ca_file, ""), "localhost").unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let (_held, _) = listener.accept().await.unwrap();
+    let r = within(client.connect(tcp, Duration::from_millis(200))).await;
+    assert!(
+        matches!(r, Err(TlsError::Timeout { .. })),
+        "{:?}",
+        r.as_ref().err()
+    );
+    assert_eq!(code(&r), ExitCode::TimedOut);
 }

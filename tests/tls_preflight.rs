@@ -264,6 +264,7 @@ fn capath_directory_is_a_trust_source() {
     s.ca_path = Some(plain.clone());
     let e = fails(&s);
     one_line(&e, "tcert", &n.cert, "does not chain to [sst] tcapath");
+    assert!(e.to_string().contains("openssl rehash"), "{e}");
     // tcapath that is a file.
     let mut s = settings(&n, &pki.ca_file, "");
     s.ca_file = None;

@@ -76,6 +76,7 @@ pub async fn run(
         shutdown.token().clone(),
     ));
     let mut plan = TransferPlan::new(datadir.clone(), paths.log_dir.clone(), relay_addr)?;
+    plan.bwlimit_kib = settings.bwlimit_kib;
     plan.parallel = settings.parallel.unwrap_or(plan.parallel);
     let progress_stop = CancellationToken::new();
     let result = async {

@@ -214,7 +214,14 @@ fn check_chain(
         })
     };
     if let Some(why) = verdict(None)? {
-        let reason = format!("certificate does not chain to {}: {why}", trust.describe());
+        let mut reason = format!("certificate does not chain to {}: {why}", trust.describe());
+        if let Some(p) = trust.path.as_ref().filter(|_| !trust.path_hashed) {
+            reason.push_str(&format!(
+                "; {} has no <hash>.N entries (run `openssl rehash {}`)",
+                p.key,
+                p.path.display()
+            ));
+        }
         let configured = trust.file.is_some() || trust.path.is_some();
         if verify && configured {
             return Err(files::bad(CnfKey::Tcert, path, reason));

@@ -16,6 +16,9 @@
 //! `cafile`/`capath` here may only stand in for a missing `[sst] tca` /
 //! `tcapath`: see [`super::TlsSettings::merge_sockopt_ca`].
 
+mod names;
+mod value;
+
 use std::collections::HashSet;
 use std::io;
 use std::path::PathBuf;
@@ -24,6 +27,9 @@ use std::time::Duration;
 
 use socket2::{SockRef, TcpKeepalive};
 use tokio::net::TcpStream;
+
+use names::{lookup, Opt};
+use value::{Item, Version};
 
 /// A TLS protocol version we can negotiate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -179,167 +185,6 @@ pub const SUPPORTED: &str = "verify, commonname (cn), cafile, capath, cipher, mi
      max-version, method, no-sni, snihost, dhparam, compress, pf, keepalive, keepidle, keepintvl, \
      keepcnt, nodelay, rcvbuf, sndbuf, linger, retry, interval, forever, connect-timeout \
      (accepted and ignored: fork, reuseaddr, egd, pseudo)";
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum Opt {
-    Verify,
-    CommonName,
-    CaFile,
-    CaPath,
-    Cipher,
-    MinVersion,
-    MaxVersion,
-    Method,
-    NoSni,
-    SniHost,
-    DhParam,
-    Compress,
-    Pf,
-    KeepAlive,
-    KeepIdle,
-    KeepIntvl,
-    KeepCnt,
-    NoDelay,
-    RcvBuf,
-    SndBuf,
-    Linger,
-    Retry,
-    Interval,
-    Forever,
-    ConnectTimeout,
-    Ignored(&'static str),
-    Rejected(&'static str),
-}
-
-const LISTENER_ONLY: &str = "a listener-only socat option; socat refuses it on the donor side, \
-     so it cannot work in rsync_tunnel (the same sockopt is used on both sides)";
-
-const TABLE: &[(&[&str], Opt)] = &[
-    (&["verify", "openssl-verify"], Opt::Verify),
-    (&["commonname", "cn", "openssl-commonname"], Opt::CommonName),
-    (&["cafile", "openssl-cafile"], Opt::CaFile),
-    (&["capath", "openssl-capath"], Opt::CaPath),
-    (
-        &["cipher", "ciphers", "cipherlist", "openssl-cipherlist"],
-        Opt::Cipher,
-    ),
-    (
-        &[
-            "min-version",
-            "min-proto-version",
-            "openssl-min-proto-version",
-        ],
-        Opt::MinVersion,
-    ),
-    (
-        &[
-            "max-version",
-            "max-proto-version",
-            "openssl-max-proto-version",
-        ],
-        Opt::MaxVersion,
-    ),
-    (&["method", "openssl-method"], Opt::Method),
-    (&["no-sni", "nosni", "openssl-no-sni"], Opt::NoSni),
-    (&["snihost", "openssl-snihost"], Opt::SniHost),
-    (
-        &[
-            "dhparam",
-            "dh",
-            "dhparams",
-            "openssl-dhparam",
-            "openssl-dhparams",
-        ],
-        Opt::DhParam,
-    ),
-    (&["compress", "openssl-compress"], Opt::Compress),
-    (&["pf", "protocol-family"], Opt::Pf),
-    (&["keepalive", "so-keepalive"], Opt::KeepAlive),
-    (&["keepidle", "tcp-keepidle"], Opt::KeepIdle),
-    (&["keepintvl", "tcp-keepintvl"], Opt::KeepIntvl),
-    (&["keepcnt", "tcp-keepcnt"], Opt::KeepCnt),
-    (&["nodelay", "tcp-nodelay"], Opt::NoDelay),
-    (
-        &["rcvbuf", "so-rcvbuf", "rcvbuf-late", "so-rcvbuf-late"],
-        Opt::RcvBuf,
-    ),
-    (
-        &["sndbuf", "so-sndbuf", "sndbuf-late", "so-sndbuf-late"],
-        Opt::SndBuf,
-    ),
-    (&["linger", "so-linger"], Opt::Linger),
-    (&["retry"], Opt::Retry),
-    (&["interval", "intervall"], Opt::Interval),
-    (&["forever"], Opt::Forever),
-    (&["connect-timeout"], Opt::ConnectTimeout),
-    (
-        &["fork"],
-        Opt::Ignored("the joiner serves every connection concurrently anyway"),
-    ),
-    (
-        &["reuseaddr", "so-reuseaddr"],
-        Opt::Ignored("listeners always set SO_REUSEADDR"),
-    ),
-    (
-        &["egd", "openssl-egd"],
-        Opt::Ignored("EGD has no effect with OpenSSL 3"),
-    ),
-    (
-        &["pseudo", "openssl-pseudo"],
-        Opt::Ignored("the system random generator is always seeded"),
-    ),
-    (
-        &["fips", "openssl-fips"],
-        Opt::Rejected("FIPS mode is governed by the system OpenSSL configuration"),
-    ),
-    (
-        &["cert", "certificate", "openssl-certificate"],
-        Opt::Rejected("set the certificate with [sst] tcert instead"),
-    ),
-    (
-        &["key", "openssl-key"],
-        Opt::Rejected("set the private key with [sst] tkey instead"),
-    ),
-    (&["range"], Opt::Rejected(LISTENER_ONLY)),
-    (
-        &["tcpwrap", "tcpwrapper", "tcpwrappers", "libwrap"],
-        Opt::Rejected(LISTENER_ONLY),
-    ),
-    (&["backlog"], Opt::Rejected(LISTENER_ONLY)),
-    (&["max-children"], Opt::Rejected(LISTENER_ONLY)),
-    (&["accept-timeout"], Opt::Rejected(LISTENER_ONLY)),
-    (
-        &["bind"],
-        Opt::Rejected("the listen address comes from the SST request"),
-    ),
-    (
-        &["sourceport", "sp", "lowport"],
-        Opt::Rejected("source-port rules break parallel rsync connections"),
-    ),
-    (
-        &["su", "substuser", "su-d", "substuser-delayed"],
-        Opt::Rejected("changing the user is not supported; run sst-tunnel as the right user"),
-    ),
-    (
-        &[
-            "maxfraglen",
-            "openssl-maxfraglen",
-            "maxsendfrag",
-            "openssl-maxsendfrag",
-        ],
-        Opt::Rejected("fragment-length options (socat 1.8) are not supported"),
-    ),
-];
-
-fn lookup(name: &str) -> Option<Opt> {
-    if name.starts_with("setsockopt") {
-        return Some(Opt::Rejected("raw socket options are not supported"));
-    }
-    TABLE
-        .iter()
-        .find(|(names, _)| names.contains(&name))
-        .map(|(_, opt)| *opt)
-}
 
 /// Parses a `sockopt` string; the same as [`SockOpts::parse`].
 pub fn parse(s: &str) -> Result<SockOpts, SockoptError> {
@@ -539,102 +384,6 @@ impl SockOpts {
             sock.set_linger(Some(d))?;
         }
         Ok(())
-    }
-}
-
-enum Version {
-    Old,
-    Tls(TlsVersion),
-}
-
-struct Item<'a> {
-    item: &'a str,
-    name: &'a str,
-    value: Option<&'a str>,
-}
-
-impl Item<'_> {
-    fn error(&self, kind: SockoptErrorKind, reason: String) -> SockoptError {
-        SockoptError {
-            item: self.item.to_string(),
-            kind,
-            reason,
-        }
-    }
-
-    fn bad(&self, reason: String) -> SockoptError {
-        self.error(SockoptErrorKind::BadValue, reason)
-    }
-
-    fn string(&self) -> Result<&str, SockoptError> {
-        match self.value {
-            Some(v) if !v.is_empty() => Ok(v),
-            _ => Err(self.bad(format!("`{}` needs a value", self.name))),
-        }
-    }
-
-    /// socat's booleans: bare = 1, otherwise a number (`strtoul`, base 0).
-    fn boolean(&self) -> Result<bool, SockoptError> {
-        match self.value {
-            None => Ok(true),
-            Some(v) => parse_uint(v).map(|n| n != 0).ok_or_else(|| {
-                self.bad(format!(
-                    "`{}` takes a number; use {}=0 or {}=1",
-                    self.name, self.name, self.name
-                ))
-            }),
-        }
-    }
-
-    fn number(&self) -> Result<u64, SockoptError> {
-        parse_uint(self.string()?)
-            .ok_or_else(|| self.bad(format!("`{}` takes a whole number", self.name)))
-    }
-
-    fn small(&self) -> Result<u32, SockoptError> {
-        u32::try_from(self.number()?).map_err(|_| self.bad(format!("`{}` is too large", self.name)))
-    }
-
-    fn size(&self) -> Result<usize, SockoptError> {
-        usize::try_from(self.number()?)
-            .map_err(|_| self.bad(format!("`{}` is too large", self.name)))
-    }
-
-    fn seconds(&self) -> Result<Duration, SockoptError> {
-        let v = self.string()?;
-        v.parse::<f64>()
-            .ok()
-            .and_then(|s| Duration::try_from_secs_f64(s).ok())
-            .ok_or_else(|| self.bad(format!("`{}` takes seconds, like 1 or 0.5", self.name)))
-    }
-
-    fn version(&self) -> Result<Version, SockoptError> {
-        let v = self.string()?.to_ascii_lowercase();
-        let v = v
-            .replace("tlsv", "tls")
-            .replace("sslv", "ssl")
-            .replace("dtlsv", "dtls");
-        match v.as_str() {
-            "tls1" | "tls1.0" | "tls1.1" => Ok(Version::Old),
-            "tls1.2" => Ok(Version::Tls(TlsVersion::Tls12)),
-            "tls1.3" => Ok(Version::Tls(TlsVersion::Tls13)),
-            "ssl2" | "ssl3" | "dtls1" | "dtls1.0" | "dtls1.2" => Err(self.error(
-                SockoptErrorKind::Rejected,
-                "SSL and DTLS versions are not supported; use TLS1.2 or TLS1.3".to_string(),
-            )),
-            _ => Err(self.bad("unknown SSL/TLS version; use TLS1.2 or TLS1.3".to_string())),
-        }
-    }
-}
-
-/// `strtoul` with base 0, whole string: `0x` hex, leading `0` octal, else decimal.
-fn parse_uint(v: &str) -> Option<u64> {
-    if let Some(hex) = v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
-        u64::from_str_radix(hex, 16).ok()
-    } else if v.len() > 1 && v.starts_with('0') {
-        u64::from_str_radix(&v[1..], 8).ok()
-    } else {
-        v.parse().ok()
     }
 }
 

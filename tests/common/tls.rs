@@ -209,12 +209,26 @@ pub async fn raw_connect(
     addr: SocketAddr,
     connector: &SslConnector,
 ) -> (Result<String, openssl::ssl::Error>, Vec<u8>) {
+    raw_connect_sni(addr, connector, Some("localhost")).await
+}
+
+/// [`raw_connect`] with a chosen SNI value (any text, even an IP literal) or none.
+pub async fn raw_connect_sni(
+    addr: SocketAddr,
+    connector: &SslConnector,
+    sni: Option<&str>,
+) -> (Result<String, openssl::ssl::Error>, Vec<u8>) {
     let tcp = TcpStream::connect(addr).await.unwrap();
     let mut ssl = connector
         .configure()
         .unwrap()
-        .into_ssl("localhost")
+        .use_server_name_indication(false)
+        .verify_hostname(false)
+        .into_ssl("unused")
         .unwrap();
+    if let Some(name) = sni {
+        ssl.set_hostname(name).unwrap();
+    }
     ssl.set_verify(SslVerifyMode::NONE);
     let mut s = SslStream::new(ssl, tcp).unwrap();
     if let Err(e) = Pin::new(&mut s).connect().await {
@@ -316,4 +330,37 @@ pub fn self_signed(dir: &Path, stem: &str, spec: &LeafSpec) -> LeafFiles {
 /// True when `haystack` contains `needle`.
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Log lines captured by [`capture_logs`].
+#[derive(Clone, Default)]
+pub struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Logs {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Captures every tracing event (debug and up) of this thread; `#[tokio::test]`
+/// runs its tasks on the test thread, so spawned servers are captured too.
+pub fn capture_logs() -> (tracing::subscriber::DefaultGuard, Logs) {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    (tracing::subscriber::set_default(subscriber), logs)
 }

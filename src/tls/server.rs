@@ -1,0 +1,83 @@
+//! The joiner's acceptor: mutual TLS with the name rule of the listener
+//! (none unless `commonname=` is set), checked inside the handshake.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use openssl::ssl::{SslContext, SslVerifyMode};
+use openssl::x509::X509VerifyResult;
+use tokio::net::TcpStream;
+use tokio::time::{timeout_at, Instant};
+use tokio_openssl::SslStream;
+
+use super::TlsStream;
+use crate::relay::{CloseNotify, EofWatch};
+
+use super::verify::{self, Recorder};
+use super::{context, error, log_start, new_stream, peer_of, preflight};
+use super::{PeerInfo, PeerPolicy, Preflight, TlsError, TlsSettings};
+
+/// The joiner's side: accepts TLS, demands and verifies a client certificate.
+pub struct TlsServer {
+    ctx: SslContext,
+    policy: PeerPolicy,
+    mode: SslVerifyMode,
+    mismatch_code: X509VerifyResult,
+    report: Preflight,
+}
+
+impl TlsServer {
+    /// Builds the acceptor from the settings: runs the preflight checks (files
+    /// loaded once, here), logs their warnings, and fixes the listener's name
+    /// rule (none unless `commonname=` is set).
+    pub fn new(settings: &TlsSettings) -> Result<Self, TlsError> {
+        let (report, material) = preflight::load(settings)?;
+        let ctx = context::server(settings, &material)?;
+        let policy = PeerPolicy::for_listener(settings.opts.commonname.as_deref());
+        log_start("joiner", &report, &policy);
+        Ok(TlsServer {
+            ctx,
+            policy,
+            mode: context::verify_mode(settings, true),
+            mismatch_code: verify::mismatch_code(&material.chain[0]),
+            report,
+        })
+    }
+
+    /// The preflight report (our certificate, trust source, warnings).
+    pub fn preflight(&self) -> &Preflight {
+        &self.report
+    }
+
+    /// Runs the handshake on an accepted socket, under `timeout`. The
+    /// certificate and name checks run inside the handshake, so on `Err`
+    /// the peer has received no application byte.
+    pub async fn accept(
+        &self,
+        tcp: TcpStream,
+        timeout: Duration,
+    ) -> Result<(TlsStream, PeerInfo), TlsError> {
+        let peer = peer_of(&tcp);
+        let deadline = Instant::now() + timeout;
+        let (mut ssl, tcp) = new_stream(&self.ctx, tcp)?;
+        let rec = Recorder::new(self.mismatch_code);
+        rec.install(&mut ssl, self.mode, self.policy.clone());
+        let mut stream =
+            SslStream::new(ssl, EofWatch::new(tcp)).map_err(|source| TlsError::Setup {
+                what: "new connection",
+                source,
+            })?;
+        match timeout_at(deadline, Pin::new(&mut stream).accept()).await {
+            Err(_) => Err(TlsError::Timeout { peer, timeout }),
+            Ok(Err(e)) => Err(rec
+                .rejection(peer)
+                .unwrap_or_else(|| error::classify(peer, e))),
+            Ok(Ok(())) => {
+                let info = PeerInfo::of(stream.ssl());
+                tracing::debug!(%peer, subject = %info.subject, protocol = %info.protocol,
+                    cipher = %info.cipher, rule = ?rec.matched().map(|m| m.rule), "tls accepted");
+                Ok((CloseNotify::new(stream), info))
+            }
+        }
+    }
+}
