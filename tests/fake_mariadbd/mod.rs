@@ -7,6 +7,7 @@
 //!   nodes (datadir, my.cnf, error log) and sacrificial `--parent` processes.
 //! - [`command`]: mariadbd's command strings, as it renders them.
 //! - [`run`]: one method process started through `sh -c`, its stdout lines.
+//! - [`watcher`]: samples a method's children and their descriptors.
 //! - [`pair`]: a joiner and a donor driven end to end.
 //! - [`server`]: the server's side of the protocol (donor flush, joiner lines).
 //! - [`datadir`]: fixture data directories and tree comparison.
@@ -24,6 +25,7 @@ pub mod pki;
 pub mod procs;
 pub mod run;
 pub mod server;
+pub mod watcher;
 pub mod world;
 
 use std::time::Duration;

@@ -5,8 +5,8 @@
 //! error log, cwd = the datadir, and leaked descriptors: fd 3 = `grastate.dat`
 //! read-write, fd 5 = a second copy of the stdout pipe, fd 6 = the error log.
 //!
-//! A watcher samples the process's descendants while it runs, so tests can
-//! check that no child (rsync) held a leaked descriptor.
+//! A [`Watcher`] samples the process's descendants while it runs, so tests
+//! can check that no child (rsync) held a leaked descriptor.
 
 use std::fs::{self, OpenOptions};
 use std::io::{BufRead, BufReader};
@@ -14,13 +14,11 @@ use std::os::fd::AsRawFd;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::procs;
+use super::watcher::{Seen, Watcher};
 use super::world::{binary, Node, World};
 
 /// What stdin the method gets.
@@ -46,23 +44,6 @@ pub struct Line {
 enum Event {
     Line(Line),
     Eof(Instant),
-}
-
-/// A descendant the watcher saw.
-#[derive(Clone, Debug)]
-pub struct Seen {
-    /// Its pid.
-    pub pid: u32,
-    /// Its argv.
-    pub argv: Vec<String>,
-    /// Every (fd, target) seen open in it.
-    pub fds: Vec<(u32, String)>,
-}
-
-struct Watcher {
-    stop: Arc<AtomicBool>,
-    seen: Arc<Mutex<Vec<Seen>>>,
-    thread: Option<JoinHandle<()>>,
 }
 
 /// A running (or finished) SST method process.
@@ -300,7 +281,7 @@ impl Sst {
 
     /// What the watcher saw so far: descendants other than the binary and `sh`.
     pub fn seen_children(&self) -> Vec<Seen> {
-        self.watcher.seen.lock().unwrap().clone()
+        self.watcher.seen()
     }
 
     /// Stops the descendant watcher and returns what it saw.
@@ -373,66 +354,4 @@ impl Drop for Sst {
 /// 128+N for a death by signal N, like a shell.
 pub fn code_of(st: ExitStatus) -> i32 {
     st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0))
-}
-
-impl Watcher {
-    fn start(sh: u32) -> Watcher {
-        let stop = Arc::new(AtomicBool::new(false));
-        let seen: Arc<Mutex<Vec<Seen>>> = Arc::new(Mutex::new(Vec::new()));
-        let (s2, seen2) = (stop.clone(), seen.clone());
-        let thread = std::thread::spawn(move || {
-            let bin = binary();
-            while !s2.load(Ordering::Relaxed) {
-                if !procs::alive(sh) {
-                    return;
-                }
-                // Only processes below the binary count: dash's own fork
-                // child holds stdout legitimately until it execs the binary,
-                // and so does a child of the binary until it execs rsync.
-                let mut below_binary: Vec<u32> = Vec::new();
-                if procs::exe(sh).as_ref() == Some(&bin) {
-                    below_binary.push(sh);
-                }
-                for (p, parent) in procs::descendants_with_parent(sh) {
-                    if procs::exe(p).as_ref() == Some(&bin) {
-                        below_binary.push(p);
-                        continue;
-                    }
-                    if !below_binary.contains(&parent) {
-                        continue;
-                    }
-                    below_binary.push(p);
-                    let fds = procs::fds(p);
-                    let argv = procs::argv(p);
-                    if argv.is_empty() {
-                        continue;
-                    }
-                    let mut all = seen2.lock().unwrap();
-                    match all.iter_mut().find(|s| s.pid == p) {
-                        Some(s) => {
-                            for f in fds {
-                                if !s.fds.contains(&f) {
-                                    s.fds.push(f);
-                                }
-                            }
-                        }
-                        None => all.push(Seen { pid: p, argv, fds }),
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        });
-        Watcher {
-            stop,
-            seen,
-            thread: Some(thread),
-        }
-    }
-
-    fn stop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
 }
