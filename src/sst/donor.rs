@@ -95,7 +95,7 @@ pub async fn run(
                 crate::rsync::client::send_data(&plan, token),
             )
             .await?;
-            say(protocol, |w| w.complete(meter.outbound()))?;
+            say(protocol, |w| w.complete(total))?;
         }
         say(protocol, |w| w.continue_())?;
         manual::send_with_tunnel_errors(
