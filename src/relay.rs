@@ -28,9 +28,11 @@ use tokio_util::sync::CancellationToken;
 use crate::meter::Meter;
 
 pub mod close_notify;
+pub mod coalesce;
 mod half;
 
 pub use close_notify::{CloseNotify, EofWatch};
+pub use coalesce::Coalesce;
 use half::Half;
 
 /// Default buffer per direction: large enough that one read from a fast

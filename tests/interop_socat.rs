@@ -27,6 +27,8 @@ const STATE: &str = "6c4c5e0e-8f45-11ef-9a2c-3b1f0e6d7a10:1234";
 const ECHO_BYTES: usize = 4 << 20;
 const SIGTERM_EXIT: i32 = 3;
 const SHORT: Duration = Duration::from_secs(10);
+/// gen-certs makes RSA keys: slow on a loaded 2-core machine.
+const GEN_TIMEOUT: Duration = Duration::from_secs(120);
 
 fn openssl(args: &[&OsStr]) -> String {
     let mut cmd = Command::new("openssl");
@@ -151,7 +153,7 @@ fn gen_certs_makes_a_ca_and_node_certificates_for_both_roles() {
     ] {
         let mut cmd = Command::new("bash");
         cmd.arg(GEN_CERTS).arg("--out").arg(dir).args(&args);
-        let (status, _, stderr) = run("gen-certs", cmd, SHORT);
+        let (status, _, stderr) = run("gen-certs", cmd, GEN_TIMEOUT);
         assert_eq!(status.code(), Some(1), "gen-certs {args:?}: {stderr}");
         assert!(
             stderr.contains(want),

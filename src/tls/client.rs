@@ -18,7 +18,7 @@ use tokio::time::{timeout_at, Instant};
 use tokio_openssl::SslStream;
 
 use super::TlsStream;
-use crate::relay::{CloseNotify, EofWatch};
+use crate::relay::{CloseNotify, Coalesce, EofWatch};
 
 use super::verify::{self, Recorder};
 use super::{context, error, log_start, new_stream, peer_of, preflight};
@@ -107,9 +107,11 @@ impl TlsClient {
         let rec = Recorder::new(self.mismatch_code);
         rec.install(&mut ssl, self.mode, self.policy.clone());
         let mut stream =
-            SslStream::new(ssl, EofWatch::new(tcp)).map_err(|source| TlsError::Setup {
-                what: "new connection",
-                source,
+            SslStream::new(ssl, EofWatch::new(Coalesce::new(tcp))).map_err(|source| {
+                TlsError::Setup {
+                    what: "new connection",
+                    source,
+                }
             })?;
         match timeout_at(deadline, Pin::new(&mut stream).connect()).await {
             Err(_) => return Err(TlsError::Timeout { peer, timeout }),
@@ -136,7 +138,7 @@ impl TlsClient {
 /// application data) when it accepted us, an alert when it did not. Peek
 /// (consuming nothing) until one of them arrives.
 async fn confirm_accepted(
-    stream: &mut SslStream<EofWatch<TcpStream>>,
+    stream: &mut SslStream<EofWatch<super::Transport>>,
     ticket: &AtomicBool,
     until: Instant,
     peer: SocketAddr,

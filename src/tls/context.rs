@@ -96,6 +96,9 @@ fn common(b: &mut SslContextBuilder, settings: &TlsSettings, m: &Material) -> Re
         .map_err(setup("maximum protocol version"))?;
     b.set_groups_list(GROUPS)
         .map_err(setup("key exchange groups"))?;
+    // Read whole socket buffers instead of a 5-byte header and then the
+    // record body: halves the receive calls (docs/performance.md).
+    b.set_read_ahead(true);
     if let Some(c) = &o.cipher {
         b.set_cipher_list(c).map_err(|source| TlsError::BadOption {
             item: format!("cipher={c}"),

@@ -43,7 +43,10 @@ pub use trust::TrustSource;
 /// An established TLS connection whose end of file counts only with
 /// `close_notify` (a peer that drops TCP mid-stream is an error, never a
 /// clean end).
-pub type TlsStream = crate::relay::CloseNotify<TcpStream>;
+pub type TlsStream = crate::relay::CloseNotify<Transport>;
+
+/// What TLS runs over: TCP with writes gathered into large sends.
+pub type Transport = crate::relay::Coalesce<TcpStream>;
 
 use policy::{subject_line, CertNames};
 

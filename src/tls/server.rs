@@ -11,7 +11,7 @@ use tokio::time::{timeout_at, Instant};
 use tokio_openssl::SslStream;
 
 use super::TlsStream;
-use crate::relay::{CloseNotify, EofWatch};
+use crate::relay::{CloseNotify, Coalesce, EofWatch};
 
 use super::verify::{self, Recorder};
 use super::{context, error, log_start, new_stream, peer_of, preflight};
@@ -63,9 +63,11 @@ impl TlsServer {
         let rec = Recorder::new(self.mismatch_code);
         rec.install(&mut ssl, self.mode, self.policy.clone());
         let mut stream =
-            SslStream::new(ssl, EofWatch::new(tcp)).map_err(|source| TlsError::Setup {
-                what: "new connection",
-                source,
+            SslStream::new(ssl, EofWatch::new(Coalesce::new(tcp))).map_err(|source| {
+                TlsError::Setup {
+                    what: "new connection",
+                    source,
+                }
             })?;
         match timeout_at(deadline, Pin::new(&mut stream).accept()).await {
             Err(_) => Err(TlsError::Timeout { peer, timeout }),
