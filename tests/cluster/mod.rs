@@ -1,0 +1,233 @@
+//! Harness for the real two-node Galera cluster tests (issue 3): a donor on 127.0.0.1 that
+//! bootstraps the cluster and a joiner on 127.0.0.2 that receives an SST (or IST) through
+//! whichever `wsrep_sst_rsync_tunnel` implementation each node has in its private bin.
+//!
+//! - [`node`]: one mariadbd (dirs, my.cnf, process, SQL, SST process accounting, teardown).
+//! - [`method`]: which SST implementation a node runs and the trace of what ran.
+//! - [`data`]: loading a few hundred MB and comparing both nodes table by table.
+//! - [`pki`]: throwaway CAs and node certificates (openssl CLI).
+//! - [`procs`]: /proc scanning; [`net`]: free ports; [`poll`]: waiting with deadlines.
+
+pub mod data;
+pub mod method;
+pub mod net;
+pub mod node;
+pub mod pki;
+pub mod poll;
+pub mod procs;
+
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use method::{Method, TraceLine};
+use node::{Node, NodeConfig, Ports, TlsFiles};
+use poll::Probe;
+
+/// Donor address (bootstraps the cluster).
+pub const DONOR_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
+/// Joiner address. Not 127.0.0.1: a socat joiner's plaintext rsync daemon binds
+/// localhost:PORT next to its TLS listener on JOINER_IP:PORT.
+pub const JOINER_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
+
+/// Time for a bootstrap or a restart without state transfer.
+pub const START_TIMEOUT: Duration = Duration::from_secs(90);
+/// Time for a joiner to receive a full SST and reach Synced.
+pub const SST_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// What to build.
+#[derive(Clone, Copy, Debug)]
+pub struct ClusterSpec {
+    /// SST implementation on the donor node (runs the donor side).
+    pub donor: Method,
+    /// SST implementation on the joiner node (runs the joiner side).
+    pub joiner: Method,
+    /// Give the joiner a `tca` from an unrelated CA (its peers' certificates do not verify).
+    pub joiner_trusts_other_ca: bool,
+    /// `[sst] sst-bwlimit` on the donor, in KiB/s per rsync client.
+    pub sst_bwlimit: Option<u32>,
+}
+
+impl ClusterSpec {
+    /// Donor and joiner implementations, correct CAs, no throttling.
+    pub fn new(donor: Method, joiner: Method) -> ClusterSpec {
+        ClusterSpec {
+            donor,
+            joiner,
+            joiner_trusts_other_ca: false,
+            sst_bwlimit: None,
+        }
+    }
+}
+
+/// Two nodes, not yet started. Dropping it tears both down.
+pub struct Cluster {
+    /// The bootstrap node (127.0.0.1).
+    pub donor: Node,
+    /// The node that joins (127.0.0.2).
+    pub joiner: Node,
+}
+
+static CLUSTERS: AtomicU32 = AtomicU32::new(0);
+
+fn ports(ip: Ipv4Addr) -> Ports {
+    Ports {
+        mysql: net::free_port(&[ip]),
+        gcomm: net::free_port(&[ip]),
+        ist: net::free_port(&[ip]),
+        sst: net::free_port(&[ip]),
+        relay: net::free_port(&[ip]),
+    }
+}
+
+impl Cluster {
+    /// Creates certificates, both node dirs, datadirs and option files.
+    pub fn new(spec: &ClusterSpec) -> Cluster {
+        node::require_tools();
+        let pki_dir = tempfile::Builder::new()
+            .prefix("sst-cluster-pki-")
+            .tempdir()
+            .unwrap_or_else(|e| panic!("cannot create a temp dir: {e}"));
+        let ca = pki::Ca::create(pki_dir.path(), "cluster");
+        let other_ca = pki::Ca::create(pki_dir.path(), "unrelated");
+        let both = [DONOR_IP, JOINER_IP];
+        let donor_leaf = ca.issue(pki_dir.path(), "n1", &both);
+        let joiner_leaf = ca.issue(pki_dir.path(), "n2", &both);
+
+        let donor_ports = ports(DONOR_IP);
+        let joiner_ports = ports(JOINER_IP);
+        let cluster_address = format!(
+            "gcomm://{DONOR_IP}:{},{JOINER_IP}:{}",
+            donor_ports.gcomm, joiner_ports.gcomm
+        );
+        let cluster_name = format!(
+            "sst-test-{}-{}",
+            std::process::id(),
+            CLUSTERS.fetch_add(1, Ordering::Relaxed)
+        );
+        let donor = Node::create(&NodeConfig {
+            name: "n1",
+            ip: DONOR_IP,
+            method: spec.donor,
+            ports: donor_ports,
+            cluster_name: &cluster_name,
+            cluster_address: &cluster_address,
+            tls: TlsFiles {
+                ca: &ca.cert,
+                cert: &donor_leaf.cert,
+                key: &donor_leaf.key,
+            },
+            sst_bwlimit: spec.sst_bwlimit,
+        });
+        let joiner_ca = if spec.joiner_trusts_other_ca {
+            &other_ca.cert
+        } else {
+            &ca.cert
+        };
+        let joiner = Node::create(&NodeConfig {
+            name: "n2",
+            ip: JOINER_IP,
+            method: spec.joiner,
+            ports: joiner_ports,
+            cluster_name: &cluster_name,
+            cluster_address: &cluster_address,
+            tls: TlsFiles {
+                ca: joiner_ca,
+                cert: &joiner_leaf.cert,
+                key: &joiner_leaf.key,
+            },
+            sst_bwlimit: spec.sst_bwlimit,
+        });
+        Cluster { donor, joiner }
+    }
+
+    /// Starts the donor with `--wsrep-new-cluster` and waits until it is Synced alone.
+    pub fn bootstrap_donor(&mut self) {
+        self.donor.start(true);
+        self.donor.wait_synced(1, START_TIMEOUT);
+    }
+
+    /// Starts the joiner and waits until both nodes are Synced in a cluster of two.
+    pub fn join(&mut self, timeout: Duration) {
+        self.joiner.start(false);
+        self.joiner.wait_synced(2, timeout);
+        self.donor.wait_synced(2, START_TIMEOUT);
+    }
+}
+
+/// Waits until `node` has no SST process left (mariadbd itself excluded); on timeout the
+/// failure lists what is still running.
+pub fn assert_no_sst_processes(node: &Node, timeout: Duration) {
+    let outcome = poll::wait_for(
+        format!("{}: no SST process left", node.name),
+        timeout,
+        || {
+            if node.sst_processes().is_empty() {
+                Probe::Ready(())
+            } else {
+                Probe::Pending
+            }
+        },
+    );
+    if let Err(reason) = outcome {
+        panic!(
+            "{reason}; still running:\n{}",
+            describe(&node.sst_processes())
+        );
+    }
+}
+
+/// Lists the SST processes of `node` (for failure messages).
+pub fn describe(procs: &[procs::Proc]) -> String {
+    procs
+        .iter()
+        .map(|p| format!("  {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Asserts the trace shows exactly the expected runs on `node`: for each entry, the role and
+/// whether it was an IST (`--bypass`). Each run must be `node.method` and must have been
+/// started with the node's private bin first on PATH.
+pub fn assert_trace(node: &Node, expected: &[(&str, bool)]) -> Vec<TraceLine> {
+    let trace = node.trace();
+    let seen: Vec<(String, Option<String>, bool)> = trace
+        .iter()
+        .map(|t| {
+            (
+                t.implementation.clone(),
+                t.role().map(str::to_string),
+                t.bypass(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, Option<String>, bool)> = expected
+        .iter()
+        .map(|(role, bypass)| {
+            (
+                node.method.label().to_string(),
+                Some(role.to_string()),
+                *bypass,
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen, want,
+        "{}: SST runs (implementation, role, bypass) differ from the expected ones",
+        node.name
+    );
+    let bin = node.bin_dir();
+    for run in &trace {
+        let first = run.path.split(':').next().unwrap_or_default();
+        // mariadbd renders `<basedir>/bin` with a doubled slash; compare as paths.
+        assert_eq!(
+            std::path::Path::new(first),
+            bin,
+            "{}: SST run {} did not have the private bin first on PATH ({})",
+            node.name,
+            run.pid,
+            run.path
+        );
+    }
+    trace
+}
