@@ -149,7 +149,7 @@ fn wrong_ca(donor: Method, joiner: Method) {
 fn joiner_killed_mid_transfer(donor: Method, joiner: Method) {
     let spec = DataSpec::FULL;
     let mut cluster = Cluster::new(&ClusterSpec {
-        sst_bwlimit: Some(4096),
+        sst_bwlimit: Some(16384),
         ..ClusterSpec::new(donor, joiner)
     });
     cluster.bootstrap_donor();
@@ -230,8 +230,28 @@ fn joiner_killed_mid_transfer(donor: Method, joiner: Method) {
     assert_eq!(before, after, "the joiner datadir changed after the kill");
     assert!(!marker.exists(), "the marker arrived after the kill");
 
-    // The donor gives up its side and stays available.
+    // The donor gives up its side (its script exits, so it leaves the DONOR state and
+    // releases the flush lock) and stays usable. A crashed member takes half the votes of a
+    // two-node cluster with it, so the donor drops to non-Primary and is re-bootstrapped, as
+    // an operator would.
     assert_no_sst_processes(&cluster.donor, Duration::from_secs(60));
+    let donor = &cluster.donor;
+    let primary = must(
+        "donor: notices the dead joiner",
+        harness::START_TIMEOUT,
+        || match (
+            donor.status("wsrep_cluster_status").as_deref(),
+            donor.status("wsrep_local_state_comment").as_deref(),
+            donor.status("wsrep_cluster_size").as_deref(),
+        ) {
+            (Ok("non-Primary"), _, _) => Probe::Ready(false),
+            (Ok("Primary"), Ok("Synced"), Ok("1")) => Probe::Ready(true),
+            _ => Probe::Pending,
+        },
+    );
+    if !primary {
+        donor.sql("SET GLOBAL wsrep_provider_options = 'pc.bootstrap=YES'");
+    }
     cluster.donor.wait_synced(1, harness::START_TIMEOUT);
 }
 

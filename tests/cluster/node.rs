@@ -385,7 +385,7 @@ impl Node {
             }
         });
         if let Err(reason) = result {
-            panic!("{reason}");
+            panic!("{reason} (last seen: {last})");
         }
     }
 
@@ -560,10 +560,21 @@ impl Node {
 
 impl Drop for Node {
     fn drop(&mut self) {
-        if std::thread::panicking() {
+        let failed = std::thread::panicking();
+        if failed {
             eprintln!("{}", self.log_tail(80));
         }
         self.kill_everything();
+        if failed && std::env::var_os("SST_CLUSTER_KEEP").is_some() {
+            let kept = std::mem::replace(
+                &mut self.dir,
+                tempfile::Builder::new()
+                    .prefix("sst-cluster-empty-")
+                    .tempdir()
+                    .unwrap_or_else(|e| panic!("cannot create a temp dir: {e}")),
+            );
+            eprintln!("SST_CLUSTER_KEEP: kept {}", kept.keep().display());
+        }
     }
 }
 
