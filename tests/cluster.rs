@@ -22,7 +22,7 @@ use harness::data::{self, DataSpec};
 use harness::method::Method;
 use harness::net;
 use harness::poll::{must, wait_for, Probe};
-use harness::{assert_no_sst_processes, assert_trace, describe, Cluster, ClusterSpec};
+use harness::{assert_no_sst_processes, assert_trace, describe, Cluster, ClusterSpec, Trust};
 
 /// Time for the SST processes of a failed or finished transfer to go away (both nodes).
 const CLEANUP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -117,11 +117,12 @@ fn sst_only(donor: Method, joiner: Method) {
     assert_no_sst_processes(&cluster.donor, CLEANUP_TIMEOUT);
 }
 
-/// The joiner trusts another CA: the SST must fail closed.
-fn wrong_ca(donor: Method, joiner: Method) {
+/// The nodes do not trust each other (`trust` says how): the SST must fail closed, and the
+/// logs must name the certificate problem.
+fn untrusted(donor: Method, joiner: Method, trust: Trust) {
     let spec = SMALL;
     let mut cluster = Cluster::new(&ClusterSpec {
-        joiner_trusts_other_ca: true,
+        trust,
         ..ClusterSpec::new(donor, joiner)
     });
     cluster.bootstrap_donor();
@@ -136,12 +137,31 @@ fn wrong_ca(donor: Method, joiner: Method) {
     let log = cluster.joiner.error_log_text();
     assert!(
         !log.contains("-> SYNCED") && !log.contains("-> synced"),
-        "joiner reached Synced with an untrusted donor certificate"
+        "joiner reached Synced without a trusted peer"
     );
     assert_no_donor_files(&cluster.joiner.datadir(), &spec);
     assert_trace(&cluster.joiner, &[("joiner", false)]);
     assert_no_sst_processes(&cluster.joiner, CLEANUP_TIMEOUT);
     assert_no_sst_processes(&cluster.donor, CLEANUP_TIMEOUT);
+
+    // The cause must be visible: some SST process (not mariadbd itself, whose lines start
+    // with `YYYY-MM-DD`) said "certificate" on either node.
+    let cause: Vec<String> = [&cluster.joiner, &cluster.donor]
+        .iter()
+        .flat_map(|node| {
+            node.error_log_text()
+                .lines()
+                .filter(|line| !is_mariadbd_line(line))
+                .filter(|line| line.to_ascii_lowercase().contains("certificate"))
+                .map(|line| format!("{}: {line}", node.name))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        !cause.is_empty(),
+        "no SST log line names the certificate problem"
+    );
+    eprintln!("cause as logged:\n{}", cause.join("\n"));
     cluster.donor.wait_synced(1, harness::START_TIMEOUT);
 }
 
@@ -253,11 +273,28 @@ fn joiner_killed_mid_transfer(donor: Method, joiner: Method) {
         donor.sql("SET GLOBAL wsrep_provider_options = 'pc.bootstrap=YES'");
     }
     cluster.donor.wait_synced(1, harness::START_TIMEOUT);
+
+    // The aborted SST left nothing that blocks the next one (stale pid files, ports, half
+    // files): the joiner restarts and receives a full SST into the half-written datadir.
+    cluster.joiner.start(false);
+    cluster.joiner.wait_synced(2, harness::SST_TIMEOUT);
+    cluster.donor.wait_synced(2, harness::START_TIMEOUT);
+    data::assert_same_data(&cluster.donor, &cluster.joiner, &spec);
+    assert_trace(&cluster.joiner, &[("joiner", false), ("joiner", false)]);
+    assert_no_sst_processes(&cluster.joiner, CLEANUP_TIMEOUT);
+    assert_no_sst_processes(&cluster.donor, CLEANUP_TIMEOUT);
 }
 
 // ----------------------------------------------------------------------------------------
 // assertion helpers
 // ----------------------------------------------------------------------------------------
+
+/// Whether an error-log line was written by mariadbd (`2026-12-01 20:13:14 0 [Note] ...`)
+/// rather than by an SST process writing to the inherited stderr.
+fn is_mariadbd_line(line: &str) -> bool {
+    let b = line.as_bytes();
+    b.len() > 10 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-' && b[7] == b'-'
+}
 
 /// Bytes of all files under the test schemas' directories in `datadir`.
 fn schema_bytes(datadir: &Path, spec: &DataSpec) -> u64 {
@@ -319,7 +356,11 @@ fn socat_reference_sst_then_ist() {
 #[test]
 #[ignore = "real Galera cluster: run with --include-ignored --test-threads=1 as root"]
 fn socat_reference_wrong_ca_fails_closed() {
-    wrong_ca(Method::SocatReference, Method::SocatReference);
+    untrusted(
+        Method::SocatReference,
+        Method::SocatReference,
+        Trust::JoinerOtherCa,
+    );
 }
 
 #[test]
@@ -341,7 +382,27 @@ fn sst_tunnel_sst_then_ist() {
 #[test]
 #[ignore = "real Galera cluster: run with --include-ignored --test-threads=1 as root"]
 fn sst_tunnel_wrong_ca_fails_closed() {
-    wrong_ca(Method::SstTunnel, Method::SstTunnel);
+    untrusted(Method::SstTunnel, Method::SstTunnel, Trust::JoinerOtherCa);
+}
+
+#[test]
+#[ignore = "real Galera cluster: run with --include-ignored --test-threads=1 as root"]
+fn sst_tunnel_joiner_rejects_untrusted_donor() {
+    untrusted(
+        Method::SstTunnel,
+        Method::SstTunnel,
+        Trust::JoinerRejectsDonor,
+    );
+}
+
+#[test]
+#[ignore = "real Galera cluster: run with --include-ignored --test-threads=1 as root"]
+fn sst_tunnel_donor_rejects_untrusted_joiner() {
+    untrusted(
+        Method::SstTunnel,
+        Method::SstTunnel,
+        Trust::DonorRejectsJoiner,
+    );
 }
 
 #[test]

@@ -16,6 +16,7 @@ pub mod pki;
 pub mod poll;
 pub mod procs;
 
+use std::fs;
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -42,8 +43,8 @@ pub struct ClusterSpec {
     pub donor: Method,
     /// SST implementation on the joiner node (runs the joiner side).
     pub joiner: Method,
-    /// Give the joiner a `tca` from an unrelated CA (its peers' certificates do not verify).
-    pub joiner_trusts_other_ca: bool,
+    /// Which certificates each node has and trusts.
+    pub trust: Trust,
     /// `[sst] sst-bwlimit` on the donor, in KiB/s per rsync client.
     pub sst_bwlimit: Option<u32>,
 }
@@ -54,10 +55,29 @@ impl ClusterSpec {
         ClusterSpec {
             donor,
             joiner,
-            joiner_trusts_other_ca: false,
+            trust: Trust::Shared,
             sst_bwlimit: None,
         }
     }
+}
+
+/// Who trusts whom. "cluster" and "unrelated" are two independent CAs; a bundle is both
+/// CA certificates in one `tca` file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trust {
+    /// Both nodes: certificate from the cluster CA, `tca` = cluster CA.
+    Shared,
+    /// The joiner's `tca` is the unrelated CA; its own certificate is still from the cluster
+    /// CA. Nothing the joiner is shown verifies (an implementation may notice at start-up
+    /// that its own certificate does not chain to its `tca`).
+    JoinerOtherCa,
+    /// The joiner lives in the unrelated PKI (certificate and `tca`); the donor has a cluster
+    /// certificate and trusts both CAs. Only the joiner's check of the donor's client
+    /// certificate can fail, in the TLS handshake.
+    JoinerRejectsDonor,
+    /// The joiner has an unrelated certificate and trusts both CAs; the donor trusts only the
+    /// cluster CA. Only the donor's check of the joiner's server certificate can fail.
+    DonorRejectsJoiner,
 }
 
 /// Two nodes, not yet started. Dropping it tears both down.
@@ -88,11 +108,23 @@ impl Cluster {
             .prefix("sst-cluster-pki-")
             .tempdir()
             .unwrap_or_else(|e| panic!("cannot create a temp dir: {e}"));
-        let ca = pki::Ca::create(pki_dir.path(), "cluster");
-        let other_ca = pki::Ca::create(pki_dir.path(), "unrelated");
-        let both = [DONOR_IP, JOINER_IP];
-        let donor_leaf = ca.issue(pki_dir.path(), "n1", &both);
-        let joiner_leaf = ca.issue(pki_dir.path(), "n2", &both);
+        let dir = pki_dir.path();
+        let ca = pki::Ca::create(dir, "cluster");
+        let other = pki::Ca::create(dir, "unrelated");
+        let bundle = dir.join("both-ca.pem");
+        let mut both_pem = fs::read(&ca.cert).unwrap_or_default();
+        both_pem.extend(fs::read(&other.cert).unwrap_or_default());
+        fs::write(&bundle, both_pem)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", bundle.display()));
+        let ips = [DONOR_IP, JOINER_IP];
+        let (donor_issuer, donor_tca, joiner_issuer, joiner_tca) = match spec.trust {
+            Trust::Shared => (&ca, &ca.cert, &ca, &ca.cert),
+            Trust::JoinerOtherCa => (&ca, &ca.cert, &ca, &other.cert),
+            Trust::JoinerRejectsDonor => (&ca, &bundle, &other, &other.cert),
+            Trust::DonorRejectsJoiner => (&ca, &ca.cert, &other, &bundle),
+        };
+        let donor_leaf = donor_issuer.issue(dir, "n1", &ips);
+        let joiner_leaf = joiner_issuer.issue(dir, "n2", &ips);
 
         let donor_ports = ports(DONOR_IP);
         let joiner_ports = ports(JOINER_IP);
@@ -113,17 +145,12 @@ impl Cluster {
             cluster_name: &cluster_name,
             cluster_address: &cluster_address,
             tls: TlsFiles {
-                ca: &ca.cert,
+                ca: donor_tca,
                 cert: &donor_leaf.cert,
                 key: &donor_leaf.key,
             },
             sst_bwlimit: spec.sst_bwlimit,
         });
-        let joiner_ca = if spec.joiner_trusts_other_ca {
-            &other_ca.cert
-        } else {
-            &ca.cert
-        };
         let joiner = Node::create(&NodeConfig {
             name: "n2",
             ip: JOINER_IP,
@@ -132,7 +159,7 @@ impl Cluster {
             cluster_name: &cluster_name,
             cluster_address: &cluster_address,
             tls: TlsFiles {
-                ca: joiner_ca,
+                ca: joiner_tca,
                 cert: &joiner_leaf.cert,
                 key: &joiner_leaf.key,
             },

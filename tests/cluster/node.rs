@@ -565,7 +565,8 @@ impl Drop for Node {
             eprintln!("{}", self.log_tail(80));
         }
         self.kill_everything();
-        if failed && std::env::var_os("SST_CLUSTER_KEEP").is_some() {
+        let keep = std::env::var("SST_CLUSTER_KEEP").ok();
+        if keep.as_deref() == Some("always") || (failed && keep.is_some()) {
             let kept = std::mem::replace(
                 &mut self.dir,
                 tempfile::Builder::new()
