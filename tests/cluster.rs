@@ -14,15 +14,17 @@
 #[path = "cluster/mod.rs"]
 mod harness;
 
-use std::fs;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
+use harness::checks::{
+    assert_binlog_installed, assert_no_donor_files, assert_no_sst_processes, assert_trace,
+    describe, is_mariadbd_line, schema_bytes,
+};
 use harness::data::{self, DataSpec};
 use harness::method::Method;
 use harness::net;
 use harness::poll::{must, wait_for, Probe};
-use harness::{assert_no_sst_processes, assert_trace, describe, Cluster, ClusterSpec, Trust};
+use harness::{Cluster, ClusterSpec, Trust};
 
 /// Time for the SST processes of a failed or finished transfer to go away (both nodes).
 const CLEANUP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -283,64 +285,6 @@ fn joiner_killed_mid_transfer(donor: Method, joiner: Method) {
     assert_trace(&cluster.joiner, &[("joiner", false), ("joiner", false)]);
     assert_no_sst_processes(&cluster.joiner, CLEANUP_TIMEOUT);
     assert_no_sst_processes(&cluster.donor, CLEANUP_TIMEOUT);
-}
-
-// ----------------------------------------------------------------------------------------
-// assertion helpers
-// ----------------------------------------------------------------------------------------
-
-/// Whether an error-log line was written by mariadbd (`2026-12-01 20:13:14 0 [Note] ...`)
-/// rather than by an SST process writing to the inherited stderr.
-fn is_mariadbd_line(line: &str) -> bool {
-    let b = line.as_bytes();
-    b.len() > 10 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-' && b[7] == b'-'
-}
-
-/// Bytes of all files under the test schemas' directories in `datadir`.
-fn schema_bytes(datadir: &Path, spec: &DataSpec) -> u64 {
-    data::schemas(spec)
-        .iter()
-        .filter_map(|schema| fs::read_dir(datadir.join(schema)).ok())
-        .flat_map(|entries| entries.flatten())
-        .filter_map(|entry| entry.metadata().ok())
-        .map(|meta| meta.len())
-        .sum()
-}
-
-/// None of the donor's test data reached `datadir`.
-fn assert_no_donor_files(datadir: &Path, spec: &DataSpec) {
-    let mut names = data::schemas(spec);
-    names.push("sst_live".into());
-    for schema in names {
-        let dir = datadir.join(&schema);
-        assert!(
-            !dir.exists(),
-            "donor schema directory {} appeared on the joiner",
-            dir.display()
-        );
-    }
-    for name in ["rsync_tunnel_sst_complete", "wsrep_sst_binlog.tar"] {
-        assert!(
-            !datadir.join(name).exists(),
-            "{name} appeared in the joiner datadir"
-        );
-    }
-}
-
-/// The joiner's binlog index was rebuilt around the binlog the donor shipped.
-fn assert_binlog_installed(cluster: &Cluster) {
-    let datadir = cluster.joiner.datadir();
-    assert!(
-        !datadir.join("wsrep_sst_binlog.tar").exists(),
-        "the binlog tar was left in the joiner datadir"
-    );
-    let index = fs::read_to_string(datadir.join("mysql-bin.index")).unwrap_or_default();
-    assert!(
-        !index.trim().is_empty(),
-        "joiner has an empty binlog index after SST"
-    );
-    let logs = cluster.joiner.sql("SHOW BINARY LOGS");
-    assert!(!logs.trim().is_empty(), "joiner lists no binary logs");
 }
 
 // ----------------------------------------------------------------------------------------

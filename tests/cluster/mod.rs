@@ -2,13 +2,18 @@
 //! bootstraps the cluster and a joiner on 127.0.0.2 that receives an SST (or IST) through
 //! whichever `wsrep_sst_rsync_tunnel` implementation each node has in its private bin.
 //!
-//! - [`node`]: one mariadbd (dirs, my.cnf, process, SQL, SST process accounting, teardown).
+//! - [`node`]: one mariadbd (dirs, process, SQL); [`cnf`]: its option file;
+//!   [`leftovers`]: its SST processes, open files and datadir changes, and teardown.
 //! - [`method`]: which SST implementation a node runs and the trace of what ran.
 //! - [`data`]: loading a few hundred MB and comparing both nodes table by table.
+//! - [`checks`]: assertions on what ran, what is left running, what reached the joiner.
 //! - [`pki`]: throwaway CAs and node certificates (openssl CLI).
 //! - [`procs`]: /proc scanning; [`net`]: free ports; [`poll`]: waiting with deadlines.
 
+pub mod checks;
+pub mod cnf;
 pub mod data;
+pub mod leftovers;
 pub mod method;
 pub mod net;
 pub mod node;
@@ -21,9 +26,9 @@ use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use method::{Method, TraceLine};
-use node::{Node, NodeConfig, Ports, TlsFiles};
-use poll::Probe;
+use cnf::{NodeConfig, Ports, TlsFiles};
+use method::Method;
+use node::Node;
 
 /// Donor address (bootstraps the cluster).
 pub const DONOR_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
@@ -180,81 +185,4 @@ impl Cluster {
         self.joiner.wait_synced(2, timeout);
         self.donor.wait_synced(2, START_TIMEOUT);
     }
-}
-
-/// Waits until `node` has no SST process left (mariadbd itself excluded); on timeout the
-/// failure lists what is still running.
-pub fn assert_no_sst_processes(node: &Node, timeout: Duration) {
-    let outcome = poll::wait_for(
-        format!("{}: no SST process left", node.name),
-        timeout,
-        || {
-            if node.sst_processes().is_empty() {
-                Probe::Ready(())
-            } else {
-                Probe::Pending
-            }
-        },
-    );
-    if let Err(reason) = outcome {
-        panic!(
-            "{reason}; still running:\n{}",
-            describe(&node.sst_processes())
-        );
-    }
-}
-
-/// Lists the SST processes of `node` (for failure messages).
-pub fn describe(procs: &[procs::Proc]) -> String {
-    procs
-        .iter()
-        .map(|p| format!("  {p}"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// Asserts the trace shows exactly the expected runs on `node`: for each entry, the role and
-/// whether it was an IST (`--bypass`). Each run must be `node.method` and must have been
-/// started with the node's private bin first on PATH.
-pub fn assert_trace(node: &Node, expected: &[(&str, bool)]) -> Vec<TraceLine> {
-    let trace = node.trace();
-    let seen: Vec<(String, Option<String>, bool)> = trace
-        .iter()
-        .map(|t| {
-            (
-                t.implementation.clone(),
-                t.role().map(str::to_string),
-                t.bypass(),
-            )
-        })
-        .collect();
-    let want: Vec<(String, Option<String>, bool)> = expected
-        .iter()
-        .map(|(role, bypass)| {
-            (
-                node.method.label().to_string(),
-                Some(role.to_string()),
-                *bypass,
-            )
-        })
-        .collect();
-    assert_eq!(
-        seen, want,
-        "{}: SST runs (implementation, role, bypass) differ from the expected ones",
-        node.name
-    );
-    let bin = node.bin_dir();
-    for run in &trace {
-        let first = run.path.split(':').next().unwrap_or_default();
-        // mariadbd renders `<basedir>/bin` with a doubled slash; compare as paths.
-        assert_eq!(
-            std::path::Path::new(first),
-            bin,
-            "{}: SST run {} did not have the private bin first on PATH ({})",
-            node.name,
-            run.pid,
-            run.path
-        );
-    }
-    trace
 }

@@ -1,5 +1,5 @@
-//! One mariadbd 10.11 Galera node: its temp dir, option file, private basedir, process, SQL
-//! access, SST process accounting and teardown.
+//! One mariadbd 10.11 Galera node: its temp dir, private basedir, process and SQL access
+//! (option file in `cnf.rs`, SST leftovers and teardown in `leftovers.rs`).
 //!
 //! Layout of a node dir (all owned by `mysql`, the user mariadbd runs as):
 //! ```text
@@ -15,64 +15,19 @@
 //! tmp/                   tmpdir
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::fs;
 use std::net::Ipv4Addr;
-use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
+use super::cnf::{self, NodeConfig, Ports};
 use super::method::{read_trace, Method, TraceLine};
 use super::poll::{must, Probe};
-use super::procs::{self, Proc};
-
-/// The ports one node listens on (all chosen free at creation).
-#[derive(Clone, Copy, Debug)]
-pub struct Ports {
-    /// SQL port (`port`, bound on the node's IP).
-    pub mysql: u16,
-    /// Galera group communication (`gmcast.listen_addr`).
-    pub gcomm: u16,
-    /// Galera IST receiver (`ist.recv_addr`).
-    pub ist: u16,
-    /// SST receive port (`wsrep_sst_receive_address`).
-    pub sst: u16,
-    /// Loopback relay port of the socat donor (`[sst] fixture-relay-port`).
-    pub relay: u16,
-}
-
-/// TLS files a node's `[sst]` section names (copied into the node dir).
-pub struct TlsFiles<'a> {
-    /// CA the node trusts (`tca`).
-    pub ca: &'a Path,
-    /// Node certificate (`tcert`).
-    pub cert: &'a Path,
-    /// Node key (`tkey`).
-    pub key: &'a Path,
-}
-
-/// Everything needed to write a node's option file.
-pub struct NodeConfig<'a> {
-    /// Short node name (`n1`, `n2`), also `wsrep_node_name`.
-    pub name: &'a str,
-    /// Loopback address the node uses for everything.
-    pub ip: Ipv4Addr,
-    /// SST implementation on this node.
-    pub method: Method,
-    /// Ports chosen for this node.
-    pub ports: Ports,
-    /// `wsrep_cluster_name` (unique per test).
-    pub cluster_name: &'a str,
-    /// `wsrep_cluster_address`, e.g. `gcomm://127.0.0.1:1234,127.0.0.2:2345`.
-    pub cluster_address: &'a str,
-    /// `[sst]` TLS files.
-    pub tls: TlsFiles<'a>,
-    /// `[sst] sst-bwlimit` (KiB/s per donor rsync client), to slow a transfer down.
-    pub sst_bwlimit: Option<u32>,
-}
+use super::procs;
 
 /// A Galera node. Dropping it kills mariadbd and every process of its SSTs and removes its
 /// directory; if the test is panicking it first prints the tail of the node's logs.
@@ -85,10 +40,10 @@ pub struct Node {
     pub ports: Ports,
     /// SST implementation installed in this node's private bin.
     pub method: Method,
-    dir: tempfile::TempDir,
-    child: Option<Child>,
+    pub(super) dir: tempfile::TempDir,
+    pub(super) child: Option<Child>,
     /// Pids seen in mariadbd's process tree, so teardown finds orphans of a killed mariadbd.
-    seen: BTreeSet<i32>,
+    pub(super) seen: BTreeSet<i32>,
 }
 
 /// Fails the test unless the Debian packages the cluster needs are installed.
@@ -165,7 +120,7 @@ impl Node {
             &root.join("base/bin"),
             &root.join("log/sst-trace.log"),
         );
-        write_file(&root.join("my.cnf"), &my_cnf(&root, cfg));
+        write_file(&root.join("my.cnf"), &cnf::my_cnf(&root, cfg));
         run(
             Command::new("chown").args(["-R", "mysql:mysql"]).arg(&root),
             "chown -R mysql:mysql",
@@ -440,61 +395,6 @@ impl Node {
         tree.into_iter().filter(|p| *p != pid).collect()
     }
 
-    /// Live processes that belong to this node's SSTs: anything (except a running mariadbd
-    /// itself) that is or was in mariadbd's process tree, or whose argv or environment names
-    /// the node dir (mariadbd puts `<node>/base/bin` first on every child's PATH; the
-    /// datadir, certificates and rsync configs all live in the node dir).
-    pub fn sst_processes(&self) -> Vec<Proc> {
-        let root = self.root().to_string_lossy().into_owned();
-        let mariadbd = self.pid();
-        let mut found: BTreeMap<i32, Proc> = BTreeMap::new();
-        for proc in procs::all() {
-            if Some(proc.pid) == mariadbd || proc.pid == std::process::id() as i32 {
-                continue;
-            }
-            let ours = self.seen.contains(&proc.pid)
-                || mariadbd.is_some_and(|pid| proc.ppid == pid)
-                || proc.cmdline.contains(&root)
-                || proc.environ.contains(&root);
-            // Our own `mariadb` clients name the socket; they are not SST processes.
-            let client = proc.ppid == std::process::id() as i32;
-            if ours && !client {
-                found.insert(proc.pid, proc);
-            }
-        }
-        found.into_values().collect()
-    }
-
-    /// Processes still holding a file, cwd or mapping in the datadir.
-    pub fn datadir_holders(&self) -> Vec<(Proc, PathBuf)> {
-        let mariadbd = self.pid();
-        procs::holders(&self.datadir())
-            .into_iter()
-            .filter(|(p, _)| Some(p.pid) != mariadbd)
-            .collect()
-    }
-
-    /// Size and mtime of every file under the datadir.
-    pub fn datadir_snapshot(&self) -> BTreeMap<PathBuf, (u64, SystemTime)> {
-        let mut files = BTreeMap::new();
-        let mut stack = vec![self.datadir()];
-        while let Some(dir) = stack.pop() {
-            let Ok(entries) = fs::read_dir(&dir) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let Ok(meta) = entry.metadata() else { continue };
-                if meta.is_dir() {
-                    stack.push(entry.path());
-                } else {
-                    let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-                    files.insert(entry.path(), (meta.size(), mtime));
-                }
-            }
-        }
-        files
-    }
-
     /// The SST runs recorded by the trace wrapper on this node.
     pub fn trace(&self) -> Vec<TraceLine> {
         read_trace(&self.root().join("log/sst-trace.log"))
@@ -529,112 +429,4 @@ impl Node {
         }
         text
     }
-
-    /// Kills mariadbd (if running) and every SST process of this node, waiting until they
-    /// are gone.
-    pub fn kill_everything(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let pid = child.id() as i32;
-            self.seen.extend(procs::tree(pid));
-            procs::signal(&[pid, -pid], "KILL");
-            let _reaped = child.wait();
-        }
-        let outcome = super::poll::wait_for(
-            format!("{}: every SST process gone", self.name),
-            Duration::from_secs(20),
-            || {
-                let left = self.sst_processes();
-                if left.is_empty() {
-                    return Probe::Ready(());
-                }
-                let pids: Vec<i32> = left.iter().map(|p| p.pid).collect();
-                procs::signal(&pids, "KILL");
-                Probe::Pending
-            },
-        );
-        if let Err(reason) = outcome {
-            eprintln!("teardown of {}: {reason}", self.name);
-        }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let failed = std::thread::panicking();
-        if failed {
-            eprintln!("{}", self.log_tail(80));
-        }
-        self.kill_everything();
-        let keep = std::env::var("SST_CLUSTER_KEEP").ok();
-        if keep.as_deref() == Some("always") || (failed && keep.is_some()) {
-            let kept = std::mem::replace(
-                &mut self.dir,
-                tempfile::Builder::new()
-                    .prefix("sst-cluster-empty-")
-                    .tempdir()
-                    .unwrap_or_else(|e| panic!("cannot create a temp dir: {e}")),
-            );
-            eprintln!("SST_CLUSTER_KEEP: kept {}", kept.keep().display());
-        }
-    }
-}
-
-fn my_cnf(root: &Path, cfg: &NodeConfig<'_>) -> String {
-    let r = root.display();
-    let ip = cfg.ip;
-    let p = cfg.ports;
-    let mut text = format!(
-        "# written by tests/cluster/node.rs for node {name}\n\
-         [mysqld]\n\
-         datadir={r}/data\n\
-         socket={r}/run/mysqld.sock\n\
-         pid-file={r}/run/mysqld.pid\n\
-         log-error={r}/log/error.log\n\
-         tmpdir={r}/tmp\n\
-         port={mysql}\n\
-         bind-address={ip}\n\
-         # private basedir: mariadbd prepends <basedir>/bin to PATH, so the SST method\n\
-         # in {r}/base/bin is found first; the paths below would otherwise follow basedir\n\
-         basedir={r}/base\n\
-         lc-messages-dir=/usr/share/mysql\n\
-         character-sets-dir=/usr/share/mysql/charsets\n\
-         plugin-dir=/usr/lib/mysql/plugin\n\
-         skip-name-resolve\n\
-         log-bin=mysql-bin\n\
-         binlog_format=ROW\n\
-         default_storage_engine=InnoDB\n\
-         innodb_autoinc_lock_mode=2\n\
-         innodb_flush_log_at_trx_commit=2\n\
-         innodb_buffer_pool_size=128M\n\
-         max_allowed_packet=64M\n\
-         wsrep_on=ON\n\
-         wsrep_provider=/usr/lib/galera/libgalera_smm.so\n\
-         wsrep_cluster_name={cluster_name}\n\
-         wsrep_cluster_address={cluster_address}\n\
-         wsrep_node_name={name}\n\
-         wsrep_node_address={ip}:{gcomm}\n\
-         wsrep_provider_options=\"gmcast.listen_addr=tcp://{ip}:{gcomm};ist.recv_addr={ip}:{ist};gcache.size=64M\"\n\
-         wsrep_sst_method={method}\n\
-         wsrep_sst_receive_address={ip}:{sst}\n\
-         \n\
-         [sst]\n\
-         tca={r}/tls/ca.pem\n\
-         tcert={r}/tls/cert.pem\n\
-         tkey={r}/tls/key.pem\n\
-         # socat reference peer only: its donor relay port (see the fixture's header)\n\
-         fixture-relay-port={relay}\n",
-        name = cfg.name,
-        mysql = p.mysql,
-        gcomm = p.gcomm,
-        ist = p.ist,
-        sst = p.sst,
-        relay = p.relay,
-        cluster_name = cfg.cluster_name,
-        cluster_address = cfg.cluster_address,
-        method = cfg.method.sst_method(),
-    );
-    if let Some(limit) = cfg.sst_bwlimit {
-        let _ = writeln!(text, "sst-bwlimit={limit}");
-    }
-    text
 }
