@@ -7,9 +7,12 @@
 //! - [`method`]: which SST implementation a node runs and the trace of what ran.
 //! - [`data`]: loading a few hundred MB and comparing both nodes table by table.
 //! - [`checks`]: assertions on what ran, what is left running, what reached the joiner.
+//! - [`bench`]: the socat reference peer run without mariadbd (the test plays the server).
 //! - [`pki`]: throwaway CAs and node certificates (openssl CLI).
 //! - [`procs`]: /proc scanning; [`net`]: free ports; [`poll`]: waiting with deadlines.
 
+pub mod bench;
+mod bench_tests;
 pub mod checks;
 pub mod cnf;
 pub mod data;
