@@ -6,6 +6,12 @@
 //! connection's peer and whose remote address is our local end, and reads
 //! the owner uid the kernel records for it.
 //!
+//! The lookup asks the kernel first through `NETLINK_SOCK_DIAG` for exactly
+//! that socket (tens of microseconds); reading `/proc/net/tcp` walks the
+//! whole established-hash table and took 6 ms per connection even on an
+//! idle test VM, more on a busy database host. The tables stay as the
+//! fallback when netlink is unavailable.
+//!
 //! Table format (one socket per line, after a header):
 //! `sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...`
 //! with addresses as `HEX:PORT`. The address hex is the in-memory (network
@@ -26,6 +32,9 @@ const TABLES: [&str; 2] = ["/proc/net/tcp", "/proc/net/tcp6"];
 /// address is `local` (our accepted connection seen from the other side).
 /// `Ok(None)` when no such socket is in the tables.
 pub fn uid_of_peer(peer: SocketAddr, local: SocketAddr) -> io::Result<Option<u32>> {
+    if let Ok(Some(uid)) = diag::uid_of(canonical(peer), canonical(local)) {
+        return Ok(Some(uid));
+    }
     for table in TABLES {
         match uid_in_table(Path::new(table), peer, local) {
             Ok(Some(uid)) => return Ok(Some(uid)),
@@ -87,6 +96,98 @@ fn parse_addr(field: &str) -> Option<SocketAddr> {
         _ => return None,
     };
     Some(canonical(SocketAddr::new(ip, port)))
+}
+
+/// The uid lookup through `NETLINK_SOCK_DIAG` (`SOCK_DIAG_BY_FAMILY` for one
+/// exact 4-tuple), built from plain bytes so no `unsafe` is needed.
+mod diag {
+    use std::io::{self, Read};
+    use std::net::{IpAddr, SocketAddr};
+    use std::time::Duration;
+
+    use socket2::{Domain, Protocol, Socket, Type};
+
+    const NETLINK_SOCK_DIAG: i32 = 4;
+    const SOCK_DIAG_BY_FAMILY: u16 = 20;
+    const NLM_F_REQUEST: u16 = 1;
+    const NLMSG_ERROR: u16 = 2;
+    const NLMSG_DONE: u16 = 3;
+    const NLMSG_HDR: usize = 16;
+    /// `inet_diag_msg`: family, state, timer, retrans, sockid (48), expires, rqueue, wqueue, uid.
+    const UID_OFFSET: usize = NLMSG_HDR + 4 + 48 + 12;
+
+    /// The request for the socket `src → dst` (its own view: `src` is local).
+    pub(super) fn request(src: SocketAddr, dst: SocketAddr) -> Option<Vec<u8>> {
+        let family = match (src.ip(), dst.ip()) {
+            (IpAddr::V4(_), IpAddr::V4(_)) => libc::AF_INET,
+            (IpAddr::V6(_), IpAddr::V6(_)) => libc::AF_INET6,
+            _ => return None,
+        };
+        let mut msg = Vec::with_capacity(NLMSG_HDR + 56);
+        msg.extend_from_slice(&((NLMSG_HDR + 56) as u32).to_ne_bytes());
+        msg.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+        msg.extend_from_slice(&NLM_F_REQUEST.to_ne_bytes());
+        msg.extend_from_slice(&1u32.to_ne_bytes()); // sequence
+        msg.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel fills it
+        msg.push(family as u8);
+        msg.push(libc::IPPROTO_TCP as u8);
+        msg.push(0); // no extensions
+        msg.push(0);
+        msg.extend_from_slice(&u32::MAX.to_ne_bytes()); // any state
+        msg.extend_from_slice(&src.port().to_be_bytes());
+        msg.extend_from_slice(&dst.port().to_be_bytes());
+        for ip in [src.ip(), dst.ip()] {
+            let mut raw = [0u8; 16];
+            match ip {
+                IpAddr::V4(v4) => raw[..4].copy_from_slice(&v4.octets()),
+                IpAddr::V6(v6) => raw.copy_from_slice(&v6.octets()),
+            }
+            msg.extend_from_slice(&raw);
+        }
+        msg.extend_from_slice(&0u32.to_ne_bytes()); // any interface
+        msg.extend_from_slice(&u32::MAX.to_ne_bytes()); // INET_DIAG_NOCOOKIE
+        msg.extend_from_slice(&u32::MAX.to_ne_bytes());
+        Some(msg)
+    }
+
+    /// Ports and addresses of the socket id, in the request and in a reply.
+    const REQUEST_ID: std::ops::Range<usize> = NLMSG_HDR + 8..NLMSG_HDR + 8 + 36;
+    const REPLY_ID: std::ops::Range<usize> = NLMSG_HDR + 4..NLMSG_HDR + 4 + 36;
+
+    /// The uid in a reply to `request`, `None` for "no such socket" or an
+    /// unexpected reply. The kernel's exact lookup falls back to a
+    /// *listener* on the source address when no connection matches, so the
+    /// reply only counts when it names exactly the socket asked for.
+    pub(super) fn parse_reply(request: &[u8], reply: &[u8]) -> Option<u32> {
+        let kind = u16::from_ne_bytes(reply.get(4..6)?.try_into().ok()?);
+        if kind == NLMSG_ERROR || kind == NLMSG_DONE || kind != SOCK_DIAG_BY_FAMILY {
+            return None;
+        }
+        if reply.get(REPLY_ID)? != request.get(REQUEST_ID)? {
+            return None;
+        }
+        Some(u32::from_ne_bytes(
+            reply.get(UID_OFFSET..UID_OFFSET + 4)?.try_into().ok()?,
+        ))
+    }
+
+    /// Asks the kernel who owns the socket whose local end is `peer` and
+    /// whose remote end is `local`.
+    pub(super) fn uid_of(peer: SocketAddr, local: SocketAddr) -> io::Result<Option<u32>> {
+        let Some(msg) = request(peer, local) else {
+            return Ok(None);
+        };
+        let mut sock = Socket::new(
+            Domain::from(libc::AF_NETLINK),
+            Type::DGRAM,
+            Some(Protocol::from(NETLINK_SOCK_DIAG)),
+        )?;
+        sock.set_read_timeout(Some(Duration::from_secs(1)))?;
+        sock.send(&msg)?;
+        let mut reply = [0u8; 512];
+        let n = sock.read(&mut reply)?;
+        Ok(reply.get(..n).and_then(|r| parse_reply(&msg, r)))
+    }
 }
 
 /// The process holding a TCP listener on `port`, as `pid N (name)`, for
@@ -170,6 +271,25 @@ mod tests {
         let field = format!("{}:1388", hex6(Ipv4Addr::LOCALHOST.to_ipv6_mapped()));
         assert_eq!(parse_addr(&field), Some("127.0.0.1:5000".parse().unwrap()));
         assert_eq!(canonical(mapped), "127.0.0.1:5000".parse().unwrap());
+    }
+
+    #[test]
+    fn netlink_and_the_tables_agree_on_our_own_connection() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (_s, peer) = l.accept().unwrap();
+        let local = l.local_addr().unwrap();
+        assert_eq!(peer, c.local_addr().unwrap());
+        let via_netlink = diag::uid_of(peer, local).unwrap();
+        let table = fs::read_to_string("/proc/net/tcp").unwrap();
+        let via_table = find_uid(&table, peer, local);
+        assert!(via_netlink.is_some(), "netlink found no socket");
+        assert_eq!(via_netlink, via_table);
+        // A 4-tuple nobody has: no answer, not a wrong one.
+        let nobody: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        assert_eq!(diag::uid_of(nobody, local).unwrap(), None);
+        // The kernel would answer this with the listener on `local`: refused.
+        assert_eq!(diag::uid_of(local, nobody).unwrap(), None);
     }
 
     #[test]
