@@ -32,6 +32,9 @@ use stderr::{drain_stderr, lock, Tail};
 
 /// Lines of stderr kept for error messages.
 pub const TAIL_LINES: usize = 20;
+/// Pipe buffer asked for on a child's stdin/stdout (the kernel's default
+/// maximum for unprivileged processes, `/proc/sys/fs/pipe-max-size`).
+pub const PIPE_SIZE: usize = 1 << 20;
 /// Longest stderr line kept (longer lines are cut).
 pub const MAX_LINE: usize = 1024;
 /// How long a child may take to exit after `SIGTERM` before `SIGKILL`.
@@ -220,12 +223,16 @@ impl Supervised {
 
     /// The stdin pipe, if [`ChildCommand::stdin_piped`] was set.
     pub fn take_stdin(&mut self) -> Option<ChildStdin> {
-        self.child.stdin.take()
+        let stdin = self.child.stdin.take()?;
+        sandbox::grow_pipe(std::os::fd::AsFd::as_fd(&stdin), PIPE_SIZE);
+        Some(stdin)
     }
 
     /// The stdout pipe, if [`Output::Piped`] was chosen.
     pub fn take_stdout(&mut self) -> Option<ChildStdout> {
-        self.child.stdout.take()
+        let stdout = self.child.stdout.take()?;
+        sandbox::grow_pipe(std::os::fd::AsFd::as_fd(&stdout), PIPE_SIZE);
+        Some(stdout)
     }
 
     /// The stderr tail collected so far.

@@ -61,3 +61,16 @@ pub(super) fn signal_group(pgid: i32, sig: libc::c_int) {
         }
     }
 }
+
+/// Asks the kernel for a pipe buffer of `size` bytes on `fd` (best effort:
+/// the default 64 KiB pipe made the joiner's relay wake up every 64 KiB).
+pub(super) fn grow_pipe(fd: std::os::fd::BorrowedFd<'_>, size: usize) {
+    use std::os::fd::AsRawFd;
+    let size = libc::c_int::try_from(size).unwrap_or(libc::c_int::MAX);
+    // SAFETY: F_SETPIPE_SZ takes an int and touches no memory of ours; the
+    // descriptor is borrowed, so it is open for the whole call.
+    let r = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, size) };
+    if r < 0 {
+        tracing::debug!(error = %io::Error::last_os_error(), "cannot enlarge a child pipe");
+    }
+}
