@@ -77,7 +77,16 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for EofWatch<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let n = ready!(Pin::new(&mut self.inner).poll_write(cx, buf))?;
+        // The records of this write may sit in a coalescing transport
+        // (`Coalesce`): push them out now, so that a written byte is a sent
+        // byte for every caller. One write's records still leave in one
+        // send. If the socket is full the bytes stay buffered, the waker is
+        // registered, and the next write or flush sends them.
+        if let Poll::Ready(Err(e)) = Pin::new(&mut self.inner).poll_flush(cx) {
+            return Poll::Ready(Err(e));
+        }
+        Poll::Ready(Ok(n))
     }
 
     fn poll_write_vectored(
@@ -157,7 +166,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for CloseNotify<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let n = ready!(Pin::new(&mut self.inner).poll_write(cx, buf))?;
+        // The records of this write may sit in a coalescing transport
+        // (`Coalesce`): push them out now, so that a written byte is a sent
+        // byte for every caller. One write's records still leave in one
+        // send. If the socket is full the bytes stay buffered, the waker is
+        // registered, and the next write or flush sends them.
+        if let Poll::Ready(Err(e)) = Pin::new(&mut self.inner).poll_flush(cx) {
+            return Poll::Ready(Err(e));
+        }
+        Poll::Ready(Ok(n))
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
