@@ -86,12 +86,14 @@ pub async fn run(args: DemoArgs, shutdown: Shutdown) -> Result<ExitCode, Error> 
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|source| Error::Bind {
+            held_by: String::new(),
             address: "127.0.0.1:0".into(),
             source,
         })?;
     let port = listener
         .local_addr()
         .map_err(|source| Error::Bind {
+            held_by: String::new(),
             address: "127.0.0.1:0".into(),
             source,
         })?
@@ -117,6 +119,7 @@ pub async fn run(args: DemoArgs, shutdown: Shutdown) -> Result<ExitCode, Error> 
     )?);
     let relay_listener = manual::bind_relay(None).await?;
     let relay_addr = relay_listener.local_addr().map_err(|source| Error::Bind {
+        held_by: String::new(),
         address: "relay".into(),
         source,
     })?;

@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio_openssl::SslStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, info_span, warn, Instrument};
@@ -177,7 +176,7 @@ async fn connect_tcp(
 pub async fn connect_joiner(
     cfg: &DonorConfig,
     token: &CancellationToken,
-) -> Result<(SslStream<TcpStream>, PeerInfo), DonorError> {
+) -> Result<(crate::tls::TlsStream, PeerInfo), DonorError> {
     let tcp = connect_tcp(cfg, token).await?;
     tcp.set_nodelay(true).map_err(DonorError::Listener)?;
     if let Err(e) = cfg.sockopts.apply_tcp(&tcp) {

@@ -42,10 +42,12 @@ pub enum Error {
         reason: String,
     },
     /// The listening address cannot be bound.
-    #[error("cannot listen on {address}")]
+    #[error("cannot listen on {address}{held_by}")]
     Bind {
         /// The address.
         address: String,
+        /// ` (held by pid N (name))` when a port in use has a known owner, else empty.
+        held_by: String,
         /// Why (`Address already in use`).
         #[source]
         source: std::io::Error,

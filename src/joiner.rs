@@ -308,7 +308,7 @@ where
 
 async fn forward(
     cfg: &JoinerConfig,
-    tls: tokio_openssl::SslStream<TcpStream>,
+    tls: crate::tls::TlsStream,
     first: &[u8],
     addr: SocketAddr,
     token: &CancellationToken,
@@ -324,7 +324,7 @@ async fn forward(
 
 async fn to_rsync(
     cfg: &JoinerConfig,
-    tls: tokio_openssl::SslStream<TcpStream>,
+    tls: crate::tls::TlsStream,
     first: &[u8],
     conf: &DaemonConfig,
     token: &CancellationToken,

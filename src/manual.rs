@@ -49,13 +49,17 @@ pub fn parse_address(text: &str) -> Result<SstAddress, Error> {
     })
 }
 
-/// Binds the joiner's TLS listener; a taken port is [`ExitCode::Busy`].
+/// Binds the joiner's TLS listener. A port in use is [`ExitCode::Busy`]
+/// with the holder named when it can be found; an address that is not on
+/// this host (NAT: the advertised address belongs to a router) falls back
+/// to all interfaces, as MariaDB's own rsync method does.
 pub async fn bind_listener(address: &SstAddress) -> Result<TcpListener, Error> {
-    let (host, port) = (&address.host, address.port);
+    let port = address.port;
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host((address.host_unbracketed.as_str(), port))
         .await
         .map_err(|source| Error::Bind {
-            address: format!("{host}:{port}"),
+            held_by: String::new(),
+            address: address.authority(),
             source,
         })?
         .collect();
@@ -63,20 +67,40 @@ pub async fn bind_listener(address: &SstAddress) -> Result<TcpListener, Error> {
     for addr in addrs {
         match TcpListener::bind(addr).await {
             Ok(l) => return Ok(l),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrNotAvailable => {
+                let any: SocketAddr = if addr.is_ipv6() {
+                    (std::net::Ipv6Addr::UNSPECIFIED, port).into()
+                } else {
+                    (std::net::Ipv4Addr::UNSPECIFIED, port).into()
+                };
+                warn!(address = %addr, "not an address of this host, listening on all interfaces");
+                match TcpListener::bind(any).await {
+                    Ok(l) => return Ok(l),
+                    Err(e) => last = Some((any, e)),
+                }
+            }
             Err(e) => last = Some((addr, e)),
         }
     }
     let (addr, source) = match last {
         Some((a, e)) => (a.to_string(), e),
         None => (
-            format!("{host}:{port}"),
+            address.authority(),
             std::io::Error::new(
                 std::io::ErrorKind::NotFound,
                 "the name resolved to no address",
             ),
         ),
     };
+    let held_by = if source.kind() == std::io::ErrorKind::AddrInUse {
+        crate::sockowner::listener_owner(port)
+            .map(|o| format!(" (held by {o})"))
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
     Err(Error::Bind {
+        held_by,
         address: addr,
         source,
     })
@@ -134,6 +158,7 @@ async fn joiner_command(args: JoinerArgs, shutdown: Shutdown) -> Result<ExitCode
     };
     let listener = bind_listener(&address).await?;
     let bound = listener.local_addr().map_err(|source| Error::Bind {
+        held_by: String::new(),
         address: address.authority(),
         source,
     })?;
@@ -265,6 +290,7 @@ pub async fn bind_relay(listen: Option<&str>) -> Result<TcpListener, Error> {
         });
     }
     TcpListener::bind(addr).await.map_err(|source| Error::Bind {
+        held_by: String::new(),
         address: addr.to_string(),
         source,
     })
@@ -280,6 +306,7 @@ async fn donor_command(args: DonorArgs, shutdown: Shutdown) -> Result<ExitCode, 
     }
     let listener = bind_relay(args.listen.as_deref()).await?;
     let relay_addr = listener.local_addr().map_err(|source| Error::Bind {
+        held_by: String::new(),
         address: "relay".into(),
         source,
     })?;
@@ -314,6 +341,7 @@ async fn donor_command(args: DonorArgs, shutdown: Shutdown) -> Result<ExitCode, 
         args.log_dir.clone().unwrap_or(datadir),
         relay_addr,
     )?;
+    plan.bwlimit_kib = settings.bwlimit_kib;
     plan.parallel = args.parallel.or(settings.parallel).unwrap_or(plan.parallel);
     let token = shutdown.token();
     let sent = async {

@@ -89,6 +89,48 @@ fn parse_addr(field: &str) -> Option<SocketAddr> {
     Some(canonical(SocketAddr::new(ip, port)))
 }
 
+/// The process holding a TCP listener on `port`, as `pid N (name)`, for
+/// "address already in use" messages. Best effort: `None` when the tables
+/// or the process's descriptors cannot be read (another user's process as
+/// non-root).
+pub fn listener_owner(port: u16) -> Option<String> {
+    let inode = TABLES.iter().find_map(|t| {
+        let text = fs::read_to_string(t).ok()?;
+        listening_inode(&text, port)
+    })?;
+    let target = format!("socket:[{inode}]");
+    for proc_entry in fs::read_dir("/proc").ok()?.flatten() {
+        let name = proc_entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let Ok(fds) = fs::read_dir(proc_entry.path().join("fd")) else {
+            continue;
+        };
+        let holds = fds
+            .flatten()
+            .any(|fd| fs::read_link(fd.path()).is_ok_and(|l| l.as_os_str() == target.as_str()));
+        if holds {
+            let comm = fs::read_to_string(proc_entry.path().join("comm")).unwrap_or_default();
+            return Some(format!("pid {pid} ({})", comm.trim()));
+        }
+    }
+    None
+}
+
+/// The inode of a socket listening (state `0A`) on `port` in one table.
+fn listening_inode(table: &str, port: u16) -> Option<u64> {
+    table.lines().skip(1).find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let local = parse_addr(f.get(1)?)?;
+        (local.port() == port && *f.get(3)? == "0A").then_some(())?;
+        f.get(9)?.parse().ok()
+    })
+}
+
 /// One 32-bit word of address bytes, printed native-endian by the kernel.
 fn word(hex: &str) -> Option<[u8; 4]> {
     u32::from_str_radix(hex, 16).ok().map(u32::to_ne_bytes)
@@ -128,6 +170,17 @@ mod tests {
         let field = format!("{}:1388", hex6(Ipv4Addr::LOCALHOST.to_ipv6_mapped()));
         assert_eq!(parse_addr(&field), Some("127.0.0.1:5000".parse().unwrap()));
         assert_eq!(canonical(mapped), "127.0.0.1:5000".parse().unwrap());
+    }
+
+    #[test]
+    fn names_the_process_holding_a_listener() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let owner = listener_owner(port).unwrap_or_default();
+        assert!(
+            owner.starts_with(&format!("pid {} ", std::process::id())),
+            "{owner}"
+        );
     }
 
     #[test]

@@ -110,12 +110,7 @@ async fn our_connector_talks_to_a_socat_listener() {
     .await;
     let client = TlsClient::new(&settings(&donor, &pki.ca_file, ""), "127.0.0.1").unwrap();
     let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    let (_guard, logs) = capture_logs();
     let (mut s, info) = within(client.connect(tcp, HANDSHAKE)).await.unwrap();
-    // socat's listener sends session tickets once it accepted our certificate.
-    let logs = logs.text();
-    assert!(logs.contains("tls connected"), "{logs}");
-    assert!(!logs.contains("no tls 1.3 session ticket"), "{logs}");
     assert_eq!(info.protocol, "TLSv1.3");
     assert!(info.subject.contains("CN=localhost"));
     s.write_all(b"ping through socat\n").await.unwrap();

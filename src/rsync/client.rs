@@ -75,6 +75,8 @@ pub struct TransferPlan {
     pub parallel: usize,
     /// More root-level include patterns for step 1 (for example `/ib_buffer_pool`).
     pub extra_top_level: Vec<String>,
+    /// `--bwlimit` in KiB/s for every data run (`[sst] sst-bwlimit`).
+    pub bwlimit_kib: Option<u64>,
 }
 
 impl TransferPlan {
@@ -88,6 +90,7 @@ impl TransferPlan {
             relay,
             parallel: std::thread::available_parallelism().map_or(1, |n| n.get()),
             extra_top_level: Vec::new(),
+            bwlimit_kib: None,
         })
     }
 
@@ -122,9 +125,18 @@ fn contents_of(dir: &Path) -> OsString {
     s
 }
 
+/// The flags every data run shares, plus the bandwidth limit if any.
+fn common_args(plan: &TransferPlan) -> Vec<OsString> {
+    let mut args: Vec<OsString> = COMMON_FLAGS.iter().map(OsString::from).collect();
+    if let Some(kib) = plan.bwlimit_kib {
+        args.push(format!("--bwlimit={kib}").into());
+    }
+    args
+}
+
 /// Arguments of step 1: the data directory's top level.
 pub fn top_level_args(plan: &TransferPlan) -> Vec<OsString> {
-    let mut args: Vec<OsString> = COMMON_FLAGS.iter().map(OsString::from).collect();
+    let mut args = common_args(plan);
     args.push("--dirs".into());
     for name in SKIPPED_NAMES {
         args.push(format!("--exclude=/{name}").into());
@@ -143,7 +155,7 @@ pub fn top_level_args(plan: &TransferPlan) -> Vec<OsString> {
 
 /// Arguments of step 2: the redo logs into the log directory module.
 pub fn log_dir_args(plan: &TransferPlan) -> Vec<OsString> {
-    let mut args: Vec<OsString> = COMMON_FLAGS.iter().map(OsString::from).collect();
+    let mut args = common_args(plan);
     args.push("--dirs".into());
     args.push("--include=/ib_logfile[0-9]*".into());
     args.push("--exclude=**".into());
@@ -154,7 +166,7 @@ pub fn log_dir_args(plan: &TransferPlan) -> Vec<OsString> {
 
 /// Arguments of step 3 for one top-level directory.
 pub fn directory_args(plan: &TransferPlan, name: &OsStr) -> Vec<OsString> {
-    let mut args: Vec<OsString> = COMMON_FLAGS.iter().map(OsString::from).collect();
+    let mut args = common_args(plan);
     args.push("--recursive".into());
     args.push("--exclude=*/ib_logfile*".into());
     args.push(contents_of(&plan.datadir.join(name)));
@@ -341,7 +353,24 @@ mod tests {
             relay: "127.0.0.1:4000".parse().unwrap(),
             parallel: 2,
             extra_top_level: vec!["/ib_buffer_pool".into()],
+            bwlimit_kib: None,
         }
+    }
+
+    #[test]
+    fn bwlimit_reaches_every_data_run() {
+        let mut p = plan();
+        p.bwlimit_kib = Some(512);
+        for args in [
+            top_level_args(&p),
+            log_dir_args(&p),
+            directory_args(&p, OsStr::new("db")),
+        ] {
+            assert!(strs(&args).contains(&"--bwlimit=512"), "{args:?}");
+        }
+        assert!(!strs(&top_level_args(&plan()))
+            .iter()
+            .any(|a| a.starts_with("--bwlimit")));
     }
 
     fn strs(v: &[OsString]) -> Vec<&str> {

@@ -41,6 +41,7 @@ pub async fn run(
     info!(joiner = %cfg.target, bypass = args.bypass, "donor: sending state snapshot");
     let listener = manual::bind_relay(None).await?;
     let relay_addr = listener.local_addr().map_err(|source| Error::Bind {
+        held_by: String::new(),
         address: "relay".into(),
         source,
     })?;
@@ -76,6 +77,7 @@ pub async fn run(
         shutdown.token().clone(),
     ));
     let mut plan = TransferPlan::new(datadir.clone(), paths.log_dir.clone(), relay_addr)?;
+    plan.bwlimit_kib = settings.bwlimit_kib;
     plan.parallel = settings.parallel.unwrap_or(plan.parallel);
     let progress_stop = CancellationToken::new();
     let result = async {
@@ -93,7 +95,7 @@ pub async fn run(
                 crate::rsync::client::send_data(&plan, token),
             )
             .await?;
-            say(protocol, |w| w.complete(meter.outbound()))?;
+            say(protocol, |w| w.complete(total))?;
         }
         say(protocol, |w| w.continue_())?;
         manual::send_with_tunnel_errors(

@@ -51,6 +51,7 @@ pub async fn run(
     let address = SstAddress::parse(&args.address).map_err(SstError::from)?;
     let listener = manual::bind_listener(&address).await?;
     let bound = listener.local_addr().map_err(|source| Error::Bind {
+        held_by: String::new(),
         address: address.authority(),
         source,
     })?;

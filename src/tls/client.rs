@@ -17,6 +17,9 @@ use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 use tokio_openssl::SslStream;
 
+use super::TlsStream;
+use crate::relay::{CloseNotify, EofWatch};
+
 use super::verify::{self, Recorder};
 use super::{context, error, log_start, new_stream, peer_of, preflight};
 use super::{PeerInfo, PeerPolicy, Preflight, SockOpts, TlsError, TlsSettings};
@@ -89,7 +92,7 @@ impl TlsClient {
         &self,
         tcp: TcpStream,
         timeout: Duration,
-    ) -> Result<(SslStream<TcpStream>, PeerInfo), TlsError> {
+    ) -> Result<(TlsStream, PeerInfo), TlsError> {
         let peer = peer_of(&tcp);
         let deadline = Instant::now() + timeout;
         let (mut ssl, tcp) = new_stream(&self.ctx, tcp)?;
@@ -103,10 +106,11 @@ impl TlsClient {
         ssl.set_ex_data(self.ticket, flag.clone());
         let rec = Recorder::new(self.mismatch_code);
         rec.install(&mut ssl, self.mode, self.policy.clone());
-        let mut stream = SslStream::new(ssl, tcp).map_err(|source| TlsError::Setup {
-            what: "new connection",
-            source,
-        })?;
+        let mut stream =
+            SslStream::new(ssl, EofWatch::new(tcp)).map_err(|source| TlsError::Setup {
+                what: "new connection",
+                source,
+            })?;
         match timeout_at(deadline, Pin::new(&mut stream).connect()).await {
             Err(_) => return Err(TlsError::Timeout { peer, timeout }),
             Ok(Err(e)) => {
@@ -123,7 +127,7 @@ impl TlsClient {
         let info = PeerInfo::of(stream.ssl());
         tracing::debug!(%peer, subject = %info.subject, protocol = %info.protocol,
             cipher = %info.cipher, rule = ?rec.matched().map(|m| m.rule), "tls connected");
-        Ok((stream, info))
+        Ok((CloseNotify::new(stream), info))
     }
 }
 
@@ -132,7 +136,7 @@ impl TlsClient {
 /// application data) when it accepted us, an alert when it did not. Peek
 /// (consuming nothing) until one of them arrives.
 async fn confirm_accepted(
-    stream: &mut SslStream<TcpStream>,
+    stream: &mut SslStream<EofWatch<TcpStream>>,
     ticket: &AtomicBool,
     until: Instant,
     peer: SocketAddr,

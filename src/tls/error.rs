@@ -74,8 +74,10 @@ pub enum TlsError {
         timeout: Duration,
     },
     /// The peer's certificate failed the chain check.
-    #[error("tls handshake with {peer}: peer certificate rejected: {reason} (depth {depth}, subject {subject})")]
+    #[error("tls handshake with {peer}: peer certificate {presented} rejected: {reason} (at depth {depth}, subject {subject}); check that both nodes trust the same CA ([sst] tca)")]
     PeerCertRejected {
+        /// The peer's own certificate: subject and names.
+        presented: String,
         /// The peer.
         peer: SocketAddr,
         /// OpenSSL's verify error (`certificate has expired`, …).

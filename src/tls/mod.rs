@@ -40,6 +40,11 @@ pub use server::TlsServer;
 pub use sockopt::{SockOpts, SockoptError};
 pub use trust::TrustSource;
 
+/// An established TLS connection whose end of file counts only with
+/// `close_notify` (a peer that drops TCP mid-stream is an error, never a
+/// clean end).
+pub type TlsStream = crate::relay::CloseNotify<TcpStream>;
+
 use policy::{subject_line, CertNames};
 
 /// The TLS part of the configuration, after option files and flags were merged.

@@ -10,6 +10,9 @@ use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 use tokio_openssl::SslStream;
 
+use super::TlsStream;
+use crate::relay::{CloseNotify, EofWatch};
+
 use super::verify::{self, Recorder};
 use super::{context, error, log_start, new_stream, peer_of, preflight};
 use super::{PeerInfo, PeerPolicy, Preflight, TlsError, TlsSettings};
@@ -53,16 +56,17 @@ impl TlsServer {
         &self,
         tcp: TcpStream,
         timeout: Duration,
-    ) -> Result<(SslStream<TcpStream>, PeerInfo), TlsError> {
+    ) -> Result<(TlsStream, PeerInfo), TlsError> {
         let peer = peer_of(&tcp);
         let deadline = Instant::now() + timeout;
         let (mut ssl, tcp) = new_stream(&self.ctx, tcp)?;
         let rec = Recorder::new(self.mismatch_code);
         rec.install(&mut ssl, self.mode, self.policy.clone());
-        let mut stream = SslStream::new(ssl, tcp).map_err(|source| TlsError::Setup {
-            what: "new connection",
-            source,
-        })?;
+        let mut stream =
+            SslStream::new(ssl, EofWatch::new(tcp)).map_err(|source| TlsError::Setup {
+                what: "new connection",
+                source,
+            })?;
         match timeout_at(deadline, Pin::new(&mut stream).accept()).await {
             Err(_) => Err(TlsError::Timeout { peer, timeout }),
             Ok(Err(e)) => Err(rec
@@ -72,7 +76,7 @@ impl TlsServer {
                 let info = PeerInfo::of(stream.ssl());
                 tracing::debug!(%peer, subject = %info.subject, protocol = %info.protocol,
                     cipher = %info.cipher, rule = ?rec.matched().map(|m| m.rule), "tls accepted");
-                Ok((stream, info))
+                Ok((CloseNotify::new(stream), info))
             }
         }
     }

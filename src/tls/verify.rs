@@ -21,6 +21,7 @@ struct ChainFailure {
     reason: String,
     depth: u32,
     subject: String,
+    presented: String,
 }
 
 #[derive(Debug, Default)]
@@ -73,10 +74,25 @@ impl Recorder {
                 .current_cert()
                 .map(|c| subject_line(c.subject_name()))
                 .unwrap_or_default();
+            // The peer's own certificate, whatever depth failed: operators
+            // recognise a node by its name, not by the CA that signed it.
+            let presented = ctx
+                .chain()
+                .and_then(|c| c.iter().next())
+                .map(|leaf| {
+                    let names = super::policy::CertNames::from_cert(leaf).display_list();
+                    format!(
+                        "{} [{}]",
+                        subject_line(leaf.subject_name()),
+                        names.join(", ")
+                    )
+                })
+                .unwrap_or_default();
             self.lock().chain.get_or_insert(ChainFailure {
                 reason: ctx.error().error_string().to_string(),
                 depth,
                 subject,
+                presented,
             });
             return false;
         }
@@ -123,6 +139,7 @@ impl Recorder {
             reason: c.reason,
             depth: c.depth,
             subject: c.subject,
+            presented: c.presented,
         })
     }
 

@@ -154,6 +154,7 @@ pub fn plan(d: &Dirs, relay: std::net::SocketAddr) -> TransferPlan {
         relay,
         parallel: 3,
         extra_top_level: Vec::new(),
+        bwlimit_kib: None,
     }
 }
 

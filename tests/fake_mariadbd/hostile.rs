@@ -1,0 +1,83 @@
+//! Clients that must get nothing out of the joiner: plaintext TCP, and TLS
+//! with a certificate from an untrusted CA or without any certificate.
+//! Each returns the bytes it received, which must never contain rsync's
+//! `@RSYNCD:` greeting (the daemon speaks first on a served connection).
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use openssl::ssl::{SslConnector, SslFiletype, SslMethod, SslVerifyMode};
+
+use super::pki::NodeCert;
+
+/// How long a probe listens for an answer.
+const LISTEN: Duration = Duration::from_secs(3);
+
+fn read_some(r: &mut impl Read, within: Duration) -> Vec<u8> {
+    let deadline = Instant::now() + within;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while Instant::now() < deadline {
+        match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                got.extend_from_slice(&buf[..n]);
+                if got.windows(7).any(|w| w == b"@RSYNCD") {
+                    break;
+                }
+            }
+            // A read timeout only bounds one read; listen until the deadline.
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => break,
+        }
+    }
+    got
+}
+
+/// Connects in plaintext, speaks rsync's greeting, returns the open stream
+/// (kept by the caller, to sit idle during a good transfer) and what came back.
+pub fn plaintext(port: u16) -> (TcpStream, Vec<u8>) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let _ = s.write_all(b"@RSYNCD: 31.0\nrsync_tunnel_sst\n");
+    let got = read_some(&mut s, LISTEN);
+    (s, got)
+}
+
+/// Connects with TLS presenting `cert` (or none), trusting anything, and
+/// speaks rsync's greeting; returns what came back as application data.
+pub fn tls(port: u16, cert: Option<&NodeCert>) -> Vec<u8> {
+    let mut b = SslConnector::builder(SslMethod::tls_client()).unwrap();
+    b.set_verify(SslVerifyMode::NONE);
+    if let Some(c) = cert {
+        b.set_certificate_chain_file(&c.cert).unwrap();
+        b.set_private_key_file(&c.key, SslFiletype::PEM).unwrap();
+    }
+    let connector = b.build();
+    let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let cfg = connector
+        .configure()
+        .unwrap()
+        .verify_hostname(false)
+        .use_server_name_indication(true);
+    let mut s = match cfg.connect("127.0.0.1", tcp) {
+        Ok(s) => s,
+        // Rejected inside the handshake: nothing reached rsync.
+        Err(_) => return Vec::new(),
+    };
+    let _ = s.write_all(b"@RSYNCD: 31.0\nrsync_tunnel_sst\n");
+    read_some(&mut s, LISTEN)
+}
+
+/// Panics if `got` holds rsync's greeting.
+pub fn assert_no_rsync(what: &str, got: &[u8]) {
+    let text = String::from_utf8_lossy(got);
+    assert!(
+        !text.contains("@RSYNCD"),
+        "{what} got bytes from rsync: {text:?}"
+    );
+}
