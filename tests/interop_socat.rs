@@ -29,6 +29,14 @@ const SIGTERM_EXIT: i32 = 3;
 const SHORT: Duration = Duration::from_secs(10);
 /// gen-certs makes RSA keys: slow on a loaded 2-core machine.
 const GEN_TIMEOUT: Duration = Duration::from_secs(120);
+/// What an rsync_tunnel joiner keeps in its datadir besides the data: the
+/// marker and its own bookkeeping.
+const JOINER_FILES: [&str; 4] = [
+    MARKER,
+    "rsync_tunnel_sst.conf",
+    "rsync_tunnel_sst.pid",
+    "sst_in_progress",
+];
 
 fn openssl(args: &[&OsStr]) -> String {
     let mut cmd = Command::new("openssl");
@@ -195,17 +203,7 @@ fn socat_donor_sends_an_sst_into_an_sst_tunnel_joiner() {
     // The marker and the joiner's own bookkeeping are not part of the data.
     // Symlinks must arrive as sent (--links), unlike the reference joiner's
     // daemon, whose `use chroot = no` implies rsync's `munge symlinks`.
-    assert_same_tree(
-        &source,
-        &dest,
-        &[
-            MARKER,
-            "rsync_tunnel_sst.conf",
-            "rsync_tunnel_sst.pid",
-            "sst_in_progress",
-        ],
-        Symlinks::Intact,
-    );
+    assert_same_tree(&source, &dest, &JOINER_FILES, Symlinks::Intact);
 }
 
 #[test]
@@ -311,4 +309,60 @@ fn reference_socat_pair_completes_the_reference_sst() {
     );
     // The reference joiner's own daemon munges symlinks (use chroot = no).
     assert_same_tree(&source, &dest, &[MARKER], Symlinks::Munged);
+}
+
+/// A socat donor whose certificate comes from another CA gets no byte into
+/// the joiner's data directory (its rsync fails), and the joiner stays up
+/// for the legitimate donor that follows.
+#[test]
+fn sst_tunnel_joiner_refuses_a_socat_donor_from_another_ca_then_serves_the_real_one() {
+    let pki = Pki::generate();
+    let rogue = Pki::generate();
+    let work = tempfile::tempdir().expect("work dir");
+    let source = work.path().join("donor-data");
+    let dest = work.path().join("joiner-data");
+    make_datadir(&source);
+    fs::create_dir(&dest).expect("joiner datadir");
+
+    let (mut joiner, joiner_port) =
+        support::tunnel_joiner(&pki, "joiner", &["--datadir".as_ref(), dest.as_os_str()]);
+    // The rogue trusts the joiner's CA but presents a certificate the joiner does not trust.
+    let opts = format!(
+        "cert={},key={},cafile={}",
+        rogue.cert("donor").display(),
+        rogue.key("donor").display(),
+        pki.ca().display()
+    );
+    let (rogue_socat, rogue_port) = support::socat_donor_with(&opts, "127.0.0.1", joiner_port);
+    let mut cmd = Command::new("rsync");
+    cmd.args(support::SST_FLAGS)
+        .arg("--recursive")
+        .arg(format!("{}/", source.join("db1").display()))
+        .arg(format!(
+            "rsync://localhost:{rogue_port}/{}/db1",
+            support::MODULE
+        ));
+    let (status, _, stderr) = run("rogue rsync", cmd, TRANSFER);
+    assert!(
+        !status.success(),
+        "rsync through an untrusted donor succeeded; joiner stderr:\n{}",
+        joiner.stderr()
+    );
+    let written = support::tree::snapshot(&dest, &JOINER_FILES);
+    assert!(
+        written.is_empty(),
+        "the untrusted donor wrote into the datadir: {:?}; rsync said: {stderr}",
+        written.keys().collect::<Vec<_>>()
+    );
+    assert!(
+        joiner.try_status().is_none(),
+        "the joiner exited after a rejected donor: {}",
+        joiner.stderr()
+    );
+    drop(rogue_socat);
+
+    let (_socat, donor_port) = support::socat_donor(&pki, "donor", "127.0.0.1", joiner_port);
+    support::reference_donor_sequence(&source, donor_port, &format!("{STATE} 0\n"));
+    joiner.assert_exit_code(0, TRANSFER);
+    assert_eq!(joiner.remaining_stdout(SHORT), vec![format!("{STATE} 0")]);
 }

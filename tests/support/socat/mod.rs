@@ -66,13 +66,15 @@ fn socat(name: &str, left: String, right: String) -> (Proc, u16) {
 /// `socat tcp-listen:P,bind=localhost,reuseaddr,fork openssl:HOST:PORT,cert=..,key=..,cafile=..`
 /// (port 0 here, read back from socat's notice). Returns the plaintext port.
 pub fn socat_donor(pki: &Pki, node: &str, joiner_host: &str, joiner_port: u16) -> (Proc, u16) {
+    socat_donor_with(&pki.socat_opts(node), joiner_host, joiner_port)
+}
+
+/// [`socat_donor`] with explicit OPENSSL options (e.g. a certificate from another CA).
+pub fn socat_donor_with(opts: &str, joiner_host: &str, joiner_port: u16) -> (Proc, u16) {
     socat(
         "socat donor",
         "tcp-listen:0,bind=localhost,reuseaddr,fork".to_owned(),
-        format!(
-            "openssl:{joiner_host}:{joiner_port},{}",
-            pki.socat_opts(node)
-        ),
+        format!("openssl:{joiner_host}:{joiner_port},{opts}"),
     )
 }
 

@@ -110,6 +110,20 @@ impl Proc {
         }
     }
 
+    /// Waits until the stderr pipe is closed and fully collected (after
+    /// exit); false if a leftover child still holds it open after `timeout`.
+    pub fn wait_stderr_closed(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stderr_lines.recv_timeout(left) {
+                Ok(_) => {}
+                Err(RecvTimeoutError::Disconnected) => return true,
+                Err(RecvTimeoutError::Timeout) => return false,
+            }
+        }
+    }
+
     /// Waits for a stderr line matching `pred` and returns it, or panics with
     /// the stderr so far when none comes in time or the process ends first.
     pub fn stderr_line_matching(
@@ -183,6 +197,9 @@ impl Proc {
     /// Waits for the exit and asserts its code, showing stderr on a mismatch.
     pub fn assert_exit_code(&mut self, code: i32, timeout: Duration) {
         let status = self.wait(timeout);
+        if status.code() != Some(code) {
+            let _complete = self.wait_stderr_closed(Duration::from_secs(2));
+        }
         assert_eq!(
             status.code(),
             Some(code),
@@ -214,6 +231,7 @@ pub fn run(name: &str, cmd: Command, timeout: Duration) -> (ExitStatus, String, 
     let mut proc = Proc::spawn(name, cmd);
     let status = proc.wait(timeout);
     let stdout = proc.remaining_stdout(Duration::from_secs(10)).join("\n");
+    let _complete = proc.wait_stderr_closed(Duration::from_secs(10));
     (status, stdout, proc.stderr())
 }
 
