@@ -433,3 +433,26 @@ fn killing_the_donor_leaves_no_rsync_behind() {
         || rsyncs_touching(&dst).is_empty(),
     );
 }
+
+#[test]
+fn the_demo_runs_end_to_end() {
+    let mut cmd = Command::new(TUNNEL);
+    cmd.args(["demo", "--size-mib", "8"]);
+    let (status, out, err) = run("demo", cmd, TRANSFER);
+    assert!(status.success(), "demo failed: {status:?}\n{out}\n{err}");
+    for needle in ["identical", "TLSv1.3", "CN=joiner.demo", "MB/s"] {
+        assert!(
+            out.contains(needle),
+            "demo summary lacks {needle:?}:\n{out}"
+        );
+    }
+    // The demo's temporary directory is gone afterwards.
+    let dir = out
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("demo: ")
+                .and_then(|l| l.split(" of sample data in ").nth(1))
+        })
+        .expect("the demo names its sample directory");
+    assert!(!Path::new(dir).exists(), "demo left {dir} behind");
+}

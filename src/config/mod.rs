@@ -113,7 +113,7 @@ pub enum ConfigError {
         reason: String,
     },
     /// `sockopt` contains an item we reject.
-    #[error("{origin}: [sst] sockopt")]
+    #[error("{origin}")]
     Sockopt {
         /// Where the sockopt value came from.
         origin: String,
