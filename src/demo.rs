@@ -19,7 +19,6 @@ use crate::donor::{self, FirstFailure};
 use crate::error::Error;
 use crate::exit::ExitCode;
 use crate::joiner::{self, Backend, JoinerConfig, JoinerOutcome};
-use crate::manual;
 use crate::meter::Meter;
 use crate::pki::{Ca, LeafSpec};
 use crate::rsync::client::TransferPlan;
@@ -82,7 +81,7 @@ pub async fn run(args: DemoArgs, shutdown: Shutdown) -> Result<ExitCode, Error> 
 
     // Joiner: a TLS listener on an ephemeral loopback port, rsync per connection.
     let joiner_meter = Arc::new(Meter::new());
-    let conf = Arc::new(manual::prepare_datadir(&dst, &dst)?);
+    let conf = Arc::new(joiner::prepare_datadir(&dst, &dst)?);
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|source| Error::Bind {
@@ -105,19 +104,19 @@ pub async fn run(args: DemoArgs, shutdown: Shutdown) -> Result<ExitCode, Error> 
         marker_dir: Some(dst.clone()),
         timeouts: joiner_settings.timeouts.clone(),
         max_connections: joiner_settings.max_connections,
-        relay: manual::relay_opts(&joiner_settings, &joiner_meter),
+        relay: joiner_settings.relay_opts(&joiner_meter),
     };
     let joiner_task = tokio::spawn(joiner::run_joiner(jcfg, listener, shutdown.token().clone()));
 
     // Donor: relay on loopback, preflight handshake, the SST rsync sequence.
     let started = Instant::now();
     let donor_meter = Arc::new(Meter::new());
-    let dcfg = Arc::new(manual::donor_config(
+    let dcfg = Arc::new(donor::donor_config(
         &donor_settings,
         &format!("127.0.0.1:{port}"),
         &donor_meter,
     )?);
-    let relay_listener = manual::bind_relay(None).await?;
+    let relay_listener = donor::bind_relay(None).await?;
     let relay_addr = relay_listener.local_addr().map_err(|source| Error::Bind {
         held_by: String::new(),
         address: "relay".into(),
@@ -136,9 +135,9 @@ pub async fn run(args: DemoArgs, shutdown: Shutdown) -> Result<ExitCode, Error> 
     let plan = TransferPlan::new(src.clone(), src.clone(), relay_addr)?;
     let token = shutdown.token();
     let sent = async {
-        manual::send_with_tunnel_errors(&failures, crate::rsync::client::send_data(&plan, token))
+        donor::send_with_tunnel_errors(&failures, crate::rsync::client::send_data(&plan, token))
             .await?;
-        manual::send_with_tunnel_errors(
+        donor::send_with_tunnel_errors(
             &failures,
             crate::rsync::client::send_marker(&plan, STATE, token),
         )
@@ -146,7 +145,7 @@ pub async fn run(args: DemoArgs, shutdown: Shutdown) -> Result<ExitCode, Error> 
     }
     .await;
     stop.cancel();
-    manual::join_relay(relay).await?;
+    donor::join_relay(relay).await?;
     sent?;
     let outcome = match joiner_task.await {
         Ok(r) => r?,

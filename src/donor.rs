@@ -18,10 +18,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, info_span, warn, Instrument};
 
-use crate::config::Timeouts;
+use crate::config::{Settings, Timeouts};
+use crate::error::Error;
 use crate::exit::ExitCode;
+use crate::meter::Meter;
 use crate::relay::{self, RelayOpts};
 use crate::sockowner;
+use crate::sst::address::SstAddress;
 use crate::tls::{PeerInfo, SockOpts, TlsClient, TlsError};
 
 /// The joiner to connect to.
@@ -310,5 +313,76 @@ async fn relay_one(
             warn!(subject = %info.subject, elapsed_ms = elapsed_ms(), error = %text, "connection failed");
             failures.record(text);
         }
+    }
+}
+
+/// Builds the donor side for `address`: connector with the expected name.
+pub fn donor_config(
+    settings: &Settings,
+    address: &str,
+    meter: &Arc<Meter>,
+) -> Result<DonorConfig, Error> {
+    let address = SstAddress::parse(address)?;
+    let tls = Arc::new(TlsClient::new(&settings.tls, &address.host_unbracketed)?);
+    Ok(DonorConfig {
+        tls,
+        sockopts: settings.tls.opts.clone(),
+        target: Target {
+            host: address.host_unbracketed.clone(),
+            port: address.port,
+        },
+        timeouts: settings.timeouts.clone(),
+        relay: settings.relay_opts(meter),
+    })
+}
+
+/// Binds the donor's relay on loopback (`127.0.0.1:0` unless `listen` names one).
+pub async fn bind_relay(listen: Option<&str>) -> Result<TcpListener, Error> {
+    let addr: SocketAddr = match listen {
+        None => SocketAddr::from(([127, 0, 0, 1], 0)),
+        Some(text) => text.parse().map_err(|_| Error::Address {
+            address: text.to_string(),
+            reason: "expected a loopback IP:PORT such as 127.0.0.1:4445".into(),
+        })?,
+    };
+    if !addr.ip().is_loopback() {
+        return Err(Error::Address {
+            address: addr.to_string(),
+            reason: "the relay listens on loopback only".into(),
+        });
+    }
+    TcpListener::bind(addr).await.map_err(|source| Error::Bind {
+        held_by: String::new(),
+        address: addr.to_string(),
+        source,
+    })
+}
+
+/// Runs one rsync step; when it fails and the relay met a tunnel failure
+/// (TLS, names included), that failure is reported instead of rsync's
+/// "did not see server greeting".
+pub async fn send_with_tunnel_errors<T>(
+    failures: &FirstFailure,
+    step: impl std::future::Future<Output = Result<T, crate::rsync::RsyncError>>,
+) -> Result<T, Error> {
+    match step.await {
+        Ok(v) => Ok(v),
+        Err(e) => match failures.get() {
+            Some(tunnel) => Err(Error::Tunnel {
+                tunnel,
+                rsync: crate::error::chain(&e),
+            }),
+            None => Err(e.into()),
+        },
+    }
+}
+
+/// Waits for the relay task and surfaces its error.
+pub async fn join_relay(
+    relay: tokio::task::JoinHandle<Result<(), DonorError>>,
+) -> Result<(), Error> {
+    match relay.await {
+        Ok(r) => Ok(r?),
+        Err(e) => Err(Error::Task(e.to_string())),
     }
 }

@@ -84,6 +84,12 @@ impl From<crate::donor::DonorError> for Error {
     }
 }
 
+impl From<crate::sst::address::AddressError> for Error {
+    fn from(e: crate::sst::address::AddressError) -> Self {
+        Error::Sst(e.into())
+    }
+}
+
 impl Error {
     /// The exit code this error ends the program with.
     pub fn exit_code(&self) -> ExitCode {

@@ -250,6 +250,18 @@ fn optional_seconds(
 }
 
 impl Settings {
+    /// Pump settings from the configuration, counting into `meter`.
+    pub fn relay_opts(
+        &self,
+        meter: &std::sync::Arc<crate::meter::Meter>,
+    ) -> crate::relay::RelayOpts {
+        crate::relay::RelayOpts {
+            buffer_size: crate::relay::DEFAULT_BUFFER,
+            close_timeout: self.timeouts.close,
+            meter: Some(meter.clone()),
+        }
+    }
+
     /// Reads the option files the flags name (or the default search path).
     pub fn load_files(cli: &ConfigArgs) -> Result<OptionFiles, ConfigError> {
         if cli.no_defaults {

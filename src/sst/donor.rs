@@ -13,7 +13,6 @@ use crate::config::Settings;
 use crate::donor::{self, FirstFailure};
 use crate::error::Error;
 use crate::exit::ExitCode;
-use crate::manual;
 use crate::meter::{self, Meter};
 use crate::rsync::client::TransferPlan;
 use crate::shutdown::Shutdown;
@@ -37,9 +36,9 @@ pub async fn run(
     let paths = ServerPaths::resolve(args, &*settings.files);
     crate::rsync::find_rsync()?;
     let meter = Arc::new(Meter::new());
-    let cfg = Arc::new(manual::donor_config(settings, &args.address, &meter)?);
+    let cfg = Arc::new(donor::donor_config(settings, &args.address, &meter)?);
     info!(joiner = %cfg.target, bypass = args.bypass, "donor: sending state snapshot");
-    let listener = manual::bind_relay(None).await?;
+    let listener = donor::bind_relay(None).await?;
     let relay_addr = listener.local_addr().map_err(|source| Error::Bind {
         held_by: String::new(),
         address: "relay".into(),
@@ -90,7 +89,7 @@ pub async fn run(
                 meter::PROGRESS_INTERVAL,
                 progress_stop.clone(),
             ));
-            manual::send_with_tunnel_errors(
+            donor::send_with_tunnel_errors(
                 &failures,
                 crate::rsync::client::send_data(&plan, token),
             )
@@ -98,7 +97,7 @@ pub async fn run(
             say(protocol, |w| w.complete(total))?;
         }
         say(protocol, |w| w.continue_())?;
-        manual::send_with_tunnel_errors(
+        donor::send_with_tunnel_errors(
             &failures,
             crate::rsync::client::send_marker(&plan, &state.to_string(), token),
         )
@@ -107,7 +106,7 @@ pub async fn run(
     .await;
     progress_stop.cancel();
     relay_token.cancel();
-    manual::join_relay(relay).await?;
+    donor::join_relay(relay).await?;
     result?;
     // Nothing of ours may linger when mariadbd starts the next SST.
     files::remove_if_present(&datadir.join(binlog::BINLOG_TAR)).map_err(SstError::from)?;

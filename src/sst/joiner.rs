@@ -11,7 +11,6 @@ use crate::config::Settings;
 use crate::error::Error;
 use crate::exit::ExitCode;
 use crate::joiner::{self, Backend, JoinerConfig, JoinerOutcome};
-use crate::manual;
 use crate::meter::{self, Meter};
 use crate::shutdown::Shutdown;
 use crate::sst::address::SstAddress;
@@ -46,10 +45,10 @@ pub async fn run(
     files::write_pid_file(&pid_file).map_err(SstError::from)?;
     temp.register(&pid_file);
     temp.register(datadir.join(files::MARKER));
-    let conf = Arc::new(manual::prepare_datadir(datadir, &paths.log_dir)?);
+    let conf = Arc::new(joiner::prepare_datadir(datadir, &paths.log_dir)?);
 
     let address = SstAddress::parse(&args.address).map_err(SstError::from)?;
-    let listener = manual::bind_listener(&address).await?;
+    let listener = joiner::bind_listener(&address).await?;
     let bound = listener.local_addr().map_err(|source| Error::Bind {
         held_by: String::new(),
         address: address.authority(),
@@ -67,7 +66,7 @@ pub async fn run(
         marker_dir: Some(datadir.clone()),
         timeouts: settings.timeouts.clone(),
         max_connections: settings.max_connections,
-        relay: manual::relay_opts(settings, &meter),
+        relay: settings.relay_opts(&meter),
     };
     info!(address = %bound, "joiner: listening with TLS");
     say(protocol, |w| w.ready(&ready))?;
