@@ -29,10 +29,7 @@ fn main() -> ExitCode {
         }
     };
     init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match sst_tunnel::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("sst-tunnel: cannot start the runtime: {e}");

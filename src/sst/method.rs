@@ -50,10 +50,7 @@ pub fn main(argv: Vec<OsString>) -> ExitCode {
     for unknown in &args.unknown {
         warn!("ignoring unknown option {unknown}");
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             error!("cannot start the runtime: {e}");
