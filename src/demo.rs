@@ -10,12 +10,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 use crate::cli::{ConfigArgs, DemoArgs};
 use crate::config::mycnf::OptionFiles;
 use crate::config::Settings;
-use crate::donor::{self, FirstFailure};
+use crate::donor;
 use crate::error::Error;
 use crate::exit::ExitCode;
 use crate::joiner::{self, Backend, JoinerConfig, JoinerOutcome};
@@ -116,36 +115,11 @@ pub async fn run(args: DemoArgs, shutdown: Shutdown) -> Result<ExitCode, Error> 
         &format!("127.0.0.1:{port}"),
         &donor_meter,
     )?);
-    let relay_listener = donor::bind_relay(None).await?;
-    let relay_addr = relay_listener.local_addr().map_err(|source| Error::Bind {
-        held_by: String::new(),
-        address: "relay".into(),
-        source,
-    })?;
+    let relay = donor::Relay::start(dcfg.clone(), None, shutdown.token()).await?;
     let peer = donor::preflight(&dcfg, shutdown.token()).await?;
-    let failures = FirstFailure::default();
-    let stop = CancellationToken::new();
-    let relay = tokio::spawn(donor::run_relay(
-        dcfg.clone(),
-        relay_listener,
-        failures.clone(),
-        stop.clone(),
-        shutdown.token().clone(),
-    ));
-    let plan = TransferPlan::new(src.clone(), src.clone(), relay_addr)?;
-    let token = shutdown.token();
-    let sent = async {
-        donor::send_with_tunnel_errors(&failures, crate::rsync::client::send_data(&plan, token))
-            .await?;
-        donor::send_with_tunnel_errors(
-            &failures,
-            crate::rsync::client::send_marker(&plan, STATE, token),
-        )
-        .await
-    }
-    .await;
-    stop.cancel();
-    donor::join_relay(relay).await?;
+    let plan = TransferPlan::new(src.clone(), src.clone(), relay.addr)?;
+    let sent = relay.send(&plan, STATE, shutdown.token()).await;
+    relay.finish().await?;
     sent?;
     let outcome = match joiner_task.await {
         Ok(r) => r?,

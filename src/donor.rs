@@ -136,14 +136,18 @@ async fn connect_tcp(
     let deadline = Instant::now() + cfg.timeouts.connect_retry;
     let mut last = String::from("no attempt made");
     loop {
-        let addrs: Vec<SocketAddr> =
-            tokio::net::lookup_host((cfg.target.host.as_str(), cfg.target.port))
+        // An IP literal needs no resolver (which would be a thread hop per
+        // relay connection); a host name is resolved again on every retry.
+        let addrs: Vec<SocketAddr> = match cfg.target.host.parse::<std::net::IpAddr>() {
+            Ok(ip) => vec![SocketAddr::new(ip, cfg.target.port)],
+            Err(_) => tokio::net::lookup_host((cfg.target.host.as_str(), cfg.target.port))
                 .await
                 .map_err(|source| DonorError::Resolve {
                     target: cfg.target.clone(),
                     source,
                 })?
-                .collect();
+                .collect(),
+        };
         for addr in addrs {
             match tokio::time::timeout(cfg.timeouts.connect, TcpStream::connect(addr)).await {
                 Ok(Ok(tcp)) => return Ok(tcp),
@@ -361,7 +365,7 @@ pub async fn bind_relay(listen: Option<&str>) -> Result<TcpListener, Error> {
 /// Runs one rsync step; when it fails and the relay met a tunnel failure
 /// (TLS, names included), that failure is reported instead of rsync's
 /// "did not see server greeting".
-pub async fn send_with_tunnel_errors<T>(
+async fn send_with_tunnel_errors<T>(
     failures: &FirstFailure,
     step: impl std::future::Future<Output = Result<T, crate::rsync::RsyncError>>,
 ) -> Result<T, Error> {
@@ -378,11 +382,78 @@ pub async fn send_with_tunnel_errors<T>(
 }
 
 /// Waits for the relay task and surfaces its error.
-pub async fn join_relay(
-    relay: tokio::task::JoinHandle<Result<(), DonorError>>,
-) -> Result<(), Error> {
+async fn join_relay(relay: tokio::task::JoinHandle<Result<(), DonorError>>) -> Result<(), Error> {
     match relay.await {
         Ok(r) => Ok(r?),
         Err(e) => Err(Error::Task(e.to_string())),
+    }
+}
+
+/// A running relay: where the rsync clients connect, and what it met.
+pub struct Relay {
+    /// The loopback address the rsync clients target.
+    pub addr: SocketAddr,
+    failures: FirstFailure,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<Result<(), DonorError>>,
+}
+
+impl Relay {
+    /// Binds the relay on loopback (`listen`, else an ephemeral port) and
+    /// starts serving; `abort` ends every connection at once.
+    pub async fn start(
+        cfg: Arc<DonorConfig>,
+        listen: Option<&str>,
+        abort: &CancellationToken,
+    ) -> Result<Relay, Error> {
+        let listener = bind_relay(listen).await?;
+        let addr = listener.local_addr().map_err(|source| Error::Bind {
+            held_by: String::new(),
+            address: "relay".into(),
+            source,
+        })?;
+        let failures = FirstFailure::default();
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(run_relay(
+            cfg,
+            listener,
+            failures.clone(),
+            stop.clone(),
+            abort.clone(),
+        ));
+        Ok(Relay {
+            addr,
+            failures,
+            stop,
+            task,
+        })
+    }
+
+    /// Runs one rsync step through the relay (see [`send_with_tunnel_errors`]).
+    pub async fn step<T>(
+        &self,
+        step: impl std::future::Future<Output = Result<T, crate::rsync::RsyncError>>,
+    ) -> Result<T, Error> {
+        send_with_tunnel_errors(&self.failures, step).await
+    }
+
+    /// Sends the data directory, then the marker carrying `state`.
+    pub async fn send(
+        &self,
+        plan: &crate::rsync::client::TransferPlan,
+        state: &str,
+        token: &CancellationToken,
+    ) -> Result<(), Error> {
+        self.step(crate::rsync::client::send_data(plan, token))
+            .await?;
+        self.step(crate::rsync::client::send_marker(plan, state, token))
+            .await
+    }
+
+    /// Stops accepting, lets open connections finish within the close
+    /// timeout, and surfaces the relay's own error.
+    pub async fn finish(self) -> Result<(), Error> {
+        self.stop.cancel();
+        join_relay(self.task).await
     }
 }

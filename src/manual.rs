@@ -6,12 +6,11 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
-use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::cli::{Command, DonorArgs, JoinerArgs};
 use crate::config::Settings;
-use crate::donor::{self, FirstFailure};
+use crate::donor;
 use crate::error::Error;
 use crate::exit::ExitCode;
 use crate::joiner::{self, Backend, JoinerConfig, JoinerOutcome};
@@ -151,28 +150,14 @@ async fn donor_command(args: DonorArgs, shutdown: Shutdown) -> Result<ExitCode, 
     if !args.relay_only {
         crate::rsync::find_rsync()?;
     }
-    let listener = donor::bind_relay(args.listen.as_deref()).await?;
-    let relay_addr = listener.local_addr().map_err(|source| Error::Bind {
-        held_by: String::new(),
-        address: "relay".into(),
-        source,
-    })?;
+    let relay = donor::Relay::start(cfg.clone(), args.listen.as_deref(), shutdown.token()).await?;
+    let relay_addr = relay.addr;
     donor::preflight(&cfg, shutdown.token()).await?;
-    let failures = FirstFailure::default();
-    let relay_token = CancellationToken::new();
-    let relay = tokio::spawn(donor::run_relay(
-        cfg.clone(),
-        listener,
-        failures.clone(),
-        relay_token.clone(),
-        shutdown.token().clone(),
-    ));
     if args.relay_only {
         info!(relay = %relay_addr, joiner = %cfg.target, "relaying");
         say(&format!("relay {relay_addr}"))?;
         shutdown.token().cancelled().await;
-        relay_token.cancel();
-        donor::join_relay(relay).await?;
+        relay.finish().await?;
         return Ok(stopped_code(&shutdown));
     }
     let datadir = args
@@ -190,19 +175,8 @@ async fn donor_command(args: DonorArgs, shutdown: Shutdown) -> Result<ExitCode, 
     )?;
     plan.bwlimit_kib = settings.bwlimit_kib;
     plan.parallel = args.parallel.or(settings.parallel).unwrap_or(plan.parallel);
-    let token = shutdown.token();
-    let sent = async {
-        donor::send_with_tunnel_errors(&failures, crate::rsync::client::send_data(&plan, token))
-            .await?;
-        donor::send_with_tunnel_errors(
-            &failures,
-            crate::rsync::client::send_marker(&plan, &state, token),
-        )
-        .await
-    }
-    .await;
-    relay_token.cancel();
-    donor::join_relay(relay).await?;
+    let sent = relay.send(&plan, &state, shutdown.token()).await;
+    relay.finish().await?;
     sent?;
     info!(
         bytes = meter.outbound(),

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use crate::config::Settings;
-use crate::donor::{self, FirstFailure};
+use crate::donor;
 use crate::error::Error;
 use crate::exit::ExitCode;
 use crate::meter::{self, Meter};
@@ -38,12 +38,7 @@ pub async fn run(
     let meter = Arc::new(Meter::new());
     let cfg = Arc::new(donor::donor_config(settings, &args.address, &meter)?);
     info!(joiner = %cfg.target, bypass = args.bypass, "donor: sending state snapshot");
-    let listener = donor::bind_relay(None).await?;
-    let relay_addr = listener.local_addr().map_err(|source| Error::Bind {
-        held_by: String::new(),
-        address: "relay".into(),
-        source,
-    })?;
+    let relay = donor::Relay::start(cfg.clone(), None, token).await?;
     // Prove the joiner's certificate before locking the donor's tables.
     donor::preflight(&cfg, token).await?;
 
@@ -66,16 +61,7 @@ pub async fn run(
         state
     };
 
-    let failures = FirstFailure::default();
-    let relay_token = CancellationToken::new();
-    let relay = tokio::spawn(donor::run_relay(
-        cfg.clone(),
-        listener,
-        failures.clone(),
-        relay_token.clone(),
-        shutdown.token().clone(),
-    ));
-    let mut plan = TransferPlan::new(datadir.clone(), paths.log_dir.clone(), relay_addr)?;
+    let mut plan = TransferPlan::new(datadir.clone(), paths.log_dir.clone(), relay.addr)?;
     plan.bwlimit_kib = settings.bwlimit_kib;
     plan.parallel = settings.parallel.unwrap_or(plan.parallel);
     let progress_stop = CancellationToken::new();
@@ -89,24 +75,23 @@ pub async fn run(
                 meter::PROGRESS_INTERVAL,
                 progress_stop.clone(),
             ));
-            donor::send_with_tunnel_errors(
-                &failures,
-                crate::rsync::client::send_data(&plan, token),
-            )
-            .await?;
+            relay
+                .step(crate::rsync::client::send_data(&plan, token))
+                .await?;
             say(protocol, |w| w.complete(total))?;
         }
         say(protocol, |w| w.continue_())?;
-        donor::send_with_tunnel_errors(
-            &failures,
-            crate::rsync::client::send_marker(&plan, &state.to_string(), token),
-        )
-        .await
+        relay
+            .step(crate::rsync::client::send_marker(
+                &plan,
+                &state.to_string(),
+                token,
+            ))
+            .await
     }
     .await;
     progress_stop.cancel();
-    relay_token.cancel();
-    donor::join_relay(relay).await?;
+    relay.finish().await?;
     result?;
     // Nothing of ours may linger when mariadbd starts the next SST.
     files::remove_if_present(&datadir.join(binlog::BINLOG_TAR)).map_err(SstError::from)?;
