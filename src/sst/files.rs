@@ -26,7 +26,7 @@ pub use crate::rsync::MARKER;
 /// The joiner's rsync daemon pid file (reference name).
 pub const RSYNC_PID: &str = "rsync_tunnel_sst.pid";
 /// The joiner's rsync daemon configuration (reference name).
-pub const RSYNC_CONF: &str = "rsync_tunnel_sst.conf";
+pub use crate::rsync::daemon::CONFIG_FILE as RSYNC_CONF;
 /// The reference's socat pid file (both roles).
 pub const SOCAT_PID: &str = "rsync_tunnel_sst-socat.pid";
 /// How often the file waits poll, as the stock scripts (0.2 s).

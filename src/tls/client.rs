@@ -18,7 +18,7 @@ use tokio::time::{timeout_at, Instant};
 use tokio_openssl::SslStream;
 
 use super::TlsStream;
-use crate::relay::{CloseNotify, Coalesce, EofWatch};
+use crate::relay::{CloseNotify, EofWatch};
 
 use super::verify::{self, Recorder};
 use super::{context, error, log_start, new_stream, peer_of, preflight};
@@ -95,24 +95,18 @@ impl TlsClient {
     ) -> Result<(TlsStream, PeerInfo), TlsError> {
         let peer = peer_of(&tcp);
         let deadline = Instant::now() + timeout;
-        let (mut ssl, tcp) = new_stream(&self.ctx, tcp)?;
-        if let Some(sni) = &self.sni {
-            ssl.set_hostname(sni).map_err(|source| TlsError::Setup {
-                what: "server name indication",
-                source,
-            })?;
-        }
         let flag = Arc::new(AtomicBool::new(false));
-        ssl.set_ex_data(self.ticket, flag.clone());
         let rec = Recorder::new(self.mismatch_code);
-        rec.install(&mut ssl, self.mode, self.policy.clone());
-        let mut stream =
-            SslStream::new(ssl, EofWatch::new(Coalesce::new(tcp))).map_err(|source| {
-                TlsError::Setup {
-                    what: "new connection",
+        let mut stream = new_stream(&self.ctx, tcp, &rec, self.mode, &self.policy, |ssl| {
+            if let Some(sni) = &self.sni {
+                ssl.set_hostname(sni).map_err(|source| TlsError::Setup {
+                    what: "server name indication",
                     source,
-                }
-            })?;
+                })?;
+            }
+            ssl.set_ex_data(self.ticket, flag.clone());
+            Ok(())
+        })?;
         match timeout_at(deadline, Pin::new(&mut stream).connect()).await {
             Err(_) => return Err(TlsError::Timeout { peer, timeout }),
             Ok(Err(e)) => {

@@ -135,12 +135,26 @@ pub(crate) fn peer_of(tcp: &TcpStream) -> SocketAddr {
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
 }
 
-pub(crate) fn new_stream(ctx: &SslContext, tcp: TcpStream) -> Result<(Ssl, TcpStream), TlsError> {
-    let ssl = Ssl::new(ctx).map_err(|source| TlsError::Setup {
+/// One connection's TLS stream over our transport (`EofWatch` over
+/// `Coalesce` over TCP), with the verify callback of `rec` installed and
+/// `extra` applied to the `Ssl` first (SNI, ex data).
+pub(crate) fn new_stream(
+    ctx: &SslContext,
+    tcp: TcpStream,
+    rec: &verify::Recorder,
+    mode: openssl::ssl::SslVerifyMode,
+    policy: &PeerPolicy,
+    extra: impl FnOnce(&mut Ssl) -> Result<(), TlsError>,
+) -> Result<tokio_openssl::SslStream<crate::relay::EofWatch<Transport>>, TlsError> {
+    let setup = |source| TlsError::Setup {
         what: "new connection",
         source,
-    })?;
-    Ok((ssl, tcp))
+    };
+    let mut ssl = Ssl::new(ctx).map_err(setup)?;
+    extra(&mut ssl)?;
+    rec.install(&mut ssl, mode, policy.clone());
+    let transport = crate::relay::EofWatch::new(crate::relay::Coalesce::new(tcp));
+    tokio_openssl::SslStream::new(ssl, transport).map_err(setup)
 }
 
 #[cfg(test)]

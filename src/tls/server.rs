@@ -8,10 +8,9 @@ use openssl::ssl::{SslContext, SslVerifyMode};
 use openssl::x509::X509VerifyResult;
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
-use tokio_openssl::SslStream;
 
 use super::TlsStream;
-use crate::relay::{CloseNotify, Coalesce, EofWatch};
+use crate::relay::CloseNotify;
 
 use super::verify::{self, Recorder};
 use super::{context, error, log_start, new_stream, peer_of, preflight};
@@ -59,16 +58,8 @@ impl TlsServer {
     ) -> Result<(TlsStream, PeerInfo), TlsError> {
         let peer = peer_of(&tcp);
         let deadline = Instant::now() + timeout;
-        let (mut ssl, tcp) = new_stream(&self.ctx, tcp)?;
         let rec = Recorder::new(self.mismatch_code);
-        rec.install(&mut ssl, self.mode, self.policy.clone());
-        let mut stream =
-            SslStream::new(ssl, EofWatch::new(Coalesce::new(tcp))).map_err(|source| {
-                TlsError::Setup {
-                    what: "new connection",
-                    source,
-                }
-            })?;
+        let mut stream = new_stream(&self.ctx, tcp, &rec, self.mode, &self.policy, |_| Ok(()))?;
         match timeout_at(deadline, Pin::new(&mut stream).accept()).await {
             Err(_) => Err(TlsError::Timeout { peer, timeout }),
             Ok(Err(e)) => Err(rec
