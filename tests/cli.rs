@@ -456,3 +456,46 @@ fn the_demo_runs_end_to_end() {
         .expect("the demo names its sample directory");
     assert!(!Path::new(dir).exists(), "demo left {dir} behind");
 }
+
+#[test]
+fn an_ipv6_joiner_keeps_its_brackets_and_receives_over_v6() {
+    let pki = Pki::generate();
+    let dir = tempfile::tempdir().unwrap();
+    let (src, dst) = (dir.path().join("src"), dir.path().join("dst"));
+    make_datadir(&src);
+    let mut cmd = Command::new(TUNNEL);
+    cmd.args(["joiner", "--address", "[::1]:0", "--datadir"])
+        .arg(&dst)
+        .args(pki.tunnel_args("joiner"));
+    let mut joiner = Proc::spawn("ipv6 joiner", cmd);
+    let ready = joiner.stdout_line(SHORT);
+    let port = ready
+        .strip_prefix("ready [::1]:")
+        .and_then(|r| r.strip_suffix("/rsync_tunnel_sst"))
+        .and_then(|p| p.parse::<u16>().ok())
+        .unwrap_or_else(|| {
+            panic!("ready line {ready:?} is not `ready [::1]:PORT/rsync_tunnel_sst`")
+        });
+    // The test certificates carry no IPv6 SAN: check the name `localhost` instead.
+    let mut cmd = Command::new(TUNNEL);
+    cmd.args([
+        "donor",
+        "--address",
+        &format!("[::1]:{port}"),
+        "--state",
+        STATE,
+    ])
+    .args(["--sockopt", "commonname=localhost", "--datadir"])
+    .arg(&src)
+    .args(pki.tunnel_args("donor"));
+    let (status, _, err) = run("ipv6 donor", cmd, TRANSFER);
+    assert!(status.success(), "ipv6 donor: {status:?}\n{err}");
+    assert_eq!(joiner.wait(TRANSFER).code(), Some(0), "{}", joiner.stderr());
+    assert_eq!(joiner.stdout_line(SHORT), STATE);
+    assert!(
+        joiner.stderr().contains("peer=[::1]:"),
+        "{}",
+        joiner.stderr()
+    );
+    assert_same_tree(&src, &dst, &[MARKER], Symlinks::Intact);
+}
