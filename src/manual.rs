@@ -174,6 +174,7 @@ async fn donor_command(args: DonorArgs, shutdown: Shutdown) -> Result<ExitCode, 
         relay_addr,
     )?;
     plan.bwlimit_kib = settings.bwlimit_kib;
+    plan.io_timeout = settings.timeouts.idle;
     plan.parallel = args.parallel.or(settings.parallel).unwrap_or(plan.parallel);
     let sent = relay.send(&plan, &state, shutdown.token()).await;
     relay.finish().await?;

@@ -77,6 +77,9 @@ pub struct TransferPlan {
     pub extra_top_level: Vec<String>,
     /// `--bwlimit` in KiB/s for every data run (`[sst] sst-bwlimit`).
     pub bwlimit_kib: Option<u64>,
+    /// rsync's own `--timeout` (I/O silence, seconds) for every run
+    /// (`[sst] sst-idle-timeout`), so a donor facing a silent network ends too.
+    pub io_timeout: Option<Duration>,
 }
 
 impl TransferPlan {
@@ -91,6 +94,7 @@ impl TransferPlan {
             parallel: std::thread::available_parallelism().map_or(1, |n| n.get()),
             extra_top_level: Vec::new(),
             bwlimit_kib: None,
+            io_timeout: None,
         })
     }
 
@@ -130,6 +134,9 @@ fn common_args(plan: &TransferPlan) -> Vec<OsString> {
     let mut args: Vec<OsString> = COMMON_FLAGS.iter().map(OsString::from).collect();
     if let Some(kib) = plan.bwlimit_kib {
         args.push(format!("--bwlimit={kib}").into());
+    }
+    if let Some(t) = plan.io_timeout {
+        args.push(format!("--timeout={}", t.as_secs().max(1)).into());
     }
     args
 }
@@ -354,6 +361,7 @@ mod tests {
             parallel: 2,
             extra_top_level: vec!["/ib_buffer_pool".into()],
             bwlimit_kib: None,
+            io_timeout: None,
         }
     }
 

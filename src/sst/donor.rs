@@ -63,6 +63,7 @@ pub async fn run(
 
     let mut plan = TransferPlan::new(datadir.clone(), paths.log_dir.clone(), relay.addr)?;
     plan.bwlimit_kib = settings.bwlimit_kib;
+    plan.io_timeout = settings.timeouts.idle;
     plan.parallel = settings.parallel.unwrap_or(plan.parallel);
     let progress_stop = CancellationToken::new();
     let result = async {

@@ -155,6 +155,7 @@ pub fn plan(d: &Dirs, relay: std::net::SocketAddr) -> TransferPlan {
         parallel: 3,
         extra_top_level: Vec::new(),
         bwlimit_kib: None,
+        io_timeout: None,
     }
 }
 
