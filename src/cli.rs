@@ -8,11 +8,15 @@ use clap::{Args, Parser, Subcommand};
 
 /// Text shown after `--help`: a my.cnf example and the exit-code table.
 fn after_help() -> String {
+    let mut keys = String::from("[sst] keys:\n");
+    for (key, default, meaning) in crate::config::KEYS {
+        keys.push_str(&format!("  {key:<22} {meaning} (default: {default})\n"));
+    }
     format!(
         "Configuration is read from the [sst] group of the MariaDB option files, as\n\
          my_print_defaults reads them; flags override it. Example:\n\n  \
          [sst]\n  tca   = /etc/mysql/ssl/ca.pem\n  tcert = /etc/mysql/ssl/node.crt\n  \
-         tkey  = /etc/mysql/ssl/node.key\n\n{}",
+         tkey  = /etc/mysql/ssl/node.key\n\n{keys}\n{}",
         crate::exit::help_table()
     )
 }
@@ -208,5 +212,6 @@ mod tests {
         let help = Cli::command().render_long_help().to_string();
         assert!(help.contains("Exit codes:"), "{help}");
         assert!(help.contains("EPROTO"), "{help}");
+        assert!(help.contains("sst-initial-timeout"), "{help}");
     }
 }

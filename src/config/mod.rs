@@ -44,7 +44,7 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     (
         "sst-idle-timeout",
         "300",
-        "seconds without a byte moved before the transfer is declared stalled (0 = never)",
+        "no byte moved for this long = stalled, on both sides (donor: rsync --timeout; 0 = never)",
     ),
     (
         "sst-handshake-timeout",
