@@ -18,6 +18,7 @@ use crate::donor;
 use crate::error::Error;
 use crate::exit::ExitCode;
 use crate::joiner::{self, Backend, JoinerConfig, JoinerOutcome};
+use crate::manual::say;
 use crate::meter::Meter;
 use crate::pki::{Ca, LeafSpec};
 use crate::rsync::client::TransferPlan;
@@ -166,13 +167,6 @@ pub async fn run(args: DemoArgs, shutdown: Shutdown) -> Result<ExitCode, Error> 
     } else {
         ExitCode::TransferFailed
     })
-}
-
-fn say(line: &str) -> Result<(), Error> {
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{line}")
-        .and_then(|()| out.flush())
-        .map_err(Error::Stdout)
 }
 
 fn human(bytes: u64) -> String {

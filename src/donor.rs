@@ -111,7 +111,7 @@ impl DonorError {
 /// The first TLS failure a relay connection met, kept so that the donor can
 /// report it instead of rsync's "did not see server greeting".
 #[derive(Clone, Debug, Default)]
-pub struct FirstFailure(Arc<Mutex<Option<String>>>);
+struct FirstFailure(Arc<Mutex<Option<String>>>);
 
 impl FirstFailure {
     fn record(&self, text: String) {
@@ -121,7 +121,7 @@ impl FirstFailure {
     }
 
     /// The recorded failure, if any.
-    pub fn get(&self) -> Option<String> {
+    fn get(&self) -> Option<String> {
         self.0.lock().ok().and_then(|s| s.clone())
     }
 }
@@ -224,7 +224,7 @@ fn own_uid() -> std::io::Result<u32> {
 /// TLS connection to the joiner. Connections from other uids are refused.
 /// After `stop`, open connections get the close timeout to finish (the
 /// last rsync's tail may still be in flight); `abort` ends everything at once.
-pub async fn run_relay(
+async fn run_relay(
     cfg: Arc<DonorConfig>,
     listener: TcpListener,
     failures: FirstFailure,
@@ -341,7 +341,7 @@ pub fn donor_config(
 }
 
 /// Binds the donor's relay on loopback (`127.0.0.1:0` unless `listen` names one).
-pub async fn bind_relay(listen: Option<&str>) -> Result<TcpListener, Error> {
+async fn bind_relay(listen: Option<&str>) -> Result<TcpListener, Error> {
     let addr: SocketAddr = match listen {
         None => SocketAddr::from(([127, 0, 0, 1], 0)),
         Some(text) => text.parse().map_err(|_| Error::Address {
