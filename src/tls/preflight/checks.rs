@@ -175,7 +175,7 @@ pub(crate) const ROLES: [(X509PurposeId, &str); 2] = [
 ];
 
 /// The sentence explaining an EKU that rules out `role`.
-pub(crate) fn eku_reason(role: &str, why: &str) -> String {
+pub fn eku_reason(role: &str, why: &str) -> String {
     format!(
         "certificate cannot act as {role}: {why}; a node certificate needs no \
          extendedKeyUsage, or both serverAuth and clientAuth"
