@@ -583,3 +583,92 @@ fn peer_against_an_untrusted_listener_fails_naming_the_cause() {
         ..Figure::default()
     });
 }
+
+/// `sst-tunnel joiner --forward` on an ephemeral port with these TLS files;
+/// returns it once `ready`, with its port.
+fn start_joiner(pki: &Pki, files: &LeafFiles) -> (proc::Proc, u16) {
+    let mut cmd = Command::new(TUNNEL);
+    cmd.args([
+        "joiner",
+        "--address",
+        "127.0.0.1:0",
+        "--forward",
+        "127.0.0.1:9",
+        "--no-defaults",
+    ])
+    .arg("--tca")
+    .arg(&pki.ca_file)
+    .arg("--tcert")
+    .arg(&files.cert)
+    .arg("--tkey")
+    .arg(&files.key);
+    let mut p = proc::Proc::spawn("joiner", cmd);
+    let ready = p.stdout_line(Duration::from_secs(30));
+    let port = ready
+        .strip_prefix("ready 127.0.0.1:")
+        .and_then(|r| r.split('/').next())
+        .and_then(|r| r.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected ready line {ready:?}"));
+    (p, port)
+}
+
+/// `sst-tunnel donor --relay-only` to the joiner; returns it once relaying.
+fn start_relay(pki: &Pki, files: &LeafFiles, port: u16) -> proc::Proc {
+    let mut cmd = Command::new(TUNNEL);
+    cmd.args(["donor", "--relay-only", "--no-defaults", "--address"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--tca")
+        .arg(&pki.ca_file)
+        .arg("--tcert")
+        .arg(&files.cert)
+        .arg("--tkey")
+        .arg(&files.key);
+    let mut p = proc::Proc::spawn("donor", cmd);
+    let line = p.stdout_line(Duration::from_secs(30));
+    assert!(
+        line.starts_with("relay 127.0.0.1:"),
+        "{line}; stderr:\n{}",
+        p.stderr()
+    );
+    p
+}
+
+#[test]
+fn sst_start_warns_about_a_group_readable_key_in_both_roles() {
+    let pki = Pki::new();
+    let open = pki.leaf("open", &node_spec());
+    chmod(&open.key, 0o644);
+    let key = open.key.display().to_string();
+    let (joiner, port) = start_joiner(&pki, &open);
+    let relay = start_relay(&pki, &open, port);
+    for (role, p) in [("joiner", &joiner), ("donor", &relay)] {
+        // The warning is logged before the ready/relay line, so it is already there.
+        let err = p.stderr();
+        let line = err
+            .lines()
+            .find(|l| l.contains("WARN") && l.contains("readable by"))
+            .unwrap_or_else(|| panic!("{role}: no key-permission warning in:\n{err}"));
+        assert!(
+            line.contains(&format!("[sst] tkey {key}")),
+            "{role}: {line}"
+        );
+        assert!(line.contains("0644"), "{role}: {line}");
+    }
+    drop(relay);
+    drop(joiner);
+
+    let closed = node(&pki, "closed", &node_spec());
+    let (joiner, port) = start_joiner(&pki, &closed);
+    let relay = start_relay(&pki, &closed, port);
+    for (role, p) in [("joiner", &joiner), ("donor", &relay)] {
+        let err = p.stderr();
+        assert!(
+            !err.contains("readable by"),
+            "{role}: unexpected warning in:\n{err}"
+        );
+        assert!(
+            !err.contains(&closed.key.display().to_string()),
+            "{role}: {err}"
+        );
+    }
+}
