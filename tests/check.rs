@@ -2,9 +2,8 @@
 //! generated here, real rsync and real handshakes on loopback: a good
 //! configuration passes with OK lines; each broken one produces a FAIL line
 //! naming the key, the file and the cause, and exit 22; warnings (expiring
-//! soon, a group-readable key) leave the exit at 0; `--peer` against
-//! `check --listen` reports both sides' certificates, and against an
-//! untrusted listener fails naming why.
+//! soon, a group-readable key) leave the exit at 0. The handshake checks
+//! (`--peer`, `--listen`) are in tests/check_peer.rs.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -21,24 +20,15 @@ mod tls_common;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use check_common::{check_cmd, chmod, run_check, sst_lines, write_cnf, Outcome, TUNNEL};
+use check_common::{
+    check_cmd, chmod, node_spec, run_check, sst_lines, write_cnf, Outcome, FAIL_EXIT, MYSQLD,
+    TUNNEL,
+};
 use figures::{record, Figure};
 use sst_tunnel::pki::{Eku, LeafFiles, LeafSpec, Validity};
 use tls_common::Pki;
-
-const FAIL_EXIT: i32 = 22;
-/// The `[mysqld]` part of most tests: an SST address on loopback, port 0
-/// (the port check binds an ephemeral port, so no fixed port is needed).
-const MYSQLD: &str = "wsrep_sst_method = rsync_tunnel\nwsrep_node_address = 127.0.0.1:4567\n\
-                      wsrep_sst_receive_address = 127.0.0.1:0";
-
-fn node_spec() -> LeafSpec {
-    LeafSpec::new("node1.test")
-        .dns("node1.test")
-        .ip("127.0.0.1")
-}
 
 /// A node certificate with its key at 0600.
 fn node(pki: &Pki, stem: &str, spec: &LeafSpec) -> LeafFiles {
@@ -431,244 +421,30 @@ fn an_eku_without_client_auth_fails_for_the_donor_role() {
     );
 }
 
-/// Starts `check --listen 127.0.0.1:0 --once` and returns it with its address.
-fn listener(cnf: &Path) -> (proc::Proc, String) {
-    let mut p = proc::Proc::spawn(
-        "check --listen",
-        check_cmd(cnf, &["--listen", "127.0.0.1:0", "--once"]),
-    );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut seen = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        assert!(
-            p.try_status().is_none() || !seen.is_empty(),
-            "listener ended: {seen:?}"
-        );
-        let line = p.stdout_line(left);
-        eprintln!("listener: {line}");
-        seen.push(line.clone());
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            let addr = rest.split_whitespace().next().unwrap().to_string();
-            return (p, addr);
-        }
-    }
-}
-
 #[test]
-fn peer_against_listen_reports_both_certificates() {
-    let pki = Pki::new();
-    let joiner = node(
-        &pki,
-        "joiner",
-        &LeafSpec::new("joiner.test")
-            .dns("localhost")
-            .ip("127.0.0.1"),
-    );
-    let donor = node(
-        &pki,
-        "donor",
-        &LeafSpec::new("donor.test")
-            .dns("donor.test")
-            .ip("127.0.0.1"),
-    );
-    let jdir = tempfile::tempdir().unwrap();
-    let ddir = tempfile::tempdir().unwrap();
-    let jcnf = write_cnf(
-        jdir.path(),
-        MYSQLD,
-        &sst_lines(&pki.ca_file, &joiner.cert, &joiner.key, ""),
-    );
-    let dcnf = write_cnf(
-        ddir.path(),
-        MYSQLD,
-        &sst_lines(&pki.ca_file, &donor.cert, &donor.key, ""),
-    );
-    let (mut listen, addr) = listener(&jcnf);
-    let out = run("check --peer", &dcnf, &["--peer", &addr]);
+fn help_explains_the_levels_and_the_exit_code() {
+    let mut cmd = Command::new(TUNNEL);
+    cmd.args(["check", "--help"]);
+    let out = run_check("check --help", cmd);
     out.assert_code(0);
-    out.assert_only_findings();
-    let presented = out.line(
-        "OK",
-        &[&format!("--peer {addr} presented"), "CN=joiner.test"],
-    );
     for needle in [
-        "DNS:localhost",
-        "IP:127.0.0.1",
-        "issuer O=sst-tunnel test, CN=test ca",
-        "valid",
-        "until",
+        "OK ",
+        "WARN ",
+        "FAIL ",
+        "Exit status: 0 when no line is FAIL",
+        "22 (EINVAL)",
+        "--peer",
+        "--listen",
+        "--defaults-file",
     ] {
-        assert!(presented.contains(needle), "{needle} in {presented}");
+        assert!(
+            out.stdout.contains(needle),
+            "{needle:?} missing from:\n{}",
+            out.stdout
+        );
     }
-    out.line(
-        "OK",
-        &[
-            "--peer",
-            "mutual TLS handshake complete",
-            "TLSv1.3",
-            "cipher",
-        ],
-    );
-    out.line(
-        "OK",
-        &["--peer", "name check passed", "`127.0.0.1`", "san ip"],
-    );
-    out.line("OK", &["we presented", "CN=donor.test"]);
-
-    listen.assert_exit_code(0, Duration::from_secs(30));
-    let rest = listen.remaining_stdout(Duration::from_secs(10)).join("\n");
-    assert!(
-        rest.contains("presented: subject O=sst-tunnel test, CN=donor.test"),
-        "{rest}"
-    );
-    assert!(rest.contains("DNS:donor.test"), "{rest}");
-    assert!(rest.contains("mutual TLS handshake complete"), "{rest}");
-    assert!(!rest.contains("FAIL"), "{rest}");
-}
-
-#[test]
-fn peer_against_an_untrusted_listener_fails_naming_the_cause() {
-    let pki = Pki::new();
-    // The listener's own configuration is consistent (its CA is the rogue one) …
-    let rogue = pki.rogue_leaf(
-        "rogue-node",
-        &LeafSpec::new("rogue.test").dns("localhost").ip("127.0.0.1"),
-    );
-    chmod(&rogue.key, 0o600);
-    let donor = node(&pki, "donor", &node_spec());
-    let jdir = tempfile::tempdir().unwrap();
-    let ddir = tempfile::tempdir().unwrap();
-    let jcnf = write_cnf(
-        jdir.path(),
-        MYSQLD,
-        &sst_lines(&pki.rogue_file, &rogue.cert, &rogue.key, ""),
-    );
-    let dcnf = write_cnf(
-        ddir.path(),
-        MYSQLD,
-        &sst_lines(&pki.ca_file, &donor.cert, &donor.key, ""),
-    );
-    let (mut listen, addr) = listener(&jcnf);
-    // … but our CA does not trust it.
-    let out = run("check --peer rogue", &dcnf, &["--peer", &addr]);
+    let mut cmd = Command::new(TUNNEL);
+    cmd.args(["check", "--once"]);
+    let out = run_check("check --once without --listen", cmd);
     out.assert_code(FAIL_EXIT);
-    let line = out.line(
-        "FAIL",
-        &[
-            &format!("--peer {addr}"),
-            "peer certificate",
-            "CN=rogue.test",
-            "rejected",
-            "certificate chain",
-            "trust the same CA",
-        ],
-    );
-    // The listener saw the handshake fail too (our alert), and keeps listening.
-    let seen = listen.stdout_line(Duration::from_secs(30));
-    assert!(
-        seen.starts_with("FAIL") && seen.contains("--listen client"),
-        "{seen}"
-    );
-    assert!(
-        listen.try_status().is_none(),
-        "--once must wait for a success"
-    );
-    record(&Figure {
-        scenario: "check --peer: untrusted listener".into(),
-        time_to_end: Some(out.elapsed),
-        exit: format!("peer {}", out.code),
-        procs_left: Some(0),
-        notes: line,
-        ..Figure::default()
-    });
-}
-
-/// `sst-tunnel joiner --forward` on an ephemeral port with these TLS files;
-/// returns it once `ready`, with its port.
-fn start_joiner(pki: &Pki, files: &LeafFiles) -> (proc::Proc, u16) {
-    let mut cmd = Command::new(TUNNEL);
-    cmd.args([
-        "joiner",
-        "--address",
-        "127.0.0.1:0",
-        "--forward",
-        "127.0.0.1:9",
-        "--no-defaults",
-    ])
-    .arg("--tca")
-    .arg(&pki.ca_file)
-    .arg("--tcert")
-    .arg(&files.cert)
-    .arg("--tkey")
-    .arg(&files.key);
-    let mut p = proc::Proc::spawn("joiner", cmd);
-    let ready = p.stdout_line(Duration::from_secs(30));
-    let port = ready
-        .strip_prefix("ready 127.0.0.1:")
-        .and_then(|r| r.split('/').next())
-        .and_then(|r| r.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected ready line {ready:?}"));
-    (p, port)
-}
-
-/// `sst-tunnel donor --relay-only` to the joiner; returns it once relaying.
-fn start_relay(pki: &Pki, files: &LeafFiles, port: u16) -> proc::Proc {
-    let mut cmd = Command::new(TUNNEL);
-    cmd.args(["donor", "--relay-only", "--no-defaults", "--address"])
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("--tca")
-        .arg(&pki.ca_file)
-        .arg("--tcert")
-        .arg(&files.cert)
-        .arg("--tkey")
-        .arg(&files.key);
-    let mut p = proc::Proc::spawn("donor", cmd);
-    let line = p.stdout_line(Duration::from_secs(30));
-    assert!(
-        line.starts_with("relay 127.0.0.1:"),
-        "{line}; stderr:\n{}",
-        p.stderr()
-    );
-    p
-}
-
-#[test]
-fn sst_start_warns_about_a_group_readable_key_in_both_roles() {
-    let pki = Pki::new();
-    let open = pki.leaf("open", &node_spec());
-    chmod(&open.key, 0o644);
-    let key = open.key.display().to_string();
-    let (joiner, port) = start_joiner(&pki, &open);
-    let relay = start_relay(&pki, &open, port);
-    for (role, p) in [("joiner", &joiner), ("donor", &relay)] {
-        // The warning is logged before the ready/relay line, so it is already there.
-        let err = p.stderr();
-        let line = err
-            .lines()
-            .find(|l| l.contains("WARN") && l.contains("readable by"))
-            .unwrap_or_else(|| panic!("{role}: no key-permission warning in:\n{err}"));
-        assert!(
-            line.contains(&format!("[sst] tkey {key}")),
-            "{role}: {line}"
-        );
-        assert!(line.contains("0644"), "{role}: {line}");
-    }
-    drop(relay);
-    drop(joiner);
-
-    let closed = node(&pki, "closed", &node_spec());
-    let (joiner, port) = start_joiner(&pki, &closed);
-    let relay = start_relay(&pki, &closed, port);
-    for (role, p) in [("joiner", &joiner), ("donor", &relay)] {
-        let err = p.stderr();
-        assert!(
-            !err.contains("readable by"),
-            "{role}: unexpected warning in:\n{err}"
-        );
-        assert!(
-            !err.contains(&closed.key.display().to_string()),
-            "{role}: {err}"
-        );
-    }
 }

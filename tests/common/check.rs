@@ -9,10 +9,26 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use sst_tunnel::pki::LeafSpec;
+
 /// The binary under test.
 pub const TUNNEL: &str = env!("CARGO_BIN_EXE_sst-tunnel");
 /// Limit for one check run (it does no network wait unless --peer/--listen).
 pub const RUN_LIMIT: Duration = Duration::from_secs(60);
+
+/// The documented exit code of a check with a FAIL line.
+pub const FAIL_EXIT: i32 = 22;
+/// The `[mysqld]` part of most tests: an SST address on loopback, port 0
+/// (the port check binds an ephemeral port, so no fixed port is needed).
+pub const MYSQLD: &str = "wsrep_sst_method = rsync_tunnel\nwsrep_node_address = 127.0.0.1:4567\n\
+                      wsrep_sst_receive_address = 127.0.0.1:0";
+
+/// A node certificate spec covering the loopback SST address.
+pub fn node_spec() -> LeafSpec {
+    LeafSpec::new("node1.test")
+        .dns("node1.test")
+        .ip("127.0.0.1")
+}
 
 /// What one check run produced.
 #[derive(Debug)]
