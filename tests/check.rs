@@ -448,3 +448,108 @@ fn help_explains_the_levels_and_the_exit_code() {
     let out = run_check("check --once without --listen", cmd);
     out.assert_code(FAIL_EXIT);
 }
+
+/// Runs the openssl CLI (for a CA with a short life, which the test PKI does not make).
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run openssl ({e}): apt-get install openssl"));
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_ca_expiring_within_30_days_is_a_warning_naming_the_tca_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509"];
+    ca.extend(ec);
+    ca.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-subj",
+        "/CN=short ca",
+        "-days",
+        "12",
+    ]);
+    openssl(d, &ca);
+    let mut csr = vec!["req"];
+    csr.extend(ec);
+    csr.extend([
+        "-keyout",
+        "node.key",
+        "-out",
+        "node.csr",
+        "-subj",
+        "/CN=node1.test",
+    ]);
+    openssl(d, &csr);
+    std::fs::write(
+        d.join("ext"),
+        "subjectAltName=DNS:node1.test,IP:127.0.0.1\n",
+    )
+    .unwrap();
+    openssl(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "node.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "node.crt",
+            "-days",
+            "200",
+            "-extfile",
+            "ext",
+        ],
+    );
+    chmod(&d.join("node.key"), 0o600);
+    let cnf = write_cnf(
+        d,
+        MYSQLD,
+        &sst_lines(
+            &d.join("ca.pem"),
+            &d.join("node.crt"),
+            &d.join("node.key"),
+            "",
+        ),
+    );
+    let out = run("check short CA", &cnf, &[]);
+    out.assert_code(0);
+    let ca_path = d.join("ca.pem").display().to_string();
+    let line = out.line(
+        "WARN",
+        &[
+            "[sst] tca",
+            &ca_path,
+            "CA certificate CN=short ca",
+            "expires on",
+            "days left",
+        ],
+    );
+    assert!(
+        line.contains("(11 days left)") || line.contains("(12 days left)"),
+        "{line}"
+    );
+    out.line("OK", &["[sst] tcert", "certificate valid until"]);
+}

@@ -40,7 +40,7 @@ pub fn help() -> String {
          result or cause. Checked: the option files; tcert, tkey and tca readable and\n\
          parsable; the key matches the certificate; the chain verifies against the CA\n\
          (intermediates from the tcert file); validity (expired or not yet valid: FAIL;\n\
-         expiring within {} days: WARN); the EKU allows serverAuth and clientAuth; the\n\
+         expiring within {} days, or a CA or intermediate that does: WARN); the EKU allows serverAuth and clientAuth; the\n\
          key file is not readable by group or others (WARN); sockopt; the SST address\n\
          derived from wsrep_sst_receive_address / wsrep_node_address / bind_address as\n\
          mariadbd derives it, covered by the certificate (socat's name rules); rsync and\n\

@@ -147,12 +147,13 @@ fn check_chain(settings: &TlsSettings, chain: &[X509], subject: &str, report: &m
     };
     let verify = settings.opts.verify;
     for w in &r.warnings {
-        let key = if w.starts_with("verify=0") {
-            "[sst] sockopt verify"
+        if w.starts_with('[') {
+            report.add(Finding::from_message(Level::Warn, w));
+        } else if w.starts_with("verify=0") {
+            report.add(Finding::warn("[sst] sockopt verify", w.as_str()));
         } else {
-            "[sst] tca"
-        };
-        report.add(Finding::warn(key, w.as_str()));
+            report.add(Finding::warn("[sst] tca", w.as_str()));
+        }
     }
     match &r.chain {
         Some(why) => {

@@ -4,7 +4,7 @@
 //! certificate file, MDEV-35812), not expired and already valid. Each failure
 //! is one line naming the `[sst]` key, the path and the cause. Warnings (the
 //! start goes on): a private key file readable by group or others, a
-//! certificate expiring within [`EXPIRY_WARN_DAYS`], an EKU that rules out
+//! certificate (or a CA or intermediate) expiring within [`EXPIRY_WARN_DAYS`], an EKU that rules out
 //! one role, `verify=0`, the system store.
 //!
 //! [`super::TlsServer::new`] and [`super::TlsClient::new`] run these checks
@@ -99,6 +99,7 @@ pub(crate) fn load(settings: &TlsSettings) -> Result<(Preflight, Material), TlsE
 
     check_dates(leaf, cert_path, verify, &mut warnings)?;
     check_chain(&trust, &chain, cert_path, verify, &mut warnings)?;
+    warnings.extend(checks::ca_expiry_warnings(&trust, &chain, cert_path)?);
 
     let report = Preflight {
         subject: subject_line(leaf.subject_name()),

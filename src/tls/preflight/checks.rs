@@ -212,6 +212,45 @@ pub(crate) fn trust_warnings(trust: &Trust, verify: bool) -> Vec<String> {
     warnings
 }
 
+/// Warnings for the CA certificates (the `tca` file's anchors and the
+/// intermediates of the tcert file) that expire within [`EXPIRY_WARN_DAYS`]:
+/// when they do, every chain through them stops verifying. An expired one
+/// already fails the chain check, so it is not repeated here.
+pub(crate) fn ca_expiry_warnings(
+    trust: &Trust,
+    chain: &[X509],
+    cert_path: &Path,
+) -> Result<Vec<String>, TlsError> {
+    let mut out = Vec::new();
+    let tcert = format!("{} {}", CnfKey::Tcert, cert_path.display());
+    let anchors = trust
+        .file
+        .as_ref()
+        .map(|f| f.to_string())
+        .unwrap_or_default();
+    let intermediates = chain
+        .iter()
+        .skip(1)
+        .map(|c| (tcert.as_str(), "intermediate", c));
+    let roots = trust.file_certs.iter().map(|c| (anchors.as_str(), "CA", c));
+    for (origin, kind, cert) in intermediates.chain(roots) {
+        if let DateStatus::Valid {
+            not_after,
+            days_left,
+        } = date_status(cert)?
+        {
+            if days_left < EXPIRY_WARN_DAYS {
+                out.push(format!(
+                    "{origin}: {kind} certificate {} expires on {not_after} ({days_left} days \
+                     left); every chain through it stops verifying then",
+                    subject_line(cert.subject_name())
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// What `sst-tunnel check` reports about the chain, from one load of the anchors.
 #[derive(Clone, Debug)]
 pub struct ChainReport {
@@ -223,7 +262,8 @@ pub struct ChainReport {
     pub chain: Option<String>,
     /// For each role the certificate cannot serve: the role and the reason.
     pub roles: Vec<(&'static str, String)>,
-    /// [`trust_warnings`].
+    /// [`trust_warnings`], then CA certificates expiring soon (each starting
+    /// with the key and file it came from).
     pub warnings: Vec<String>,
 }
 
@@ -240,11 +280,13 @@ pub fn chain_report(settings: &TlsSettings, chain: &[X509]) -> Result<ChainRepor
             }
         }
     }
+    let mut warnings = trust_warnings(&trust, settings.opts.verify);
+    warnings.extend(ca_expiry_warnings(&trust, chain, &settings.cert)?);
     Ok(ChainReport {
         trust: trust.describe(),
         configured: trust.file.is_some() || trust.path.is_some(),
         chain: verdict,
         roles,
-        warnings: trust_warnings(&trust, settings.opts.verify),
+        warnings,
     })
 }
