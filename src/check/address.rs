@@ -155,3 +155,113 @@ pub fn name_check(
         ),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::check::report::Level;
+    use crate::config::mycnf::DefaultsArgs;
+    use crate::tls::policy::San;
+
+    fn derived(cnf: &str) -> (Option<SstTarget>, Report) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("my.cnf");
+        std::fs::write(&path, cnf).unwrap();
+        let files = OptionFiles::load(&DefaultsArgs {
+            defaults_file: Some(path),
+            ..DefaultsArgs::default()
+        })
+        .unwrap();
+        let mut report = Report::collecting();
+        (derive(&files, &mut report), report)
+    }
+
+    fn authority(cnf: &str) -> String {
+        let (t, r) = derived(cnf);
+        t.map(|t| t.address.authority())
+            .unwrap_or_else(|| panic!("{:?}", r.findings()))
+    }
+
+    #[test]
+    fn mariadbd_order_and_ports() {
+        assert_eq!(
+            authority(
+                "[mysqld]\nwsrep_sst_receive_address=10.0.0.5:4555\nwsrep_node_address=10.0.0.2\n"
+            ),
+            "10.0.0.5:4555"
+        );
+        assert_eq!(
+            authority(
+                "[mysqld]\nwsrep_sst_receive_address=AUTO\nwsrep_node_address=10.0.0.2:4567\n"
+            ),
+            "10.0.0.2:4444"
+        );
+        assert_eq!(
+            authority("[galera]\nwsrep_node_address=[fd00::2]:4567\n"),
+            "[fd00::2]:4444"
+        );
+        assert_eq!(
+            authority("[mariadb]\nbind-address=node1.example\n"),
+            "node1.example:4444"
+        );
+    }
+
+    #[test]
+    fn the_origin_names_group_key_file_and_line() {
+        let (t, r) = derived("[mysqld]\n\n[galera]\nwsrep_node_address = 10.0.0.9\n");
+        let t = t.unwrap();
+        assert!(
+            t.origin.starts_with("[galera] wsrep_node_address ("),
+            "{}",
+            t.origin
+        );
+        assert!(t.origin.ends_with("my.cnf:4)"), "{}", t.origin);
+        assert_eq!(r.findings()[0].level, Level::Ok);
+    }
+
+    #[test]
+    fn a_wildcard_bind_address_leaves_only_a_guess() {
+        let (t, r) = derived("[mysqld]\nbind_address=0.0.0.0\n");
+        assert!(t.is_none());
+        assert_eq!(r.count(Level::Warn), 1, "{:?}", r.findings());
+        assert!(r.findings()[0].detail.contains("first non-loopback"));
+    }
+
+    #[test]
+    fn a_malformed_receive_address_fails_naming_it() {
+        let (t, r) = derived("[mysqld]\nwsrep_sst_receive_address=host:99999\n");
+        assert!(t.is_none());
+        let f = &r.findings()[0];
+        assert_eq!(f.level, Level::Fail);
+        assert!(f.subject.contains("wsrep_sst_receive_address"), "{f}");
+        assert!(f.detail.contains("malformed port '99999'"), "{f}");
+    }
+
+    #[test]
+    fn name_check_follows_socat_and_commonname() {
+        let names = CertNames {
+            sans: vec![San::Dns("*.db.test".into())],
+            cns: vec!["node1".into()],
+        };
+        let f = name_check(&names, None, "n1.db.test", "[mysqld] x");
+        assert_eq!(f.level, Level::Ok, "{f}");
+        let f = name_check(&names, None, "db.test", "[mysqld] x");
+        assert_eq!(
+            f.level,
+            Level::Warn,
+            "base-domain wildcard is outside RFC 6125: {f}"
+        );
+        let f = name_check(&names, None, "10.0.0.1", "[mysqld] x");
+        assert_eq!(f.level, Level::Fail, "{f}");
+        assert!(
+            f.detail.contains("`10.0.0.1`") && f.subject == "[mysqld] x",
+            "{f}"
+        );
+        let f = name_check(&names, Some("node1"), "10.0.0.1", "[mysqld] x");
+        assert_eq!(f.level, Level::Warn, "CN despite SANs: {f}");
+        assert_eq!(f.subject, "[sst] sockopt commonname");
+        let f = name_check(&names, Some(""), "10.0.0.1", "[mysqld] x");
+        assert_eq!(f.level, Level::Warn, "{f}");
+    }
+}

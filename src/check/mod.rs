@@ -36,22 +36,24 @@ pub fn help() -> String {
          \x20 OK    checked and fine\n\
          \x20 WARN  works, but deserves attention (an SST logs the TLS ones at start)\n\
          \x20 FAIL  an SST with this configuration would fail, or not be authenticated\n\
-         followed by what was checked (the [sst] or [mysqld] key and its file) and the\n\
-         result or cause. Checked: the option files; tcert, tkey and tca readable and\n\
-         parsable; the key matches the certificate; the chain verifies against the CA\n\
-         (intermediates from the tcert file); validity (expired or not yet valid: FAIL;\n\
-         expiring within {} days, or a CA or intermediate that does: WARN); the EKU allows serverAuth and clientAuth; the\n\
-         key file is not readable by group or others (WARN); sockopt; the SST address\n\
-         derived from wsrep_sst_receive_address / wsrep_node_address / bind_address as\n\
-         mariadbd derives it, covered by the certificate (socat's name rules); rsync and\n\
-         its version; the SST port free. --peer HOST:PORT adds a real mutual-TLS\n\
+         followed by what was checked (the [sst] or [mysqld] key and its file) and\n\
+         the result or cause.\n\n\
+         Checked: the option files; tcert, tkey and tca readable and parsable; the\n\
+         key matches the certificate; the chain verifies against the CA (with the\n\
+         intermediates of the tcert file); validity (expired or not yet valid: FAIL;\n\
+         expiring within {days} days, or a CA or intermediate that does: WARN); the\n\
+         EKU allows serverAuth and clientAuth; the key file is not readable by group\n\
+         or others (WARN); sockopt; the SST address derived from\n\
+         wsrep_sst_receive_address / wsrep_node_address / bind_address as mariadbd\n\
+         derives it, covered by the certificate (socat's name rules); rsync and its\n\
+         version; the SST port free. --peer HOST:PORT adds a real mutual-TLS\n\
          handshake with a joiner or `sst-tunnel check --listen` on another node.\n\n\
-         Exit status: 0 when no line is FAIL (warnings allowed), {} ({}) when at least\n\
-         one is; a usage error is also {}.",
-        crate::tls::preflight::EXPIRY_WARN_DAYS,
-        report::FAIL_EXIT.code(),
-        report::FAIL_EXIT.name(),
-        ExitCode::Invalid.code(),
+         Exit status: 0 when no line is FAIL (warnings allowed), {code} ({name}) when\n\
+         at least one is; a usage error is also {usage}.",
+        days = crate::tls::preflight::EXPIRY_WARN_DAYS,
+        code = report::FAIL_EXIT.code(),
+        name = report::FAIL_EXIT.name(),
+        usage = ExitCode::Invalid.code(),
     )
 }
 
