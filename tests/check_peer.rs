@@ -211,6 +211,8 @@ fn start_joiner(pki: &Pki, files: &LeafFiles, forward: &str) -> (proc::Proc, u16
     .arg(&files.key);
     let mut p = proc::Proc::spawn("joiner", cmd);
     let ready = p.stdout_line(Duration::from_secs(30));
+    // Start-up warnings come before this line on stderr: once it is read, they all are.
+    p.stderr_line_matching(|l| l.contains("joiner listening"), Duration::from_secs(30));
     let port = ready
         .strip_prefix("ready 127.0.0.1:")
         .and_then(|r| r.split('/').next())
@@ -237,6 +239,8 @@ fn start_relay(pki: &Pki, files: &LeafFiles, port: u16) -> proc::Proc {
         "{line}; stderr:\n{}",
         p.stderr()
     );
+    // Start-up warnings come before this line on stderr: once it is read, they all are.
+    p.stderr_line_matching(|l| l.contains("relaying"), Duration::from_secs(30));
     p
 }
 
@@ -249,7 +253,7 @@ fn sst_start_warns_about_a_group_readable_key_in_both_roles() {
     let (joiner, port) = start_joiner(&pki, &open, "127.0.0.1:9");
     let relay = start_relay(&pki, &open, port);
     for (role, p) in [("joiner", &joiner), ("donor", &relay)] {
-        // The warning is logged before the ready/relay line, so it is already there.
+        // The warning is logged before the line start_joiner/start_relay waited for.
         let err = p.stderr();
         let line = err
             .lines()
@@ -363,4 +367,32 @@ fn listen_bounds_a_silent_client_by_the_handshake_timeout_and_goes_on() {
         notes: line,
         ..Figure::default()
     });
+}
+
+#[test]
+fn a_joiner_warns_at_start_when_its_certificate_lacks_the_name_donors_check() {
+    let pki = Pki::new();
+    let elsewhere = node(
+        &pki,
+        "elsewhere",
+        &LeafSpec::new("elsewhere.test").dns("elsewhere.test"),
+    );
+    let (joiner, _port) = start_joiner(&pki, &elsewhere, "127.0.0.1:9");
+    let err = joiner.stderr();
+    let line = err
+        .lines()
+        .find(|l| l.contains("WARN") && l.contains("--address"))
+        .unwrap_or_else(|| panic!("no name warning in:\n{err}"));
+    assert!(
+        line.contains("`127.0.0.1`") && line.contains("DNS:elsewhere.test"),
+        "{line}"
+    );
+    assert!(line.contains("donors will refuse"), "{line}");
+    drop(joiner);
+
+    // With the name in the certificate, no such warning.
+    let good = node(&pki, "good", &node_spec());
+    let (joiner, _port) = start_joiner(&pki, &good, "127.0.0.1:9");
+    let err = joiner.stderr();
+    assert!(!err.contains("--address"), "unexpected warning in:\n{err}");
 }
