@@ -93,7 +93,7 @@ fn a_good_configuration_exits_0_with_ok_lines() {
 }
 
 #[test]
-fn the_node_address_is_used_host_only_on_port_4444_as_mariadbd_does() {
+fn the_node_address_wins_over_bind_address_host_only_on_port_4444() {
     // In a network namespace of its own, so port 4444 is certainly free
     // and no other test's listener can collide with it.
     let pki = Pki::new();
@@ -552,4 +552,30 @@ fn a_ca_expiring_within_30_days_is_a_warning_naming_the_tca_file() {
         "{line}"
     );
     out.line("OK", &["[sst] tcert", "certificate valid until"]);
+}
+
+#[test]
+fn a_missing_rsync_fails_saying_how_to_install_it() {
+    let pki = Pki::new();
+    let files = node(&pki, "node", &node_spec());
+    let cnf = cnf(&pki, &files, &pki.ca_file, "", MYSQLD);
+    let empty = tempfile::tempdir().unwrap();
+    let mut cmd = check_cmd(&cnf, &[]);
+    cmd.env("PATH", empty.path()).env_remove("RSYNC");
+    let out = run_check("check without rsync", cmd);
+    out.assert_code(FAIL_EXIT);
+    let line = out.line(
+        "FAIL",
+        &["rsync", "not found in PATH", "apt-get install rsync"],
+    );
+    // Everything else was still checked.
+    out.line("OK", &["[sst] tcert", "chain verifies"]);
+    record(&Figure {
+        scenario: "check: rsync missing from PATH".into(),
+        time_to_end: Some(out.elapsed),
+        exit: out.code.to_string(),
+        procs_left: Some(0),
+        notes: line,
+        ..Figure::default()
+    });
 }
