@@ -199,7 +199,7 @@ fn check_chain(settings: &TlsSettings, chain: &[X509], subject: &str, report: &m
         report.add(Finding::new(
             level,
             subject,
-            crate::tls::preflight::eku_sentence(role, why),
+            preflight::eku_reason(role, why),
         ));
     }
 }

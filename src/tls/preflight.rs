@@ -21,8 +21,8 @@ use openssl::pkey::{PKey, Params, Private};
 use openssl::x509::X509;
 
 pub use checks::{
-    chain_report, date_status, eku_reason as eku_sentence, key_permissions, ChainReport,
-    DateStatus, EXPIRY_WARN_DAYS,
+    chain_report, date_status, eku_reason, key_permissions, ChainReport, DateStatus,
+    EXPIRY_WARN_DAYS,
 };
 
 use super::files::{self, CnfKey};
