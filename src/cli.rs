@@ -42,6 +42,9 @@ pub enum Command {
     Donor(DonorArgs),
     /// Run a complete encrypted transfer on loopback with throwaway certificates.
     Demo(DemoArgs),
+    /// Preflight this node's SST configuration: certificates, names, port, rsync; optionally a handshake with a peer.
+    #[command(after_help = crate::check::help(), after_long_help = crate::check::help())]
+    Check(CheckArgs),
 }
 
 /// Where configuration comes from, and the TLS options that override it.
@@ -135,6 +138,26 @@ impl DonorArgs {
         }
         Ok(())
     }
+}
+
+/// `sst-tunnel check`.
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// Also run a real mutual-TLS handshake with another node's joiner or
+    /// `sst-tunnel check --listen`, as a donor would (its certificate must carry HOST).
+    #[arg(long, value_name = "HOST:PORT", conflicts_with = "listen")]
+    pub peer: Option<String>,
+    /// After the local checks, accept check handshakes on [HOST:]PORT (default
+    /// host 0.0.0.0; port 0 = ephemeral) and report each client's certificate,
+    /// until interrupted.
+    #[arg(long, value_name = "[HOST:]PORT")]
+    pub listen: Option<String>,
+    /// With --listen: stop after the first successful handshake.
+    #[arg(long, requires = "listen")]
+    pub once: bool,
+    /// Configuration sources and TLS overrides.
+    #[command(flatten)]
+    pub config: ConfigArgs,
 }
 
 /// `sst-tunnel demo`.

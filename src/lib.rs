@@ -22,9 +22,11 @@
 //! - [`sst`]: the contract with mariadbd (argv, stdout lines, files).
 //! - [`exit`]: the exit-code table; [`error`]: the error type that maps to it.
 //! - [`pki`]: throwaway certificates for the demo and the tests.
+//! - [`check`]: `sst-tunnel check`, the operator's preflight of one node.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod check;
 pub mod child;
 pub mod cli;
 pub mod config;

@@ -1,4 +1,4 @@
-//! The manual commands: `sst-tunnel joiner`, `donor` and `demo`, from parsed
+//! The manual commands: `sst-tunnel joiner`, `donor`, `demo` and `check`, from parsed
 //! flags to an outcome. The SST method (`wsrep_sst_rsync_tunnel`) reuses the
 //! same pieces from [`crate::sst`].
 
@@ -25,6 +25,7 @@ pub async fn run(command: Command, shutdown: Shutdown) -> Result<ExitCode, Error
         Command::Joiner(args) => joiner_command(args, shutdown).await,
         Command::Donor(args) => donor_command(args, shutdown).await,
         Command::Demo(args) => crate::demo::run(args, shutdown).await,
+        Command::Check(args) => crate::check::run(args, shutdown).await,
     }
 }
 
@@ -50,6 +51,7 @@ async fn joiner_command(args: JoinerArgs, shutdown: Shutdown) -> Result<ExitCode
     let address = SstAddress::parse(&args.address)?;
     let meter = Arc::new(Meter::new());
     let tls = Arc::new(TlsServer::new(&settings.tls)?);
+    crate::check::warn_joiner_name(tls.preflight(), &settings.tls.opts, &address);
     let (backend, marker_dir, _conf) = match (&args.forward, &args.datadir) {
         (Some(fwd), _) => {
             let target = SstAddress::parse(fwd)?;

@@ -192,9 +192,9 @@ pub struct LeafFiles {
     pub cert: PathBuf,
     /// `STEM.leaf.crt`: the leaf alone.
     pub leaf: PathBuf,
-    /// `STEM.key`: the private key (PKCS#8 PEM), for `[sst] tkey`.
+    /// `STEM.key`: the private key (PKCS#8 PEM, mode 0600), for `[sst] tkey`.
     pub key: PathBuf,
-    /// `STEM.pem`: leaf, intermediates and key in one file (tcert without tkey).
+    /// `STEM.pem`: leaf, intermediates and key in one file (tcert without tkey; mode 0600).
     pub combined: PathBuf,
 }
 
@@ -336,10 +336,10 @@ impl Leaf {
         let key = self.key_pem()?;
         write_file(&files.cert, &chain)?;
         write_file(&files.leaf, &self.pem(&self.cert)?)?;
-        write_file(&files.key, &key)?;
+        write_private(&files.key, &key)?;
         let mut combined = chain;
         combined.extend(key);
-        write_file(&files.combined, &combined)?;
+        write_private(&files.combined, &combined)?;
         Ok(files)
     }
 
@@ -385,6 +385,17 @@ pub fn write_capath(dir: &Path, certs: &[&X509Ref]) -> Result<(), PkiError> {
 
 fn write_file(path: &Path, data: &[u8]) -> Result<(), PkiError> {
     fs::write(path, data).map_err(|source| PkiError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Writes a file holding a private key, readable by its owner only (mode
+/// 0600, as a key must be: `sst-tunnel check` and the SST warn otherwise).
+fn write_private(path: &Path, data: &[u8]) -> Result<(), PkiError> {
+    use std::os::unix::fs::PermissionsExt;
+    write_file(path, data)?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(|source| PkiError::Write {
         path: path.to_path_buf(),
         source,
     })

@@ -48,6 +48,7 @@ pub async fn run(
     let conf = Arc::new(joiner::prepare_datadir(datadir, &paths.log_dir)?);
 
     let address = SstAddress::parse(&args.address).map_err(SstError::from)?;
+    crate::check::warn_joiner_name(tls.preflight(), &settings.tls.opts, &address);
     let listener = joiner::bind_listener(&address).await?;
     let bound = listener.local_addr().map_err(|source| Error::Bind {
         held_by: String::new(),

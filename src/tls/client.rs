@@ -120,7 +120,8 @@ impl TlsClient {
             let wait = deadline.min(Instant::now() + CONFIRM_WAIT);
             confirm_accepted(&mut stream, &flag, wait, peer).await?;
         }
-        let info = PeerInfo::of(stream.ssl());
+        let mut info = PeerInfo::of(stream.ssl());
+        info.name_match = rec.matched();
         tracing::debug!(%peer, subject = %info.subject, protocol = %info.protocol,
             cipher = %info.cipher, rule = ?rec.matched().map(|m| m.rule), "tls connected");
         Ok((CloseNotify::new(stream), info))

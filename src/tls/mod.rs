@@ -92,6 +92,14 @@ pub struct PeerInfo {
     pub subject: String,
     /// The names the certificate carries: SAN DNS, SAN IP, then CN.
     pub names: Vec<String>,
+    /// The peer certificate's issuer, one line.
+    pub issuer: String,
+    /// The peer certificate's notBefore, as OpenSSL prints it.
+    pub not_before: String,
+    /// The peer certificate's notAfter, as OpenSSL prints it.
+    pub not_after: String,
+    /// The rule that accepted the peer's name, when a name was checked.
+    pub name_match: Option<NameMatch>,
     /// Negotiated protocol (`TLSv1.3`).
     pub protocol: String,
     /// Negotiated cipher (`TLS_AES_256_GCM_SHA384`).
@@ -100,16 +108,23 @@ pub struct PeerInfo {
 
 impl PeerInfo {
     fn of(ssl: &SslRef) -> PeerInfo {
-        let (subject, names) = match ssl.peer_certificate() {
+        let (subject, names, issuer, not_before, not_after) = match ssl.peer_certificate() {
             Some(c) => (
                 subject_line(c.subject_name()),
                 CertNames::from_cert(&c).display_list(),
+                subject_line(c.issuer_name()),
+                c.not_before().to_string(),
+                c.not_after().to_string(),
             ),
-            None => (String::new(), Vec::new()),
+            None => Default::default(),
         };
         PeerInfo {
             subject,
             names,
+            issuer,
+            not_before,
+            not_after,
+            name_match: None,
             protocol: ssl.version_str().to_string(),
             cipher: ssl
                 .current_cipher()

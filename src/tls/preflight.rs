@@ -2,21 +2,28 @@
 //! anything listens or connects: readable, parses, key matches certificate,
 //! certificate chains to the CA (using the intermediates bundled in the
 //! certificate file, MDEV-35812), not expired and already valid. Each failure
-//! is one line naming the `[sst]` key, the path and the cause.
+//! is one line naming the `[sst]` key, the path and the cause. Warnings (the
+//! start goes on): a private key file readable by group or others, a
+//! certificate (or a CA or intermediate) expiring within [`EXPIRY_WARN_DAYS`], an EKU that rules out
+//! one role, `verify=0`, the system store.
 //!
 //! [`super::TlsServer::new`] and [`super::TlsClient::new`] run these checks
 //! themselves (and log the warnings); call [`preflight`] directly only for a
 //! check without building a context (`sst-tunnel check`).
 
-use std::cmp::Ordering;
+mod checks;
+
 use std::fmt;
 use std::path::PathBuf;
 
-use openssl::asn1::Asn1Time;
 use openssl::dh::Dh;
 use openssl::pkey::{PKey, Params, Private};
-use openssl::stack::Stack;
-use openssl::x509::{X509PurposeId, X509StoreContext, X509VerifyResult, X509};
+use openssl::x509::X509;
+
+pub use checks::{
+    chain_report, date_status, eku_reason, key_permissions, ChainReport, DateStatus,
+    EXPIRY_WARN_DAYS,
+};
 
 use super::files::{self, CnfKey};
 use super::policy::{subject_line, CertNames};
@@ -30,6 +37,8 @@ pub struct Preflight {
     pub subject: String,
     /// Our certificate's names (SAN DNS, SAN IP, CN).
     pub names: Vec<String>,
+    /// The same names, typed, for name checks against an address.
+    pub cert_names: CertNames,
     /// Our certificate's notAfter, as OpenSSL prints it.
     pub not_after: String,
     /// Where the trust anchors come from.
@@ -72,63 +81,30 @@ pub(crate) fn load(settings: &TlsSettings) -> Result<(Preflight, Material), TlsE
     let trust = Trust::load(settings)?;
     let cert_path = &settings.cert;
     let chain = files::certificates(CnfKey::Tcert, cert_path)?;
-    let (key_key, key_path): (CnfKey, PathBuf) = match &settings.key {
-        Some(k) => (CnfKey::Tkey, k.clone()),
-        None => (CnfKey::Tcert, cert_path.clone()),
-    };
+    let (key_key, key_path) = key_source(settings);
     let key = files::private_key(key_key, &key_path)?;
     let leaf = &chain[0];
-    let matches = leaf
-        .public_key()
-        .map(|pk| pk.public_eq(&key))
-        .unwrap_or(false);
-    if !matches {
-        let reason = if key_key == CnfKey::Tkey {
-            format!(
-                "private key does not match the certificate in [sst] tcert {}",
-                cert_path.display()
-            )
-        } else {
-            "the private key in the file does not match its first certificate".to_string()
-        };
-        return Err(files::bad(key_key, &key_path, reason));
+    if let Some(e) = key_mismatch(settings, leaf, &key) {
+        return Err(e);
     }
     let dh = match &settings.opts.dhparam {
         Some(p) => Some(files::dh_params(p)?),
         None => None,
     };
 
-    let mut warnings = Vec::new();
-    if !verify {
-        warnings.push(
-            "verify=0 in [sst] sockopt: peer certificates are NOT checked; the transfer is \
-             encrypted but anyone can connect to the joiner or impersonate it"
-                .to_string(),
-        );
-    }
-    if trust.file.is_none() && trust.path.is_none() && verify {
-        warnings.push(
-            "no [sst] tca or tcapath configured: trusting every certificate in the system \
-             store (socat's behaviour); configure tca to trust only your cluster CA"
-                .to_string(),
-        );
-    }
-    if let Some(p) = &trust.path {
-        if !trust.path_hashed {
-            warnings.push(format!(
-                "{p} holds no <hash>.N entries, so OpenSSL finds no CA there; run `openssl \
-                 rehash {}`",
-                p.path.display()
-            ));
-        }
+    let mut warnings = checks::trust_warnings(&trust, verify);
+    if let Some(w) = checks::key_permissions(key_key, &key_path) {
+        warnings.push(w);
     }
 
     check_dates(leaf, cert_path, verify, &mut warnings)?;
     check_chain(&trust, &chain, cert_path, verify, &mut warnings)?;
+    warnings.extend(checks::ca_expiry_warnings(&trust, &chain, cert_path)?);
 
     let report = Preflight {
         subject: subject_line(leaf.subject_name()),
         names: CertNames::from_cert(leaf).display_list(),
+        cert_names: CertNames::from_cert(leaf),
         not_after: leaf.not_after().to_string(),
         trust: trust.source(),
         verify,
@@ -145,27 +121,46 @@ pub(crate) fn load(settings: &TlsSettings) -> Result<(Preflight, Material), TlsE
     ))
 }
 
+/// Which key names the private key's file: `[sst] tkey`, else the tcert file.
+pub fn key_source(settings: &TlsSettings) -> (CnfKey, PathBuf) {
+    match &settings.key {
+        Some(k) => (CnfKey::Tkey, k.clone()),
+        None => (CnfKey::Tcert, settings.cert.clone()),
+    }
+}
+
+/// The error for a private key that does not belong to `leaf`, naming both files.
+pub fn key_mismatch(settings: &TlsSettings, leaf: &X509, key: &PKey<Private>) -> Option<TlsError> {
+    let matches = leaf
+        .public_key()
+        .map(|pk| pk.public_eq(key))
+        .unwrap_or(false);
+    if matches {
+        return None;
+    }
+    let (key_key, key_path) = key_source(settings);
+    let reason = if key_key == CnfKey::Tkey {
+        format!(
+            "private key does not match the certificate in [sst] tcert {}",
+            settings.cert.display()
+        )
+    } else {
+        "the private key in the file does not match its first certificate".to_string()
+    };
+    Some(files::bad(key_key, &key_path, reason))
+}
+
 fn check_dates(
     leaf: &X509,
     path: &std::path::Path,
     verify: bool,
     warnings: &mut Vec<String>,
 ) -> Result<(), TlsError> {
-    let now = Asn1Time::days_from_now(0).map_err(|source| TlsError::Setup {
-        what: "reading the clock",
-        source,
-    })?;
-    let problem = if leaf.not_after().compare(&now).ok() == Some(Ordering::Less) {
-        Some(format!("certificate expired on {}", leaf.not_after()))
-    } else if leaf.not_before().compare(&now).ok() == Some(Ordering::Greater) {
-        Some(format!(
-            "certificate is not valid before {}",
-            leaf.not_before()
-        ))
-    } else {
-        None
-    };
-    match problem {
+    let status = checks::date_status(leaf)?;
+    if let Some(w) = status.expiry_warning() {
+        warnings.push(format!("[sst] tcert {}: {w}", path.display()));
+    }
+    match status.problem() {
         Some(p) if verify => Err(files::bad(CnfKey::Tcert, path, p)),
         Some(p) => {
             warnings.push(format!("[sst] tcert {}: {p}", path.display()));
@@ -185,35 +180,7 @@ fn check_chain(
     verify: bool,
     warnings: &mut Vec<String>,
 ) -> Result<(), TlsError> {
-    let verdict = |purpose: Option<X509PurposeId>| -> Result<Option<String>, TlsError> {
-        let mut store = trust.store()?;
-        if let Some(p) = purpose {
-            store.set_purpose(p).map_err(|source| TlsError::Setup {
-                what: "certificate purpose",
-                source,
-            })?;
-        }
-        let store = store.build();
-        let run = || -> Result<Option<String>, openssl::error::ErrorStack> {
-            let mut extra = Stack::new()?;
-            for c in &chain[1..] {
-                extra.push(c.clone())?;
-            }
-            let mut ctx = X509StoreContext::new()?;
-            ctx.init(&store, &chain[0], &extra, |c| {
-                if c.verify_cert()? {
-                    Ok(None)
-                } else {
-                    Ok(Some(describe_failure(c.error(), c.error_depth(), c)))
-                }
-            })
-        };
-        run().map_err(|source| TlsError::Setup {
-            what: "verifying our certificate",
-            source,
-        })
-    };
-    if let Some(why) = verdict(None)? {
+    if let Some(why) = checks::verify_chain(trust, chain, None)? {
         let mut reason = format!("certificate does not chain to {}: {why}", trust.describe());
         if let Some(p) = trust.path.as_ref().filter(|_| !trust.path_hashed) {
             reason.push_str(&format!(
@@ -229,31 +196,16 @@ fn check_chain(
         warnings.push(format!("[sst] tcert {}: {reason}", path.display()));
         return Ok(());
     }
-    for (purpose, role) in [
-        (X509PurposeId::SSL_SERVER, "a server (joiner)"),
-        (X509PurposeId::SSL_CLIENT, "a client (donor)"),
-    ] {
-        if let Some(why) = verdict(Some(purpose))? {
+    for (purpose, role) in checks::ROLES {
+        if let Some(why) = checks::verify_chain(trust, chain, Some(purpose))? {
             warnings.push(format!(
-                "[sst] tcert {}: certificate cannot act as {role}: {why}; a node certificate \
-                 needs no extendedKeyUsage, or both serverAuth and clientAuth",
-                path.display()
+                "[sst] tcert {}: {}",
+                path.display(),
+                checks::eku_reason(role, &why)
             ));
         }
     }
     Ok(())
-}
-
-fn describe_failure(
-    err: X509VerifyResult,
-    depth: u32,
-    ctx: &openssl::x509::X509StoreContextRef,
-) -> String {
-    let subject = ctx
-        .current_cert()
-        .map(|c| subject_line(c.subject_name()))
-        .unwrap_or_default();
-    format!("{} (depth {depth}, subject {subject})", err.error_string())
 }
 
 #[cfg(test)]
@@ -266,6 +218,7 @@ mod tests {
         let p = Preflight {
             subject: "CN=node".into(),
             names: vec!["DNS:node".into()],
+            cert_names: CertNames::default(),
             not_after: "Jan  1 00:00:00 2030 GMT".into(),
             trust: TrustSource::File("/etc/ca.pem".into()),
             verify: true,

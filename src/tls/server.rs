@@ -66,7 +66,8 @@ impl TlsServer {
                 .rejection(peer)
                 .unwrap_or_else(|| error::classify(peer, e))),
             Ok(Ok(())) => {
-                let info = PeerInfo::of(stream.ssl());
+                let mut info = PeerInfo::of(stream.ssl());
+                info.name_match = rec.matched();
                 tracing::debug!(%peer, subject = %info.subject, protocol = %info.protocol,
                     cipher = %info.cipher, rule = ?rec.matched().map(|m| m.rule), "tls accepted");
                 Ok((CloseNotify::new(stream), info))
