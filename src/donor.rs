@@ -179,23 +179,40 @@ async fn connect_tcp(
 }
 
 /// Connects to the joiner (retrying while it is not listening yet) and
-/// completes the TLS handshake, name check included.
+/// completes the TLS handshake, name check included. A joiner that closes
+/// the connection before the handshake completes (no alert, no verdict on
+/// any certificate: its handshake table overflowed under a flood, or it is
+/// restarting) is retried within the same `sst-connect-retry` window.
 pub async fn connect_joiner(
     cfg: &DonorConfig,
     token: &CancellationToken,
 ) -> Result<(crate::tls::TlsStream, PeerInfo), DonorError> {
-    let tcp = connect_tcp(cfg, token).await?;
-    tcp.set_nodelay(true).map_err(DonorError::Listener)?;
-    if let Err(e) = cfg.sockopts.apply_tcp(&tcp) {
-        warn!(error = %e, "cannot set socket options");
+    let deadline = Instant::now() + cfg.timeouts.connect_retry;
+    loop {
+        let tcp = connect_tcp(cfg, token).await?;
+        tcp.set_nodelay(true).map_err(DonorError::Listener)?;
+        if let Err(e) = cfg.sockopts.apply_tcp(&tcp) {
+            warn!(error = %e, "cannot set socket options");
+        }
+        match cfg.tls.connect(tcp, cfg.timeouts.handshake).await {
+            Ok(ok) => return Ok(ok),
+            Err(source @ TlsError::PeerClosed { .. })
+                if Instant::now() < deadline && !token.is_cancelled() =>
+            {
+                warn!(joiner = %cfg.target, error = %source, "the joiner closed the connection before the handshake completed, retrying");
+                tokio::select! {
+                    _ = token.cancelled() => {}
+                    _ = tokio::time::sleep(RETRY_PAUSE) => {}
+                }
+            }
+            Err(source) => {
+                return Err(DonorError::Tls {
+                    target: cfg.target.clone(),
+                    source,
+                })
+            }
+        }
     }
-    cfg.tls
-        .connect(tcp, cfg.timeouts.handshake)
-        .await
-        .map_err(|source| DonorError::Tls {
-            target: cfg.target.clone(),
-            source,
-        })
 }
 
 /// One handshake with the joiner, then an orderly close: proves certificates

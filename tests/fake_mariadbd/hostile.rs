@@ -1,7 +1,9 @@
-//! Clients that must get nothing out of the joiner: plaintext TCP, and TLS
-//! with a certificate from an untrusted CA or without any certificate.
-//! Each returns the bytes it received, which must never contain rsync's
-//! `@RSYNCD:` greeting (the daemon speaks first on a served connection).
+//! Clients that must get nothing out of the joiner: plaintext TCP (rsync's
+//! greeting or random garbage), silent connections, bursts of connections
+//! opened and closed at once, and TLS with a certificate from an untrusted
+//! CA, an expired one, or none. Each returns the bytes it received, which
+//! must never contain rsync's `@RSYNCD:` greeting (the daemon speaks first
+//! on a served connection).
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -44,6 +46,66 @@ pub fn plaintext(port: u16) -> (TcpStream, Vec<u8>) {
     let _ = s.write_all(b"@RSYNCD: 31.0\nrsync_tunnel_sst\n");
     let got = read_some(&mut s, LISTEN);
     (s, got)
+}
+
+/// Connects in plaintext, sends `len` bytes of seeded garbage, and returns
+/// what came back before the joiner closed (or `within` passed).
+pub fn garbage(port: u16, seed: &str, len: usize, within: Duration) -> Vec<u8> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    // The joiner may drop us before all of it is written: that is fine.
+    let _ = s.write_all(&super::datadir::bytes(seed, len));
+    read_some(&mut s, within)
+}
+
+/// A connection that sends nothing.
+pub struct Silent {
+    /// When `connect` returned.
+    pub opened: Instant,
+    /// The joiner closed it after this long (`None`: still open at the deadline).
+    pub held: Option<Duration>,
+    /// Whatever it received (must be nothing from rsync).
+    pub got: Vec<u8>,
+}
+
+/// Connects, sends nothing, and waits (up to `within`) for the joiner to
+/// close the connection; measures how long it was kept open.
+pub fn silent(port: u16, within: Duration) -> Silent {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let opened = Instant::now();
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let deadline = opened + within;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let held = loop {
+        if Instant::now() >= deadline {
+            break None;
+        }
+        match s.read(&mut buf) {
+            Ok(0) => break Some(opened.elapsed()),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            // A reset is a close too.
+            Err(_) => break Some(opened.elapsed()),
+        }
+    };
+    Silent { opened, held, got }
+}
+
+/// Opens `n` connections as fast as possible, holds them all, then closes
+/// them all at once; returns how many connects succeeded.
+pub fn burst(port: u16, n: usize) -> usize {
+    let mut open = Vec::with_capacity(n);
+    for _ in 0..n {
+        if let Ok(s) = TcpStream::connect(("127.0.0.1", port)) {
+            open.push(s);
+        }
+    }
+    let opened = open.len();
+    drop(open);
+    opened
 }
 
 /// Connects with TLS presenting `cert` (or none), trusting anything, and

@@ -1,0 +1,448 @@
+//! Hostile input on the joiner's SST port during a legitimate, rate-limited
+//! transfer between two fake-mariadbd nodes (SPEC §4; issue 4): garbage,
+//! silent connections, TLS without a certificate, from another CA or
+//! expired, and a burst of connections opened and closed at once. The
+//! transfer must complete byte for byte, no hostile connection may reach
+//! rsync, silent connections must be closed by `sst-handshake-timeout`, the
+//! joiner's memory must stay bounded, and nothing may be left running.
+//! A second test fills the joiner's handshake table with silent connections
+//! and proves the connection cap does not lock the donor out.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod fake_mariadbd;
+#[path = "common/figures.rs"]
+mod figures;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use fake_mariadbd::hostile::{self, Silent};
+use fake_mariadbd::pair::{self, Outcome, Pair, Plan};
+use fake_mariadbd::pki::NodeCert;
+use fake_mariadbd::procs;
+use fake_mariadbd::world::binary;
+use fake_mariadbd::STEP;
+use figures::Figure;
+
+/// `sst-handshake-timeout` of the joiner in the flood test, seconds.
+const HANDSHAKE_TIMEOUT: u64 = 3;
+/// Slack on top of the handshake timeout for a loaded 2-core host.
+const HOLD_MARGIN: Duration = Duration::from_secs(5);
+/// The bound asserted on the joiner method's peak RSS.
+const RSS_BOUND_KIB: u64 = 64 * 1024;
+/// `sst-bwlimit` of the donor (KiB/s per rsync): the ~7 MB fixture then
+/// takes several seconds, long enough for every hostile group to run inside it.
+const BWLIMIT: &str = "400";
+
+/// The joiner's method process: the binary running with cwd = its datadir.
+fn method_pid(datadir: &Path) -> Option<u32> {
+    let bin = binary();
+    procs::pids().into_iter().find(|&p| {
+        procs::alive(p)
+            && procs::exe(p).as_ref() == Some(&bin)
+            && procs::cwd(p).as_deref() == Some(datadir)
+    })
+}
+
+/// Sockets the process holds (listener and accepted connections).
+fn socket_count(pid: u32) -> usize {
+    procs::fds(pid)
+        .iter()
+        .filter(|(_, t)| t.starts_with("socket:"))
+        .count()
+}
+
+/// True once the joiner runs an rsync server: the transfer is under way.
+fn transfer_running(pid: u32) -> bool {
+    procs::descendants(pid)
+        .iter()
+        .any(|&c| procs::argv(c).first().is_some_and(|a| a.ends_with("rsync")))
+}
+
+/// Samples the peak RSS (VmHWM) of `pid` until it exits or `stop` is set.
+fn rss_sampler(pid: u32, stop: Arc<AtomicBool>) -> (JoinHandle<()>, Arc<AtomicU64>) {
+    let peak = Arc::new(AtomicU64::new(0));
+    let p2 = peak.clone();
+    let t = std::thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            match figures::peak_rss_kib(pid) {
+                Some(kib) => {
+                    p2.fetch_max(kib, Ordering::Relaxed);
+                }
+                None => return,
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    (t, peak)
+}
+
+/// What every hostile group got.
+#[derive(Default)]
+struct Attack {
+    /// When the groups were launched (the transfer was running).
+    launched: Option<Instant>,
+    /// When the last group finished.
+    ended: Option<Instant>,
+    garbage: Vec<Vec<u8>>,
+    silent: Vec<Silent>,
+    no_cert: Vec<Vec<u8>>,
+    other_ca: Vec<Vec<u8>>,
+    expired: Vec<Vec<u8>>,
+    burst_opened: usize,
+    peak_rss_kib: u64,
+    method_pid: Option<u32>,
+}
+
+fn join_all<T>(v: Vec<JoinHandle<T>>) -> Vec<T> {
+    v.into_iter().map(|h| h.join().unwrap()).collect()
+}
+
+fn tls_group(port: u16, n: usize, cert: Option<&NodeCert>) -> Vec<JoinHandle<Vec<u8>>> {
+    (0..n)
+        .map(|_| {
+            let cert = cert.cloned();
+            std::thread::spawn(move || hostile::tls(port, cert.as_ref()))
+        })
+        .collect()
+}
+
+/// Waits for the transfer to run, then launches every group at once and
+/// collects the results; samples the joiner's RSS until it exits.
+fn attack(
+    port: u16,
+    datadir: PathBuf,
+    rogue: NodeCert,
+    expired: NodeCert,
+    burst_size: usize,
+) -> Attack {
+    let mut out = Attack::default();
+    let mut pid = None;
+    let found = procs::poll(STEP, || {
+        pid = method_pid(&datadir);
+        pid.is_some_and(transfer_running)
+    });
+    assert!(found, "the joiner never started an rsync server");
+    let pid = pid.unwrap();
+    out.method_pid = Some(pid);
+    let stop = Arc::new(AtomicBool::new(false));
+    let (sampler, peak) = rss_sampler(pid, stop.clone());
+    out.launched = Some(Instant::now());
+    let within = Duration::from_secs(HANDSHAKE_TIMEOUT) + HOLD_MARGIN + Duration::from_secs(5);
+    // Silent ones first, so they sit in the handshake table when the rest arrives.
+    let silent: Vec<_> = (0..20)
+        .map(|_| std::thread::spawn(move || hostile::silent(port, within)))
+        .collect();
+    let garbage: Vec<_> = (0..50)
+        .map(|i| {
+            std::thread::spawn(move || {
+                hostile::garbage(port, &format!("garbage-{i}"), 64 + i * 97, within)
+            })
+        })
+        .collect();
+    let no_cert = tls_group(port, 10, None);
+    let other_ca = tls_group(port, 10, Some(&rogue));
+    let exp = tls_group(port, 10, Some(&expired));
+    let burst = std::thread::spawn(move || hostile::burst(port, burst_size));
+    out.silent = join_all(silent);
+    out.garbage = join_all(garbage);
+    out.no_cert = join_all(no_cert);
+    out.other_ca = join_all(other_ca);
+    out.expired = join_all(exp);
+    out.burst_opened = burst.join().unwrap();
+    out.ended = Some(Instant::now());
+    // Keep sampling until the joiner exits (the sampler stops by itself).
+    let _ = procs::poll(Duration::from_secs(60), || !procs::alive(pid));
+    stop.store(true, Ordering::Relaxed);
+    sampler.join().unwrap();
+    out.peak_rss_kib = peak.load(Ordering::Relaxed);
+    out
+}
+
+fn greeted(v: &[Vec<u8>]) -> usize {
+    v.iter()
+        .filter(|g| String::from_utf8_lossy(g).contains("@RSYNCD"))
+        .count()
+}
+
+fn exits(out: &Outcome) -> String {
+    format!("joiner {}, donor {}", out.joiner_code, out.donor_code)
+}
+
+/// Hostile groups launched together in the middle of a rate-limited SST,
+/// with a burst of `burst` connections or none; returns the run, the
+/// attack's results, the transfer's duration and the processes left.
+fn flood(burst: usize) -> (Pair, Plan, Outcome, Attack, Duration, usize) {
+    let mut pair = Pair::new();
+    pair.joiner
+        .set_sst("sst-handshake-timeout", &HANDSHAKE_TIMEOUT.to_string());
+    pair.donor.set_sst("sst-bwlimit", BWLIMIT);
+    let rogue = pair.world.rogue.issue_loopback("intruder");
+    let expired = pair.world.ca.issue_expired("expired");
+    let plan = Plan::default();
+    let datadir = pair.joiner.datadir.clone();
+    let mut attacker = None;
+    let started = Instant::now();
+    let out = pair::run_with(&pair, &plan, |port| {
+        attacker = Some(std::thread::spawn(move || {
+            attack(port, datadir, rogue, expired, burst)
+        }));
+    });
+    let transfer = started.elapsed();
+    let a = attacker.unwrap().join().unwrap();
+    out.assert_success(&pair, &plan);
+    out.assert_sst_tree(&pair, &["mysql-bin.000002"]);
+    let left = procs::touching(&pair.world.root).len();
+    // The hostile traffic ran inside the transfer, not after it.
+    let joiner_exit = out.joiner.exited.unwrap();
+    assert!(
+        a.ended.unwrap() < joiner_exit,
+        "the hostile groups outlived the transfer (ended {:?} after the joiner exited): \
+         the test did not overlap them; lower sst-bwlimit",
+        a.ended.unwrap() - joiner_exit
+    );
+    (pair, plan, out, a, transfer, left)
+}
+
+/// Silent connections held at least the handshake timeout (closed by it)
+/// and less (evicted from the full handshake table by newer connections).
+fn split_holds(a: &Attack) -> (Vec<Duration>, usize, usize) {
+    let holds: Vec<Duration> = a.silent.iter().filter_map(|s| s.held).collect();
+    let timeout = Duration::from_secs(HANDSHAKE_TIMEOUT) - Duration::from_millis(50);
+    let timed_out = holds.iter().filter(|h| **h >= timeout).count();
+    let evicted = holds.len() - timed_out;
+    (holds, timed_out, evicted)
+}
+
+fn assert_silent_bounded(a: &Attack, holds: &[Duration], out: &Outcome) -> Duration {
+    for s in &a.silent {
+        hostile::assert_no_rsync("silent client", &s.got);
+    }
+    assert_eq!(
+        holds.len(),
+        20,
+        "silent connections still open when the client gave up\n{}",
+        out.joiner.diagnostics()
+    );
+    let max_hold = holds.iter().max().copied().unwrap_or_default();
+    let bound = Duration::from_secs(HANDSHAKE_TIMEOUT) + HOLD_MARGIN;
+    assert!(
+        max_hold < bound,
+        "a silent connection was kept {max_hold:?} (sst-handshake-timeout {HANDSHAKE_TIMEOUT}s, bound {bound:?})"
+    );
+    max_hold
+}
+
+fn greeted_silent(a: &Attack) -> usize {
+    a.silent
+        .iter()
+        .filter(|s| String::from_utf8_lossy(&s.got).contains("@RSYNCD"))
+        .count()
+}
+
+/// Every hostile group at once, a burst of 500 included, against a joiner
+/// in the middle of a rate-limited SST.
+#[test]
+fn hostile_flood_during_a_transfer_gets_nothing_and_disturbs_nothing() {
+    let (pair, _plan, out, a, transfer, left) = flood(500);
+    let exit = exits(&out);
+    let (holds, timed_out, evicted) = split_holds(&a);
+    let max_hold = holds.iter().max().copied().unwrap_or_default();
+    let rss = a.peak_rss_kib;
+    let log = out.joiner.log_text();
+    let joiner_evictions = log
+        .lines()
+        .find(|l| l.contains("pending handshakes dropped"))
+        .unwrap_or("none")
+        .to_string();
+    let groups: [(&str, &[Vec<u8>]); 4] = [
+        ("50 plaintext garbage", &a.garbage),
+        ("10 TLS without a client certificate", &a.no_cert),
+        ("10 TLS with a certificate from another CA", &a.other_ca),
+        ("10 TLS with an expired certificate", &a.expired),
+    ];
+    for (name, got) in groups {
+        figures::record(&Figure {
+            scenario: format!("hostile during SST: {name}"),
+            time_to_end: Some(transfer),
+            exit: exit.clone(),
+            procs_left: Some(left),
+            peak_rss_kib: Some(rss),
+            notes: format!("{} connections, {} got @RSYNCD", got.len(), greeted(got)),
+            ..Figure::default()
+        });
+    }
+    figures::record(&Figure {
+        scenario: "hostile during SST: 20 silent connections (with the burst)".into(),
+        time_to_end: Some(transfer),
+        exit: exit.clone(),
+        procs_left: Some(left),
+        peak_rss_kib: Some(rss),
+        notes: format!(
+            "{} closed by the joiner of 20 ({timed_out} by sst-handshake-timeout {HANDSHAKE_TIMEOUT}s, \
+             {evicted} evicted by the burst), held max {:.2}s, {} got @RSYNCD",
+            holds.len(),
+            max_hold.as_secs_f64(),
+            greeted_silent(&a)
+        ),
+        ..Figure::default()
+    });
+    figures::record(&Figure {
+        scenario: "hostile during SST: burst of 500 opened and closed".into(),
+        time_to_end: Some(transfer),
+        exit: exit.clone(),
+        procs_left: Some(left),
+        peak_rss_kib: Some(rss),
+        notes: format!(
+            "{} of 500 connects succeeded; joiner: {joiner_evictions}",
+            a.burst_opened
+        ),
+        ..Figure::default()
+    });
+
+    for (name, got) in groups {
+        assert_eq!(got.len(), if name.starts_with("50") { 50 } else { 10 });
+        for g in got {
+            hostile::assert_no_rsync(name, g);
+        }
+    }
+    assert_silent_bounded(&a, &holds, &out);
+    assert_eq!(a.burst_opened, 500, "connects of the burst failed");
+    assert!(
+        rss > 0 && rss < RSS_BOUND_KIB,
+        "joiner peak RSS {rss} KiB (bound {RSS_BOUND_KIB} KiB)"
+    );
+    assert_eq!(left, 0, "processes left");
+    drop(pair);
+}
+
+/// The same groups without the burst: the handshake table never fills, so
+/// every silent connection is closed by `sst-handshake-timeout` itself
+/// (held at least the timeout, less than the timeout plus a margin).
+#[test]
+fn silent_connections_are_closed_by_the_handshake_timeout_during_a_transfer() {
+    let (pair, _plan, out, a, transfer, left) = flood(0);
+    let (holds, timed_out, evicted) = split_holds(&a);
+    let max_hold = assert_silent_bounded(&a, &holds, &out);
+    let min_hold = holds.iter().min().copied().unwrap_or_default();
+    let log = out.joiner.log_text();
+    let timeouts = log
+        .lines()
+        .filter(|l| l.contains("timed out after"))
+        .count();
+    figures::record(&Figure {
+        scenario: "hostile during SST: 20 silent connections (no burst)".into(),
+        time_to_end: Some(transfer),
+        exit: exits(&out),
+        procs_left: Some(left),
+        peak_rss_kib: Some(a.peak_rss_kib),
+        notes: format!(
+            "{timed_out} of 20 closed by sst-handshake-timeout {HANDSHAKE_TIMEOUT}s, held min {:.2}s max {:.2}s; \
+             {timeouts} timeouts logged; also 50 garbage and 30 bad-TLS, {} got @RSYNCD",
+            min_hold.as_secs_f64(),
+            max_hold.as_secs_f64(),
+            greeted(&a.garbage) + greeted(&a.no_cert) + greeted(&a.other_ca) + greeted(&a.expired)
+                + greeted_silent(&a)
+        ),
+        ..Figure::default()
+    });
+    assert_eq!(
+        (timed_out, evicted),
+        (20, 0),
+        "silent connections must be closed by the handshake timeout; holds {holds:?}"
+    );
+    assert!(
+        timeouts >= 20,
+        "the joiner logged {timeouts} handshake timeouts for 20 silent clients\n{log}"
+    );
+    for g in [&a.garbage, &a.no_cert, &a.other_ca, &a.expired] {
+        assert_eq!(greeted(g), 0, "a hostile client reached rsync");
+    }
+    assert!(a.peak_rss_kib > 0 && a.peak_rss_kib < RSS_BOUND_KIB);
+    assert_eq!(left, 0, "processes left");
+    drop(pair);
+}
+
+/// Open connections of a client (the test) that have been closed by the peer.
+fn closed_by_peer(streams: &[std::net::TcpStream]) -> usize {
+    use std::io::{ErrorKind, Read};
+    streams
+        .iter()
+        .filter(|s| {
+            s.set_nonblocking(true).unwrap();
+            let mut b = [0u8; 1];
+            let r = (&**s).read(&mut b);
+            s.set_nonblocking(false).unwrap();
+            !matches!(r, Err(ref e) if e.kind() == ErrorKind::WouldBlock)
+        })
+        .count()
+}
+
+/// Twice as many silent connections as the joiner's handshake table holds
+/// (4 × sst-max-connections), held open for the whole transfer with a long
+/// handshake timeout: the table keeps the newest, the donor's connections
+/// evict the oldest, and the SST completes. Before the two-stage admission
+/// the cap counted pending handshakes and this locked the donor out.
+#[test]
+fn silent_flood_over_the_cap_does_not_lock_out_the_donor() {
+    const CAP: usize = 4;
+    const TABLE: usize = 4 * CAP;
+    let mut pair = Pair::new();
+    pair.joiner.set_sst("sst-max-connections", &CAP.to_string());
+    pair.joiner.set_sst("sst-handshake-timeout", "50");
+    let plan = Plan::default();
+    let datadir = pair.joiner.datadir.clone();
+    let mut silent = Vec::new();
+    let mut held_by_joiner = 0;
+    let mut evicted_before = 0;
+    let started = Instant::now();
+    let out = pair::run_with(&pair, &plan, |port| {
+        let pid = method_pid(&datadir).expect("joiner method process");
+        // Listener, the runtime's signal socketpair...
+        let baseline = socket_count(pid);
+        for _ in 0..2 * TABLE {
+            silent.push(std::net::TcpStream::connect(("127.0.0.1", port)).unwrap());
+        }
+        // The baseline plus the table's worth of pending handshakes.
+        let _ = procs::poll(STEP, || {
+            socket_count(pid) == baseline + TABLE && closed_by_peer(&silent) == TABLE
+        });
+        held_by_joiner = socket_count(pid) - baseline;
+        evicted_before = closed_by_peer(&silent);
+    });
+    let transfer = started.elapsed();
+    let donor_to_joiner_exit = out.joiner.exited.unwrap() - out.donor.exited.unwrap();
+    out.assert_success(&pair, &plan);
+    out.assert_sst_tree(&pair, &["mysql-bin.000002"]);
+    let closed_after = closed_by_peer(&silent);
+    let left = procs::touching(&pair.world.root).len();
+    figures::record(&Figure {
+        scenario: format!(
+            "silent flood: {} connections vs sst-max-connections {CAP}",
+            2 * TABLE
+        ),
+        time_to_end: Some(transfer),
+        exit: exits(&out),
+        procs_left: Some(left),
+        notes: format!(
+            "joiner held {held_by_joiner} pending (table {TABLE}), evicted {evicted_before} before the donor, \
+             {closed_after} closed at the end; joiner exit {:.2}s after the donor's",
+            donor_to_joiner_exit.as_secs_f64()
+        ),
+        ..Figure::default()
+    });
+    assert_eq!(
+        (held_by_joiner, evicted_before),
+        (TABLE, TABLE),
+        "the joiner must hold the newest {TABLE} handshakes and drop the oldest"
+    );
+    assert_eq!(closed_after, 2 * TABLE, "silent connections left open");
+    assert!(
+        donor_to_joiner_exit < Duration::from_secs(10),
+        "pending handshakes delayed the joiner's exit by {donor_to_joiner_exit:?}"
+    );
+    assert_eq!(left, 0);
+}
