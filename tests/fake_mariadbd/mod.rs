@@ -12,6 +12,8 @@
 //! - [`server`]: the server's side of the protocol (donor flush, joiner lines).
 //! - [`datadir`]: fixture data directories and tree comparison.
 //! - [`hostile`]: plaintext and untrusted clients aimed at the joiner.
+//! - [`other_user`]: uid 65534 reading paths and probing ports (`setpriv`).
+//! - [`listeners`]: the listening TCP sockets of a set of processes.
 //! - [`procs`]: `/proc` inspection (children, descriptors, leftovers).
 //! - [`log`]: the `WSREP_SST: [LEVEL] msg (time)` stderr format check.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
@@ -19,7 +21,9 @@
 pub mod command;
 pub mod datadir;
 pub mod hostile;
+pub mod listeners;
 pub mod log;
+pub mod other_user;
 pub mod pair;
 pub mod pki;
 pub mod procs;
