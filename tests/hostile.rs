@@ -29,8 +29,10 @@ use figures::Figure;
 
 /// `sst-handshake-timeout` of the joiner in the flood test, seconds.
 const HANDSHAKE_TIMEOUT: u64 = 3;
-/// Slack on top of the handshake timeout for a loaded 2-core host.
-const HOLD_MARGIN: Duration = Duration::from_secs(5);
+/// Slack on top of the handshake timeout for a loaded 2-core host: the
+/// debug build's single-threaded joiner, busy with a 500-connection burst,
+/// fires its timers late (up to 7 s measured for a 3 s timeout).
+const HOLD_MARGIN: Duration = Duration::from_secs(10);
 /// The bound asserted on the joiner method's peak RSS.
 const RSS_BOUND_KIB: u64 = 64 * 1024;
 /// `sst-bwlimit` of the donor (KiB/s per rsync): the ~7 MB fixture then

@@ -40,8 +40,16 @@ const BWLIMIT: &str = "400";
 /// Files the fake mariadbd server writes itself (not the method's).
 const SERVER_FILES: [&str; 3] = ["tables_flushed", "tables_flushed.tmp", "sst_error"];
 
-/// Makes the test tree traversable by everybody (tempdirs are 0700).
-fn open_up(pair: &Pair) {
+/// Makes the test tree traversable by everybody (tempdirs are 0700) and
+/// gives each node a private temp dir, world-writable and sticky like
+/// `/tmp`, so that what appears in it is the method's alone.
+fn open_up(pair: &mut Pair) {
+    for node in [&mut pair.joiner, &mut pair.donor] {
+        let tmp = node.dir.join("tmp");
+        fs::create_dir(&tmp).unwrap();
+        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o1777)).unwrap();
+        node.env.push(("TMPDIR".into(), tmp));
+    }
     for d in [
         pair.world.root.clone(),
         pair.joiner.dir.clone(),
@@ -75,20 +83,11 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Our entries in the shared temp dir: the method's prefix.
-fn tmp_entries() -> Vec<PathBuf> {
+/// Everything in both nodes' private temp dirs.
+fn tmp_entries(pair_dirs: &[PathBuf]) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    let tmp = std::env::temp_dir();
-    let Ok(rd) = fs::read_dir(&tmp) else {
-        return out;
-    };
-    for e in rd.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with("sst-tunnel") || name.starts_with(".rsync_tunnel") {
-            let p = e.path();
-            out.push(p.clone());
-            walk(&p, &mut out);
-        }
+    for d in pair_dirs {
+        walk(&d.join("tmp"), &mut out);
     }
     out
 }
@@ -111,7 +110,8 @@ fn sample_created(
     let mut all = Vec::new();
     walk(&pair.joiner.datadir, &mut all);
     walk(&pair.donor.datadir, &mut all);
-    all.extend(tmp_entries());
+    let node_dirs = vec![pair.joiner.dir.clone(), pair.donor.dir.clone()];
+    all.extend(tmp_entries(&node_dirs));
     known.extend(all);
     // Shipped copies keep the donor's modes: data, not ours.
     let mut donor_files = Vec::new();
@@ -136,7 +136,7 @@ fn sample_created(
             let mut now = Vec::new();
             walk(&jd, &mut now);
             walk(&dd, &mut now);
-            now.extend(tmp_entries());
+            now.extend(tmp_entries(&node_dirs));
             for p in now {
                 if known.contains(&p) || shipped.contains(&p) || server.contains(&p) {
                     continue;
@@ -159,11 +159,11 @@ fn sample_created(
 }
 
 /// uid 65534 tries to read every file and directory the method creates
-/// during the SST, on both nodes and in the temp dir.
+/// during the SST, on both nodes and in their temp dirs (`TMPDIR`).
 #[test]
 fn another_user_cannot_read_what_the_method_creates() {
     let mut pair = Pair::new();
-    open_up(&pair);
+    open_up(&mut pair);
     pair.donor.set_sst("sst-bwlimit", BWLIMIT);
     let plan = Plan::default();
     let stop = Arc::new(AtomicBool::new(false));
@@ -324,7 +324,7 @@ fn has_greeting(b: &[u8]) -> bool {
 #[test]
 fn another_user_finds_no_plaintext_way_to_rsync() {
     let mut pair = Pair::new();
-    open_up(&pair);
+    open_up(&mut pair);
     pair.donor.set_sst("sst-bwlimit", BWLIMIT);
     let plan = Plan::default();
     let (jd, dd) = (pair.joiner.datadir.clone(), pair.donor.datadir.clone());
