@@ -13,17 +13,13 @@ mod fake_mariadbd;
 #[path = "common/figures.rs"]
 mod figures;
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use fake_mariadbd::hostile::{self, Silent};
+use fake_mariadbd::flood::{self, Attack};
+use fake_mariadbd::hostile;
+use fake_mariadbd::listeners;
 use fake_mariadbd::pair::{self, Outcome, Pair, Plan};
-use fake_mariadbd::pki::NodeCert;
 use fake_mariadbd::procs;
-use fake_mariadbd::world::binary;
 use fake_mariadbd::STEP;
 use figures::Figure;
 
@@ -38,131 +34,6 @@ const RSS_BOUND_KIB: u64 = 64 * 1024;
 /// `sst-bwlimit` of the donor (KiB/s per rsync): the ~7 MB fixture then
 /// takes several seconds, long enough for every hostile group to run inside it.
 const BWLIMIT: &str = "400";
-
-/// The joiner's method process: the binary running with cwd = its datadir.
-fn method_pid(datadir: &Path) -> Option<u32> {
-    let bin = binary();
-    procs::pids().into_iter().find(|&p| {
-        procs::alive(p)
-            && procs::exe(p).as_ref() == Some(&bin)
-            && procs::cwd(p).as_deref() == Some(datadir)
-    })
-}
-
-/// Sockets the process holds (listener and accepted connections).
-fn socket_count(pid: u32) -> usize {
-    procs::fds(pid)
-        .iter()
-        .filter(|(_, t)| t.starts_with("socket:"))
-        .count()
-}
-
-/// True once the joiner runs an rsync server: the transfer is under way.
-fn transfer_running(pid: u32) -> bool {
-    procs::descendants(pid)
-        .iter()
-        .any(|&c| procs::argv(c).first().is_some_and(|a| a.ends_with("rsync")))
-}
-
-/// Samples the peak RSS (VmHWM) of `pid` until it exits or `stop` is set.
-fn rss_sampler(pid: u32, stop: Arc<AtomicBool>) -> (JoinHandle<()>, Arc<AtomicU64>) {
-    let peak = Arc::new(AtomicU64::new(0));
-    let p2 = peak.clone();
-    let t = std::thread::spawn(move || {
-        while !stop.load(Ordering::Relaxed) {
-            match figures::peak_rss_kib(pid) {
-                Some(kib) => {
-                    p2.fetch_max(kib, Ordering::Relaxed);
-                }
-                None => return,
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    });
-    (t, peak)
-}
-
-/// What every hostile group got.
-#[derive(Default)]
-struct Attack {
-    /// When the groups were launched (the transfer was running).
-    launched: Option<Instant>,
-    /// When the last group finished.
-    ended: Option<Instant>,
-    garbage: Vec<Vec<u8>>,
-    silent: Vec<Silent>,
-    no_cert: Vec<Vec<u8>>,
-    other_ca: Vec<Vec<u8>>,
-    expired: Vec<Vec<u8>>,
-    burst_opened: usize,
-    peak_rss_kib: u64,
-    method_pid: Option<u32>,
-}
-
-fn join_all<T>(v: Vec<JoinHandle<T>>) -> Vec<T> {
-    v.into_iter().map(|h| h.join().unwrap()).collect()
-}
-
-fn tls_group(port: u16, n: usize, cert: Option<&NodeCert>) -> Vec<JoinHandle<Vec<u8>>> {
-    (0..n)
-        .map(|_| {
-            let cert = cert.cloned();
-            std::thread::spawn(move || hostile::tls(port, cert.as_ref()))
-        })
-        .collect()
-}
-
-/// Waits for the transfer to run, then launches every group at once and
-/// collects the results; samples the joiner's RSS until it exits.
-fn attack(
-    port: u16,
-    datadir: PathBuf,
-    rogue: NodeCert,
-    expired: NodeCert,
-    burst_size: usize,
-) -> Attack {
-    let mut out = Attack::default();
-    let mut pid = None;
-    let found = procs::poll(STEP, || {
-        pid = method_pid(&datadir);
-        pid.is_some_and(transfer_running)
-    });
-    assert!(found, "the joiner never started an rsync server");
-    let pid = pid.unwrap();
-    out.method_pid = Some(pid);
-    let stop = Arc::new(AtomicBool::new(false));
-    let (sampler, peak) = rss_sampler(pid, stop.clone());
-    out.launched = Some(Instant::now());
-    let within = Duration::from_secs(HANDSHAKE_TIMEOUT) + HOLD_MARGIN + Duration::from_secs(5);
-    // Silent ones first, so they sit in the handshake table when the rest arrives.
-    let silent: Vec<_> = (0..20)
-        .map(|_| std::thread::spawn(move || hostile::silent(port, within)))
-        .collect();
-    let garbage: Vec<_> = (0..50)
-        .map(|i| {
-            std::thread::spawn(move || {
-                hostile::garbage(port, &format!("garbage-{i}"), 64 + i * 97, within)
-            })
-        })
-        .collect();
-    let no_cert = tls_group(port, 10, None);
-    let other_ca = tls_group(port, 10, Some(&rogue));
-    let exp = tls_group(port, 10, Some(&expired));
-    let burst = std::thread::spawn(move || hostile::burst(port, burst_size));
-    out.silent = join_all(silent);
-    out.garbage = join_all(garbage);
-    out.no_cert = join_all(no_cert);
-    out.other_ca = join_all(other_ca);
-    out.expired = join_all(exp);
-    out.burst_opened = burst.join().unwrap();
-    out.ended = Some(Instant::now());
-    // Keep sampling until the joiner exits (the sampler stops by itself).
-    let _ = procs::poll(Duration::from_secs(60), || !procs::alive(pid));
-    stop.store(true, Ordering::Relaxed);
-    sampler.join().unwrap();
-    out.peak_rss_kib = peak.load(Ordering::Relaxed);
-    out
-}
 
 fn greeted(v: &[Vec<u8>]) -> usize {
     v.iter()
@@ -190,7 +61,17 @@ fn flood(burst: usize) -> (Pair, Plan, Outcome, Attack, Duration, usize) {
     let started = Instant::now();
     let out = pair::run_with(&pair, &plan, |port| {
         attacker = Some(std::thread::spawn(move || {
-            attack(port, datadir, rogue, expired, burst)
+            let within =
+                Duration::from_secs(HANDSHAKE_TIMEOUT) + HOLD_MARGIN + Duration::from_secs(5);
+            flood::attack(
+                port,
+                datadir,
+                rogue,
+                expired,
+                burst,
+                within,
+                figures::peak_rss_kib,
+            )
         }));
     });
     let transfer = started.elapsed();
@@ -402,17 +283,18 @@ fn silent_flood_over_the_cap_does_not_lock_out_the_donor() {
     let mut evicted_before = 0;
     let started = Instant::now();
     let out = pair::run_with(&pair, &plan, |port| {
-        let pid = method_pid(&datadir).expect("joiner method process");
+        let pid = procs::method_pid(&datadir).expect("joiner method process");
         // Listener, the runtime's signal socketpair...
-        let baseline = socket_count(pid);
+        let baseline = listeners::socket_inodes(pid).len();
         for _ in 0..2 * TABLE {
             silent.push(std::net::TcpStream::connect(("127.0.0.1", port)).unwrap());
         }
         // The baseline plus the table's worth of pending handshakes.
         let _ = procs::poll(STEP, || {
-            socket_count(pid) == baseline + TABLE && closed_by_peer(&silent) == TABLE
+            listeners::socket_inodes(pid).len() == baseline + TABLE
+                && closed_by_peer(&silent) == TABLE
         });
-        held_by_joiner = socket_count(pid) - baseline;
+        held_by_joiner = listeners::socket_inodes(pid).len() - baseline;
         evicted_before = closed_by_peer(&silent);
     });
     let transfer = started.elapsed();

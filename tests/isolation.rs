@@ -7,8 +7,9 @@
 //! listening TCP socket of ours that speaks rsync in plaintext.
 //!
 //! The test tree is opened up (0755 directories, as Debian's
-//! `/var/lib/mysql` is) so that only the modes the method itself chooses
-//! stand between the other user and the files.
+//! `/var/lib/mysql` is; a private sticky `TMPDIR` per node) so that only the
+//! modes the method itself chooses stand between the other user and the
+//! files ([`fake_mariadbd::created`]).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod fake_mariadbd;
@@ -17,19 +18,18 @@ mod figures;
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use fake_mariadbd::created::{self, Seen};
 use fake_mariadbd::hostile;
 use fake_mariadbd::listeners;
-use fake_mariadbd::other_user::{self, Access, Reader};
+use fake_mariadbd::other_user::{self, Access};
 use fake_mariadbd::pair::{self, Pair, Plan};
 use fake_mariadbd::procs;
-use fake_mariadbd::world::binary;
 use fake_mariadbd::STEP;
 use figures::Figure;
 
@@ -37,137 +37,16 @@ use figures::Figure;
 /// temporary files and the relay exist long enough to be probed.
 const BWLIMIT: &str = "400";
 
-/// Files the fake mariadbd server writes itself (not the method's).
-const SERVER_FILES: [&str; 3] = ["tables_flushed", "tables_flushed.tmp", "sst_error"];
-
-/// Makes the test tree traversable by everybody (tempdirs are 0700) and
-/// gives each node a private temp dir, world-writable and sticky like
-/// `/tmp`, so that what appears in it is the method's alone.
-fn open_up(pair: &mut Pair) {
-    for node in [&mut pair.joiner, &mut pair.donor] {
-        let tmp = node.dir.join("tmp");
-        fs::create_dir(&tmp).unwrap();
-        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o1777)).unwrap();
-        node.env.push(("TMPDIR".into(), tmp));
-    }
-    for d in [
-        pair.world.root.clone(),
-        pair.joiner.dir.clone(),
-        pair.donor.dir.clone(),
-        pair.joiner.datadir.clone(),
-        pair.donor.datadir.clone(),
-    ] {
-        fs::set_permissions(&d, fs::Permissions::from_mode(0o755)).unwrap();
-    }
-}
-
-/// The method process of a node: the binary with cwd = its datadir.
-fn method_pid(datadir: &Path) -> Option<u32> {
-    let bin = binary();
-    procs::pids().into_iter().find(|&p| {
-        procs::alive(p)
-            && procs::exe(p).as_ref() == Some(&bin)
-            && procs::cwd(p).as_deref() == Some(datadir)
-    })
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = fs::read_dir(dir) else { return };
-    for e in rd.flatten() {
-        let p = e.path();
-        let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
-        out.push(p.clone());
-        if is_dir {
-            walk(&p, out);
-        }
-    }
-}
-
-/// Everything in both nodes' private temp dirs.
-fn tmp_entries(pair_dirs: &[PathBuf]) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for d in pair_dirs {
-        walk(&d.join("tmp"), &mut out);
-    }
-    out
-}
-
-/// One path the method created, and what uid 65534 could do with it.
-#[derive(Clone, Debug)]
-struct Seen {
-    path: PathBuf,
-    mode: u32,
-    access: Access,
-}
-
-/// Polls both datadirs and the temp dir while the SST runs; every new path
-/// that is not shipped data is handed to the other user at once.
-fn sample_created(
-    pair: &Pair,
-    stop: Arc<AtomicBool>,
-) -> std::thread::JoinHandle<(Vec<Seen>, Reader)> {
-    let mut known: BTreeSet<PathBuf> = BTreeSet::new();
-    let mut all = Vec::new();
-    walk(&pair.joiner.datadir, &mut all);
-    walk(&pair.donor.datadir, &mut all);
-    let node_dirs = vec![pair.joiner.dir.clone(), pair.donor.dir.clone()];
-    all.extend(tmp_entries(&node_dirs));
-    known.extend(all);
-    // Shipped copies keep the donor's modes: data, not ours.
-    let mut donor_files = Vec::new();
-    walk(&pair.donor.datadir, &mut donor_files);
-    let shipped: BTreeSet<PathBuf> = donor_files
-        .iter()
-        .map(|p| {
-            pair.joiner
-                .datadir
-                .join(p.strip_prefix(&pair.donor.datadir).unwrap())
-        })
-        .collect();
-    let server: BTreeSet<PathBuf> = SERVER_FILES
-        .iter()
-        .map(|f| pair.donor.datadir.join(f))
-        .collect();
-    let (jd, dd) = (pair.joiner.datadir.clone(), pair.donor.datadir.clone());
-    std::thread::spawn(move || {
-        let mut reader = Reader::start();
-        let mut seen = Vec::new();
-        while !stop.load(Ordering::Relaxed) {
-            let mut now = Vec::new();
-            walk(&jd, &mut now);
-            walk(&dd, &mut now);
-            now.extend(tmp_entries(&node_dirs));
-            for p in now {
-                if known.contains(&p) || shipped.contains(&p) || server.contains(&p) {
-                    continue;
-                }
-                known.insert(p.clone());
-                let Ok(md) = fs::symlink_metadata(&p) else {
-                    continue;
-                };
-                let access = reader.try_read(&p);
-                seen.push(Seen {
-                    path: p,
-                    mode: md.permissions().mode() & 0o7777,
-                    access,
-                });
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        (seen, reader)
-    })
-}
-
 /// uid 65534 tries to read every file and directory the method creates
 /// during the SST, on both nodes and in their temp dirs (`TMPDIR`).
 #[test]
 fn another_user_cannot_read_what_the_method_creates() {
     let mut pair = Pair::new();
-    open_up(&mut pair);
+    created::open_up(&mut pair);
     pair.donor.set_sst("sst-bwlimit", BWLIMIT);
     let plan = Plan::default();
     let stop = Arc::new(AtomicBool::new(false));
-    let sampler = sample_created(&pair, stop.clone());
+    let sampler = created::sample_created(&pair, stop.clone());
     let started = Instant::now();
     let out = pair::run(&pair, &plan);
     let elapsed = started.elapsed();
@@ -278,38 +157,6 @@ struct PortCheck {
     root: Vec<u8>,
 }
 
-/// A plaintext client as the test's own uid (the method's).
-fn root_probe(addr: SocketAddr) -> Vec<u8> {
-    use std::io::{Read, Write};
-    let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(5)) else {
-        return Vec::new();
-    };
-    s.set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    let _ = s.write_all(b"@RSYNCD: 31.0\nrsync_tunnel_sst\n");
-    let deadline = Instant::now() + Duration::from_secs(3);
-    let mut got = Vec::new();
-    let mut buf = [0u8; 1024];
-    while Instant::now() < deadline {
-        match s.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                got.extend_from_slice(&buf[..n]);
-                if got.windows(7).any(|w| w == b"@RSYNCD") {
-                    break;
-                }
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(_) => break,
-        }
-    }
-    got
-}
-
 fn has_greeting(b: &[u8]) -> bool {
     String::from_utf8_lossy(b).contains("@RSYNCD")
 }
@@ -324,7 +171,7 @@ fn has_greeting(b: &[u8]) -> bool {
 #[test]
 fn another_user_finds_no_plaintext_way_to_rsync() {
     let mut pair = Pair::new();
-    open_up(&mut pair);
+    created::open_up(&mut pair);
     pair.donor.set_sst("sst-bwlimit", BWLIMIT);
     let plan = Plan::default();
     let (jd, dd) = (pair.joiner.datadir.clone(), pair.donor.datadir.clone());
@@ -335,13 +182,10 @@ fn another_user_finds_no_plaintext_way_to_rsync() {
             // Wait for the donor's relay and a running transfer.
             let mut pids = (None, None);
             let ready = procs::poll(STEP, || {
-                pids = (method_pid(&jd), method_pid(&dd));
+                pids = (procs::method_pid(&jd), procs::method_pid(&dd));
                 match pids {
                     (Some(j), Some(d)) => {
-                        procs::descendants(j)
-                            .iter()
-                            .any(|&c| procs::argv(c).first().is_some_and(|a| a.ends_with("rsync")))
-                            && !listeners::listening_of(&[d]).is_empty()
+                        procs::runs_rsync(j) && !listeners::listening_of(&[d]).is_empty()
                     }
                     _ => false,
                 }
@@ -358,7 +202,7 @@ fn another_user_finds_no_plaintext_way_to_rsync() {
                     // Only the joiner's port is probed as root here: the
                     // relay as root is the designed path (checked below).
                     let root = if role == "joiner" {
-                        root_probe(at)
+                        hostile::plaintext_at(at)
                     } else {
                         Vec::new()
                     };
@@ -372,7 +216,7 @@ fn another_user_finds_no_plaintext_way_to_rsync() {
             }
             // The relay as the method's own uid: reaches rsync.
             let relay = checks.iter().find(|c| c.role == "donor").map(|c| c.addr);
-            let relay_root = relay.map(|a| root_probe(listeners::reach(a)));
+            let relay_root = relay.map(|a| hostile::plaintext_at(listeners::reach(a)));
             (port, checks, relay_root)
         }));
     });

@@ -48,6 +48,18 @@ pub fn plaintext(port: u16) -> (TcpStream, Vec<u8>) {
     (s, got)
 }
 
+/// Connects to `addr` in plaintext, speaks rsync's greeting and returns
+/// what came back (nothing if the connect fails).
+pub fn plaintext_at(addr: std::net::SocketAddr) -> Vec<u8> {
+    let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(5)) else {
+        return Vec::new();
+    };
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let _ = s.write_all(b"@RSYNCD: 31.0\nrsync_tunnel_sst\n");
+    read_some(&mut s, LISTEN)
+}
+
 /// Connects in plaintext, sends `len` bytes of seeded garbage, and returns
 /// what came back before the joiner closed (or `within` passed).
 pub fn garbage(port: u16, seed: &str, len: usize, within: Duration) -> Vec<u8> {
