@@ -330,3 +330,54 @@ fn silent_flood_over_the_cap_does_not_lock_out_the_donor() {
     );
     assert_eq!(left, 0);
 }
+
+/// The joiner side drops the donor's first connections before any TLS
+/// byte (what a joiner whose handshake table overflowed does to an evicted
+/// donor): the donor retries within `sst-connect-retry`, says so, and the
+/// SST completes. Before the retry the donor's preflight failed (exit 1).
+#[test]
+fn donor_retries_a_connection_dropped_before_the_handshake() {
+    const DROPPED: usize = 3;
+    let pair = Pair::new();
+    let mut front = hostile::DroppingFront::bind();
+    let front_port = front.port;
+    let plan = Plan {
+        donor_edit: Box::new(move |cmd| {
+            cmd.set(
+                "--address",
+                fake_mariadbd::command::Value::Quoted(format!(
+                    "127.0.0.1:{front_port}/rsync_tunnel_sst"
+                )),
+            );
+        }),
+        ..Plan::default()
+    };
+    let started = Instant::now();
+    let out = pair::run_with(&pair, &plan, |port| front.start(port, DROPPED));
+    let elapsed = started.elapsed();
+    let accepted = front.stop();
+    out.assert_success(&pair, &plan);
+    out.assert_sst_tree(&pair, &["mysql-bin.000002"]);
+    let log = out.donor.log_text();
+    let retries = log
+        .lines()
+        .filter(|l| l.contains("before the handshake completed, retrying"))
+        .count();
+    let left = procs::touching(&pair.world.root).len();
+    figures::record(&Figure {
+        scenario: format!("joiner drops the donor's first {DROPPED} connections"),
+        time_to_end: Some(elapsed),
+        exit: exits(&out),
+        procs_left: Some(left),
+        notes: format!(
+            "{retries} retries logged by the donor, {accepted} connections reached the front"
+        ),
+        ..Figure::default()
+    });
+    assert_eq!(
+        retries, DROPPED,
+        "the donor must log one retry per dropped connection\n{log}"
+    );
+    assert!(accepted > DROPPED);
+    assert_eq!(left, 0);
+}

@@ -67,7 +67,7 @@ async fn connect_tcp(
 
 /// Connects to the joiner (retrying while it is not listening yet) and
 /// completes the TLS handshake, name check included. A joiner that closes
-/// the connection before the handshake completes (no alert, no verdict on
+/// or resets the connection before the handshake completes (no alert, no verdict on
 /// any certificate: its handshake table overflowed under a flood, or it is
 /// restarting) is retried within the same `sst-connect-retry` window.
 pub async fn connect_joiner(
@@ -83,8 +83,10 @@ pub async fn connect_joiner(
         }
         match cfg.tls.connect(tcp, cfg.timeouts.handshake).await {
             Ok(ok) => return Ok(ok),
-            Err(source @ TlsError::PeerClosed { .. })
-                if Instant::now() < deadline && !token.is_cancelled() =>
+            Err(source)
+                if dropped_by_joiner(&source)
+                    && Instant::now() < deadline
+                    && !token.is_cancelled() =>
             {
                 warn!(joiner = %cfg.target, error = %source, "the joiner closed the connection before the handshake completed, retrying");
                 tokio::select! {
@@ -99,5 +101,22 @@ pub async fn connect_joiner(
                 })
             }
         }
+    }
+}
+
+/// The joiner ended the connection during the handshake without a TLS
+/// verdict: a close, or a reset (a dropped socket with our ClientHello
+/// unread). Alerts and certificate failures are never retried.
+fn dropped_by_joiner(e: &TlsError) -> bool {
+    match e {
+        TlsError::PeerClosed { .. } => true,
+        TlsError::Io { source, .. } => matches!(
+            source.kind(),
+            std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::ConnectionAborted
+                | std::io::ErrorKind::BrokenPipe
+                | std::io::ErrorKind::UnexpectedEof
+        ),
+        _ => false,
     }
 }

@@ -155,3 +155,73 @@ pub fn assert_no_rsync(what: &str, got: &[u8]) {
         "{what} got bytes from rsync: {text:?}"
     );
 }
+
+/// A TCP front for the joiner that drops the first `drop_first` connections
+/// on accept (before any TLS byte, like a joiner whose handshake table
+/// overflowed) and forwards the rest to `127.0.0.1:<target>`.
+pub struct DroppingFront {
+    /// Where the donor is pointed.
+    pub port: u16,
+    listener: Option<std::net::TcpListener>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<usize>>,
+}
+
+impl DroppingFront {
+    /// Binds the front on a fresh loopback port (started later).
+    pub fn bind() -> DroppingFront {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        DroppingFront {
+            port,
+            listener: Some(listener),
+            stop: Default::default(),
+            thread: None,
+        }
+    }
+
+    /// Starts serving towards the joiner on `target`.
+    pub fn start(&mut self, target: u16, drop_first: usize) {
+        use std::sync::atomic::Ordering;
+        let listener = self.listener.take().unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let stop = self.stop.clone();
+        self.thread = Some(std::thread::spawn(move || {
+            let mut accepted = 0;
+            while !stop.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        accepted += 1;
+                        if accepted <= drop_first {
+                            drop(client);
+                            continue;
+                        }
+                        client.set_nonblocking(false).unwrap();
+                        let server = TcpStream::connect(("127.0.0.1", target)).unwrap();
+                        for (mut from, to) in [
+                            (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                            (server, client),
+                        ] {
+                            std::thread::spawn(move || {
+                                let mut to_w = &to;
+                                let _ = std::io::copy(&mut from, &mut to_w);
+                                let _ = to.shutdown(std::net::Shutdown::Write);
+                            });
+                        }
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    Err(e) => panic!("front accept: {e}"),
+                }
+            }
+            accepted
+        }));
+    }
+
+    /// Stops accepting; returns how many connections arrived.
+    pub fn stop(&mut self) -> usize {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.take().map_or(0, |t| t.join().unwrap())
+    }
+}
