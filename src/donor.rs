@@ -126,77 +126,9 @@ impl FirstFailure {
     }
 }
 
-/// Pause between connect attempts while the joiner is not listening yet.
-const RETRY_PAUSE: Duration = Duration::from_millis(200);
-
-async fn connect_tcp(
-    cfg: &DonorConfig,
-    token: &CancellationToken,
-) -> Result<TcpStream, DonorError> {
-    let deadline = Instant::now() + cfg.timeouts.connect_retry;
-    let mut last = String::from("no attempt made");
-    loop {
-        // An IP literal needs no resolver (which would be a thread hop per
-        // relay connection); a host name is resolved again on every retry.
-        let addrs: Vec<SocketAddr> = match cfg.target.host.parse::<std::net::IpAddr>() {
-            Ok(ip) => vec![SocketAddr::new(ip, cfg.target.port)],
-            Err(_) => tokio::net::lookup_host((cfg.target.host.as_str(), cfg.target.port))
-                .await
-                .map_err(|source| DonorError::Resolve {
-                    target: cfg.target.clone(),
-                    source,
-                })?
-                .collect(),
-        };
-        for addr in addrs {
-            match tokio::time::timeout(cfg.timeouts.connect, TcpStream::connect(addr)).await {
-                Ok(Ok(tcp)) => return Ok(tcp),
-                Ok(Err(e)) => last = format!("{addr}: {e}"),
-                Err(_) => {
-                    last = format!(
-                        "{addr}: connect timed out after {}s",
-                        cfg.timeouts.connect.as_secs()
-                    )
-                }
-            }
-        }
-        if Instant::now() >= deadline {
-            return Err(DonorError::Unreachable {
-                target: cfg.target.clone(),
-                window: cfg.timeouts.connect_retry,
-                last,
-            });
-        }
-        tokio::select! {
-            _ = token.cancelled() => return Err(DonorError::Unreachable {
-                target: cfg.target.clone(),
-                window: cfg.timeouts.connect_retry,
-                last: "cancelled".into(),
-            }),
-            _ = tokio::time::sleep(RETRY_PAUSE) => {}
-        }
-    }
-}
-
-/// Connects to the joiner (retrying while it is not listening yet) and
-/// completes the TLS handshake, name check included.
-pub async fn connect_joiner(
-    cfg: &DonorConfig,
-    token: &CancellationToken,
-) -> Result<(crate::tls::TlsStream, PeerInfo), DonorError> {
-    let tcp = connect_tcp(cfg, token).await?;
-    tcp.set_nodelay(true).map_err(DonorError::Listener)?;
-    if let Err(e) = cfg.sockopts.apply_tcp(&tcp) {
-        warn!(error = %e, "cannot set socket options");
-    }
-    cfg.tls
-        .connect(tcp, cfg.timeouts.handshake)
-        .await
-        .map_err(|source| DonorError::Tls {
-            target: cfg.target.clone(),
-            source,
-        })
-}
+mod connect;
+pub use connect::connect_joiner;
+use connect::RETRY_PAUSE;
 
 /// One handshake with the joiner, then an orderly close: proves certificates
 /// and connectivity before rsync starts.

@@ -1,7 +1,8 @@
 //! The joiner's data path: a TLS listener whose every connection is served
 //! in its own task: handshake and identity check under a timeout, then the
 //! decrypted bytes go to a fresh `rsync --server --daemon` over pipes (or,
-//! with `--forward`, to a plaintext TCP service).
+//! with `--forward`, to a plaintext TCP service). [`admission`] keeps
+//! unauthenticated clients from crowding the donor out.
 //!
 //! [`run_joiner`] takes an already bound listener and a cancellation token,
 //! so tests run it in-process on port 0. It returns once the completion
@@ -14,10 +15,10 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{info, info_span, warn, Instrument};
+use tracing::{debug, info, info_span, warn, Instrument};
 
 use crate::config::Timeouts;
 use crate::error::Error;
@@ -26,8 +27,12 @@ use crate::meter::Meter;
 use crate::relay::{self, RelayOpts};
 use crate::rsync::daemon::DaemonConfig;
 use crate::rsync::MARKER;
-use crate::sst::address::SstAddress;
 use crate::tls::{PeerInfo, SockOpts, TlsServer};
+
+pub mod admission;
+mod listen;
+use admission::{Admission, HandshakeSlot};
+pub use listen::bind_listener;
 
 /// Where decrypted connections go.
 #[derive(Clone, Debug)]
@@ -51,7 +56,8 @@ pub struct JoinerConfig {
     pub marker_dir: Option<PathBuf>,
     /// Bounded waits.
     pub timeouts: Timeouts,
-    /// Connections served at once; more are refused.
+    /// Authenticated connections served at once; more are refused. Pending
+    /// handshakes have their own table ([`admission`]).
     pub max_connections: usize,
     /// Pump settings (buffer size, close timeout) and the shared meter.
     pub relay: RelayOpts,
@@ -118,7 +124,10 @@ pub async fn run_joiner(
     let started = Instant::now();
     let conns = TaskTracker::new();
     let conn_token = token.child_token();
-    let slots = Arc::new(Semaphore::new(cfg.max_connections));
+    let admission = Admission::new(cfg.max_connections);
+    // Pending handshakes end with the run, whatever its outcome: they are
+    // not part of the transfer.
+    let handshakes = conn_token.child_token();
     let (finished_tx, mut finished_rx) = mpsc::unbounded_channel::<()>();
     let mut tick = tokio::time::interval(TICK);
     let mut marker_seen: Option<Instant> = None;
@@ -127,23 +136,22 @@ pub async fn run_joiner(
         tokio::select! {
             _ = token.cancelled() => break Ok(JoinerOutcome::Stopped),
             accepted = listener.accept() => match accepted {
-                Ok((tcp, peer)) => match slots.clone().try_acquire_owned() {
-                    Ok(permit) => {
-                        let cfg = cfg.clone();
-                        let token = conn_token.clone();
-                        let finished = finished_tx.clone();
-                        conns.spawn(async move {
-                            serve(&cfg, tcp, &token).await;
-                            drop(permit);
-                            // The loop may already be gone; nothing to tell then.
-                            let _gone = finished.send(());
-                        }.instrument(info_span!("conn", %peer)));
+                Ok((tcp, peer)) => {
+                    let (slot, evicted) = admission.begin_handshake(&handshakes);
+                    if evicted && admission.evicted() == 1 {
+                        warn!(%peer, pending = admission.max_pending(),
+                            "handshake table full: dropping the oldest pending handshake for each new connection");
                     }
-                    Err(_) => {
-                        warn!(%peer, max = cfg.max_connections, "connection cap reached, refusing connection");
-                        drop(tcp);
-                    }
-                },
+                    let cfg = cfg.clone();
+                    let token = conn_token.clone();
+                    let admission = admission.clone();
+                    let finished = finished_tx.clone();
+                    conns.spawn(async move {
+                        serve(&cfg, tcp, slot, &admission, &token).await;
+                        // The loop may already be gone; nothing to tell then.
+                        let _gone = finished.send(());
+                    }.instrument(info_span!("conn", %peer)));
+                }
                 Err(e) => {
                     warn!(error = %e, "accept failed");
                     tokio::time::sleep(ACCEPT_BACKOFF).await;
@@ -152,7 +160,7 @@ pub async fn run_joiner(
             Some(()) = finished_rx.recv() => {}
             _ = tick.tick() => {}
         }
-        let active = cfg.max_connections - slots.available_permits();
+        let active = admission.sessions();
         if let Some(dir) = &cfg.marker_dir {
             if marker_seen.is_none() && dir.join(MARKER).exists() {
                 marker_seen = Some(Instant::now());
@@ -178,6 +186,13 @@ pub async fn run_joiner(
     };
 
     conns.close();
+    handshakes.cancel();
+    if admission.evicted() > 0 {
+        warn!(
+            evicted = admission.evicted(),
+            "pending handshakes dropped because the table was full"
+        );
+    }
     if !matches!(result, Ok(JoinerOutcome::Complete(_))) {
         conn_token.cancel();
     }
@@ -208,21 +223,39 @@ fn read_marker(dir: &Path) -> Result<String, JoinerError> {
 
 /// One connection, start to end. Never returns an error: a bad client is
 /// logged and dropped without disturbing the others.
-async fn serve(cfg: &JoinerConfig, tcp: TcpStream, token: &CancellationToken) {
+async fn serve(
+    cfg: &JoinerConfig,
+    tcp: TcpStream,
+    slot: HandshakeSlot,
+    admission: &Admission,
+    token: &CancellationToken,
+) {
     let start = Instant::now();
     if let Err(e) = prepare_socket(&tcp, &cfg.sockopts) {
         warn!(error = %e, "cannot set socket options");
     }
     let handshake = tokio::select! {
-        _ = token.cancelled() => return,
+        _ = slot.token.cancelled() => {
+            if !token.is_cancelled() {
+                debug!("pending handshake evicted by a newer connection");
+            }
+            return;
+        }
         r = cfg.tls.accept(tcp, cfg.timeouts.handshake) => r,
     };
+    drop(slot);
     let (mut tls, info) = match handshake {
         Ok(ok) => ok,
         Err(e) => {
             warn!(error = %crate::error::chain(&e), "tls handshake failed, connection dropped");
             return;
         }
+    };
+    // Only authenticated peers count against sst-max-connections.
+    let Some(_permit) = admission.admit() else {
+        warn!(subject = %info.subject, max = admission.max_sessions(),
+            "connection cap reached (sst-max-connections), refusing an authenticated connection");
+        return;
     };
     // Wait for the donor's first bytes before starting anything: the donor's
     // preflight connection closes right after its handshake.
@@ -343,63 +376,6 @@ async fn to_rsync(
     let transfer = pumped?;
     exited.map_err(|e| crate::error::chain(&e))?;
     Ok(transfer)
-}
-
-/// Binds the joiner's TLS listener. A port in use is [`ExitCode::Busy`]
-/// with the holder named when it can be found; an address that is not on
-/// this host (NAT: the advertised address belongs to a router) falls back
-/// to all interfaces, as MariaDB's own rsync method does.
-pub async fn bind_listener(address: &SstAddress) -> Result<TcpListener, Error> {
-    let port = address.port;
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((address.host_unbracketed.as_str(), port))
-        .await
-        .map_err(|source| Error::Bind {
-            held_by: String::new(),
-            address: address.authority(),
-            source,
-        })?
-        .collect();
-    let mut last = None;
-    for addr in addrs {
-        match TcpListener::bind(addr).await {
-            Ok(l) => return Ok(l),
-            Err(e) if e.kind() == std::io::ErrorKind::AddrNotAvailable => {
-                let any: SocketAddr = if addr.is_ipv6() {
-                    (std::net::Ipv6Addr::UNSPECIFIED, port).into()
-                } else {
-                    (std::net::Ipv4Addr::UNSPECIFIED, port).into()
-                };
-                warn!(address = %addr, "not an address of this host, listening on all interfaces");
-                match TcpListener::bind(any).await {
-                    Ok(l) => return Ok(l),
-                    Err(e) => last = Some((any, e)),
-                }
-            }
-            Err(e) => last = Some((addr, e)),
-        }
-    }
-    let (addr, source) = match last {
-        Some((a, e)) => (a.to_string(), e),
-        None => (
-            address.authority(),
-            std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "the name resolved to no address",
-            ),
-        ),
-    };
-    let held_by = if source.kind() == std::io::ErrorKind::AddrInUse {
-        crate::sockowner::listener_owner(port)
-            .map(|o| format!(" (held by {o})"))
-            .unwrap_or_default()
-    } else {
-        String::new()
-    };
-    Err(Error::Bind {
-        held_by,
-        address: addr,
-        source,
-    })
 }
 
 /// Creates the data and log directories if needed, removes a stale marker

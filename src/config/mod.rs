@@ -69,7 +69,7 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     (
         "sst-max-connections",
         "64",
-        "joiner: connections served at once; more are refused",
+        "joiner: authenticated connections served at once; more are refused (4x as many handshakes may be pending; the oldest is dropped when full)",
     ),
     (
         "sst-bwlimit",

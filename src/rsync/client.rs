@@ -19,7 +19,9 @@
 //! cancellation kills every running rsync's process group.
 
 use std::ffi::{OsStr, OsString};
+use std::io::Write;
 use std::net::SocketAddr;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -323,8 +325,10 @@ pub async fn send_marker(
             line: state_line.to_string(),
         });
     }
+    // Owner only (directory and file): the joiner's copy keeps the file's mode.
     let tmp = tempfile::Builder::new()
         .prefix("sst-tunnel-marker.")
+        .permissions(std::fs::Permissions::from_mode(0o700))
         .tempdir()
         .map_err(|source| RsyncError::Io {
             action: "create a temporary directory in",
@@ -332,11 +336,18 @@ pub async fn send_marker(
             source,
         })?;
     let file = tmp.path().join(MARKER);
-    std::fs::write(&file, format!("{state_line}\n")).map_err(|source| RsyncError::Io {
+    let io_err = |source| RsyncError::Io {
         action: "write",
         path: file.clone(),
         source,
-    })?;
+    };
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&file)
+        .and_then(|mut f| f.write_all(format!("{state_line}\n").as_bytes()))
+        .map_err(io_err)?;
     let args: Vec<OsString> = vec![
         "--archive".into(),
         "--checksum".into(),

@@ -178,7 +178,19 @@ pub fn pack(
         move |source| BinlogError::Tar { path, source }
     };
     let result = (|| {
-        let out = File::create(&tmp_path).map_err(tar_err(&tmp_path))?;
+        // Owner only: it holds binlog contents and the datadir may be
+        // world-traversable; the entries keep their own modes.
+        let out = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(crate::sst::files::PRIVATE_FILE_MODE)
+            .open(&tmp_path)
+            .map_err(tar_err(&tmp_path))?;
+        out.set_permissions(fs::Permissions::from_mode(
+            crate::sst::files::PRIVATE_FILE_MODE,
+        ))
+        .map_err(tar_err(&tmp_path))?;
         let mut builder = tar::Builder::new(io::BufWriter::new(out));
         for file in chosen {
             let Some(name) = file.file_name() else {

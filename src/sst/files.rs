@@ -5,7 +5,8 @@
 //! files on every exit path.
 
 use std::fs;
-use std::io;
+use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -15,6 +16,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::exit::ExitCode;
 use crate::sst::protocol::{State, StateError};
+
+/// Mode of the flag, pid and staging files the method creates (owner only).
+pub const PRIVATE_FILE_MODE: u32 = 0o600;
 
 /// Joiner: present while a transfer runs (informational).
 pub const SST_IN_PROGRESS: &str = "sst_in_progress";
@@ -150,15 +154,21 @@ impl InProgress {
     /// Creates (or touches) the file.
     pub fn create(datadir: &Path) -> Result<InProgress, FilesError> {
         let path = datadir.join(SST_IN_PROGRESS);
-        fs::OpenOptions::new()
+        let err = |source| FilesError::Create {
+            path: path.clone(),
+            source,
+        };
+        // Owner only, like every file the method creates: the datadir may
+        // be world-traversable (Debian's /var/lib/mysql is 0755).
+        let file = fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
+            .mode(PRIVATE_FILE_MODE)
             .open(&path)
-            .map_err(|source| FilesError::Create {
-                path: path.clone(),
-                source,
-            })?;
+            .map_err(err)?;
+        file.set_permissions(fs::Permissions::from_mode(PRIVATE_FILE_MODE))
+            .map_err(err)?;
         Ok(InProgress { path })
     }
 
@@ -324,10 +334,21 @@ pub async fn wait_stale_processes(
 
 /// Writes our own pid into `path` (so a reference peer sees us running).
 pub fn write_pid_file(path: &Path) -> Result<(), FilesError> {
-    fs::write(path, format!("{}\n", std::process::id())).map_err(|source| FilesError::Create {
+    let err = |source| FilesError::Create {
         path: path.to_path_buf(),
         source,
-    })
+    };
+    let mut file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(PRIVATE_FILE_MODE)
+        .open(path)
+        .map_err(err)?;
+    file.set_permissions(fs::Permissions::from_mode(PRIVATE_FILE_MODE))
+        .map_err(err)?;
+    file.write_all(format!("{}\n", std::process::id()).as_bytes())
+        .map_err(err)
 }
 
 /// Reads the marker's state (its first line), `None` while it has not arrived.

@@ -12,14 +12,22 @@
 //! - [`server`]: the server's side of the protocol (donor flush, joiner lines).
 //! - [`datadir`]: fixture data directories and tree comparison.
 //! - [`hostile`]: plaintext and untrusted clients aimed at the joiner.
+//! - [`flood`]: every hostile group at once during a transfer, with RSS sampling.
+//! - [`created`]: the files the method creates, probed as another user.
+//! - [`other_user`]: uid 65534 reading paths and probing ports (`setpriv`).
+//! - [`listeners`]: the listening TCP sockets of a set of processes.
 //! - [`procs`]: `/proc` inspection (children, descriptors, leftovers).
 //! - [`log`]: the `WSREP_SST: [LEVEL] msg (time)` stderr format check.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod command;
+pub mod created;
 pub mod datadir;
+pub mod flood;
 pub mod hostile;
+pub mod listeners;
 pub mod log;
+pub mod other_user;
 pub mod pair;
 pub mod pki;
 pub mod procs;

@@ -1,6 +1,7 @@
 //! Throwaway certificates made with the `openssl` crate: a CA, node
 //! certificates (SAN IP 127.0.0.1 and DNS localhost by default) and any
-//! number of unrelated CAs for the wrong-CA cases. Nothing is committed.
+//! number of unrelated CAs for the wrong-CA cases, and expired certificates.
+//! Nothing is committed.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -113,8 +114,38 @@ impl Ca {
     /// this CA, usable as TLS server and client. Files:
     /// `<dir>/<cn>.crt` and `<dir>/<cn>.key`.
     pub fn issue(&self, cn: &str, dns: &[&str], ips: &[&str]) -> NodeCert {
+        self.issue_with(cn, dns, ips, None)
+    }
+
+    /// A loopback certificate from this CA whose validity ended in the past:
+    /// notBefore 60 days ago, notAfter 30 days ago (chain fine, expired).
+    pub fn issue_expired(&self, cn: &str) -> NodeCert {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let day = 86_400;
+        let window = (
+            Asn1Time::from_unix(i64::try_from(now - 60 * day).unwrap()).unwrap(),
+            Asn1Time::from_unix(i64::try_from(now - 30 * day).unwrap()).unwrap(),
+        );
+        self.issue_with(cn, &["localhost"], &["127.0.0.1"], Some(window))
+    }
+
+    /// [`Ca::issue`] with an explicit (notBefore, notAfter) window.
+    fn issue_with(
+        &self,
+        cn: &str,
+        dns: &[&str],
+        ips: &[&str],
+        validity: Option<(Asn1Time, Asn1Time)>,
+    ) -> NodeCert {
         let key = new_key();
         let mut b = builder(cn, &key);
+        if let Some((from, until)) = validity {
+            b.set_not_before(&from).unwrap();
+            b.set_not_after(&until).unwrap();
+        }
         b.set_issuer_name(self.cert.subject_name()).unwrap();
         b.append_extension(BasicConstraints::new().build().unwrap())
             .unwrap();

@@ -189,3 +189,19 @@ pub fn signal(pid: u32, sig: &str) {
         .unwrap();
     assert!(st.success(), "kill -{sig} {pid} failed");
 }
+
+/// The method process of a node: the binary under test running with its
+/// cwd in `datadir` (as mariadbd starts it), if one is alive.
+pub fn method_pid(datadir: &Path) -> Option<u32> {
+    let bin = super::world::binary();
+    pids()
+        .into_iter()
+        .find(|&p| alive(p) && exe(p).as_ref() == Some(&bin) && cwd(p).as_deref() == Some(datadir))
+}
+
+/// True once `pid` has an rsync descendant (a transfer is under way).
+pub fn runs_rsync(pid: u32) -> bool {
+    descendants(pid)
+        .iter()
+        .any(|&c| argv(c).first().is_some_and(|a| a.ends_with("rsync")))
+}

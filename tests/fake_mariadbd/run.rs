@@ -94,6 +94,7 @@ impl Sst {
             .current_dir(&node.datadir)
             .env("PATH", world.path_env())
             .env("WSREP_SST_OPT_AUTH", "")
+            .envs(node.env.iter().map(|(k, v)| (k, v)))
             .env_remove("SST_TUNNEL_LOG")
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log_file));

@@ -84,6 +84,7 @@ impl World {
             socket: dir.join("mysqld.sock"),
             dir,
             datadir,
+            env: Vec::new(),
             sst: vec![
                 ("tca".into(), self.ca.file.display().to_string()),
                 ("tcert".into(), cert.cert.display().to_string()),
@@ -134,6 +135,8 @@ pub struct Node {
     pub socket: PathBuf,
     /// The `[sst]` keys, in order.
     pub sst: Vec<(String, String)>,
+    /// Extra environment for the method process (e.g. a private `TMPDIR`).
+    pub env: Vec<(String, PathBuf)>,
 }
 
 impl Node {

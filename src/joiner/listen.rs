@@ -1,0 +1,67 @@
+//! Binding the joiner's TLS listener: the SST address as advertised, or all
+//! interfaces when that address is not on this host (NAT).
+
+use std::net::SocketAddr;
+
+use tokio::net::TcpListener;
+use tracing::warn;
+
+use crate::error::Error;
+use crate::sst::address::SstAddress;
+
+/// Binds the joiner's TLS listener. A port in use is [`crate::exit::ExitCode::Busy`]
+/// with the holder named when it can be found; an address that is not on
+/// this host (NAT: the advertised address belongs to a router) falls back
+/// to all interfaces, as MariaDB's own rsync method does.
+pub async fn bind_listener(address: &SstAddress) -> Result<TcpListener, Error> {
+    let port = address.port;
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((address.host_unbracketed.as_str(), port))
+        .await
+        .map_err(|source| Error::Bind {
+            held_by: String::new(),
+            address: address.authority(),
+            source,
+        })?
+        .collect();
+    let mut last = None;
+    for addr in addrs {
+        match TcpListener::bind(addr).await {
+            Ok(l) => return Ok(l),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrNotAvailable => {
+                let any: SocketAddr = if addr.is_ipv6() {
+                    (std::net::Ipv6Addr::UNSPECIFIED, port).into()
+                } else {
+                    (std::net::Ipv4Addr::UNSPECIFIED, port).into()
+                };
+                warn!(address = %addr, "not an address of this host, listening on all interfaces");
+                match TcpListener::bind(any).await {
+                    Ok(l) => return Ok(l),
+                    Err(e) => last = Some((any, e)),
+                }
+            }
+            Err(e) => last = Some((addr, e)),
+        }
+    }
+    let (addr, source) = match last {
+        Some((a, e)) => (a.to_string(), e),
+        None => (
+            address.authority(),
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "the name resolved to no address",
+            ),
+        ),
+    };
+    let held_by = if source.kind() == std::io::ErrorKind::AddrInUse {
+        crate::sockowner::listener_owner(port)
+            .map(|o| format!(" (held by {o})"))
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
+    Err(Error::Bind {
+        held_by,
+        address: addr,
+        source,
+    })
+}
