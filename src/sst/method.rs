@@ -64,6 +64,7 @@ pub fn main(argv: Vec<OsString>) -> ExitCode {
             error!("cannot install signal handlers: {e}");
             return ExitCode::Failure;
         }
+        shutdown.watch_stdout_reader();
         match run(&args, &shutdown, &temp).await {
             Ok(code) => code,
             Err(e) => {
