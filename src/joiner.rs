@@ -79,8 +79,15 @@ pub enum JoinerError {
     #[error("no donor connected within {}s (sst-initial-timeout)", .0.as_secs())]
     InitialTimeout(Duration),
     /// Connections were served but no byte moved for too long.
-    #[error("transfer stalled: no byte moved for {}s (sst-idle-timeout)", .0.as_secs())]
-    Stalled(Duration),
+    #[error("transfer stalled: no byte moved for {}s (sst-idle-timeout){}", .limit.as_secs(),
+        .last_failure.as_ref().map(|f| format!("; the last failed connection: {f}")).unwrap_or_default())]
+    Stalled {
+        /// The idle limit.
+        limit: Duration,
+        /// The last connection failure (donor's peer address, subject and
+        /// cause): what broke the transfer, when something did.
+        last_failure: Option<String>,
+    },
     /// The marker exists but cannot be read.
     #[error("cannot read the completion marker {}", path.display())]
     Marker {
@@ -96,7 +103,7 @@ impl JoinerError {
     /// The exit code this error ends the program with.
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            JoinerError::InitialTimeout(_) | JoinerError::Stalled(_) => ExitCode::TimedOut,
+            JoinerError::InitialTimeout(_) | JoinerError::Stalled { .. } => ExitCode::TimedOut,
             JoinerError::Marker { .. } => ExitCode::BrokenPipe,
         }
     }
@@ -122,6 +129,7 @@ pub async fn run_joiner(
     let (finished_tx, mut finished_rx) = mpsc::unbounded_channel::<()>();
     let mut tick = tokio::time::interval(TICK);
     let mut marker_seen: Option<Instant> = None;
+    let last_failure = LastFailure::default();
 
     let result = loop {
         tokio::select! {
@@ -132,8 +140,9 @@ pub async fn run_joiner(
                         let cfg = cfg.clone();
                         let token = conn_token.clone();
                         let finished = finished_tx.clone();
+                        let failures = last_failure.clone();
                         conns.spawn(async move {
-                            serve(&cfg, tcp, &token).await;
+                            serve(&cfg, tcp, peer, &token, &failures).await;
                             drop(permit);
                             // The loop may already be gone; nothing to tell then.
                             let _gone = finished.send(());
@@ -172,7 +181,10 @@ pub async fn run_joiner(
             }
         } else if let (Some(limit), Some(meter)) = (cfg.timeouts.idle, cfg.meter()) {
             if meter.idle_for() > limit {
-                break Err(JoinerError::Stalled(limit));
+                break Err(JoinerError::Stalled {
+                    limit,
+                    last_failure: last_failure.get(),
+                });
             }
         }
     };
@@ -206,9 +218,33 @@ fn read_marker(dir: &Path) -> Result<String, JoinerError> {
         .to_string())
 }
 
+/// The last served connection that failed, as text naming the donor (peer
+/// address and certificate subject) and the cause, for the stall error.
+#[derive(Clone, Debug, Default)]
+struct LastFailure(Arc<std::sync::Mutex<Option<String>>>);
+
+impl LastFailure {
+    fn record(&self, text: String) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(text);
+        }
+    }
+
+    fn get(&self) -> Option<String> {
+        self.0.lock().ok().and_then(|s| s.clone())
+    }
+}
+
 /// One connection, start to end. Never returns an error: a bad client is
-/// logged and dropped without disturbing the others.
-async fn serve(cfg: &JoinerConfig, tcp: TcpStream, token: &CancellationToken) {
+/// logged and dropped without disturbing the others; a served connection's
+/// failure is also kept in `failures`.
+async fn serve(
+    cfg: &JoinerConfig,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    token: &CancellationToken,
+    failures: &LastFailure,
+) {
     let start = Instant::now();
     if let Err(e) = prepare_socket(&tcp, &cfg.sockopts) {
         warn!(error = %e, "cannot set socket options");
@@ -255,6 +291,9 @@ async fn serve(cfg: &JoinerConfig, tcp: TcpStream, token: &CancellationToken) {
         Backend::Forward(addr) => forward(cfg, tls, &first, *addr, token).await,
         Backend::Rsync(conf) => to_rsync(cfg, tls, &first, conf, token).await,
     };
+    if let Err(e) = &outcome {
+        failures.record(format!("from {peer} ({}): {e}", info.subject));
+    }
     log_close(&info, start, outcome);
 }
 
