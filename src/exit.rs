@@ -42,7 +42,8 @@ pub enum ExitCode {
     Unreachable = 111,
     /// EALREADY: a previous transfer's processes are still running.
     AlreadyRunning = 114,
-    /// The donor's FLUSH TABLES failed (`sst_error`), or rsync failed otherwise.
+    /// The donor's FLUSH TABLES failed (`sst_error`), or rsync failed otherwise
+    /// (a connection to the joiner that broke mid-transfer included).
     TransferFailed = 255,
 }
 
@@ -96,7 +97,9 @@ impl ExitCode {
             ExitCode::TimedOut => "no first connection, stalled transfer, or connect timeout",
             ExitCode::Unreachable => "the joiner could not be reached within the retry window",
             ExitCode::AlreadyRunning => "a previous transfer is still running",
-            ExitCode::TransferFailed => "FLUSH TABLES failed (sst_error) or rsync failed otherwise",
+            ExitCode::TransferFailed => {
+                "FLUSH TABLES failed (sst_error), rsync failed otherwise, or the tunnel broke"
+            }
         }
     }
 
