@@ -11,6 +11,7 @@
 //! - [`pair`]: a joiner and a donor driven end to end.
 //! - [`server`]: the server's side of the protocol (donor flush, joiner lines).
 //! - [`datadir`]: fixture data directories and tree comparison.
+//! - [`faults`]: process-tree kills, datadir write accounting, a tmpfs.
 //! - [`hostile`]: plaintext and untrusted clients aimed at the joiner.
 //! - [`procs`]: `/proc` inspection (children, descriptors, leftovers).
 //! - [`log`]: the `WSREP_SST: [LEVEL] msg (time)` stderr format check.
@@ -18,6 +19,7 @@
 
 pub mod command;
 pub mod datadir;
+pub mod faults;
 pub mod hostile;
 pub mod log;
 pub mod pair;

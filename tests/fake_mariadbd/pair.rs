@@ -127,7 +127,11 @@ pub struct Outcome {
 /// Starts the joiner with `plan` on a fresh port; returns it after `ready`
 /// and checks that `sst_in_progress` exists by then.
 pub fn start_joiner(pair: &Pair, plan: &Plan) -> (Sst, u16, String) {
-    let port = free_port();
+    start_joiner_on(pair, plan, free_port())
+}
+
+/// [`start_joiner`] on a given port (a restart on the port of a failed run).
+pub fn start_joiner_on(pair: &Pair, plan: &Plan, port: u16) -> (Sst, u16, String) {
     let mut cmd = CommandLine::joiner(&JoinerParams {
         era: plan.joiner_era,
         node: &pair.joiner,
