@@ -28,6 +28,8 @@ pub enum ExitCode {
     AuthFailed = 13,
     /// EBUSY: the listening port is taken.
     Busy = 16,
+    /// ENOSPC: the joiner's file system (data or InnoDB log directory) is full.
+    NoSpace = 28,
     /// Unsafe characters in a value mariadbd or a helper would refuse (the SST address).
     UnsafeValue = 21,
     /// EINVAL: bad option, configuration, certificate, key or CA.
@@ -64,6 +66,7 @@ impl ExitCode {
             ExitCode::OutOfMemory => "ENOMEM",
             ExitCode::AuthFailed => "EACCES",
             ExitCode::Busy => "EBUSY",
+            ExitCode::NoSpace => "ENOSPC",
             ExitCode::UnsafeValue => "UNSAFE",
             ExitCode::Invalid => "EINVAL",
             ExitCode::BrokenPipe => "EPIPE",
@@ -88,6 +91,7 @@ impl ExitCode {
             ExitCode::OutOfMemory => "rsync ran out of memory (rsync exit 22)",
             ExitCode::AuthFailed => "TLS authentication failed: certificate or name rejected",
             ExitCode::Busy => "the listening port is already in use",
+            ExitCode::NoSpace => "the joiner's file system is full (No space left on device)",
             ExitCode::UnsafeValue => {
                 "unsafe characters in the SST address (mariadbd would refuse it)"
             }
@@ -122,7 +126,7 @@ impl fmt::Display for ExitCode {
 }
 
 /// All codes, in numeric order.
-pub const ALL: [ExitCode; 16] = [
+pub const ALL: [ExitCode; 17] = [
     ExitCode::Success,
     ExitCode::Failure,
     ExitCode::NotFound,
@@ -131,6 +135,7 @@ pub const ALL: [ExitCode; 16] = [
     ExitCode::OutOfMemory,
     ExitCode::AuthFailed,
     ExitCode::Busy,
+    ExitCode::NoSpace,
     ExitCode::UnsafeValue,
     ExitCode::Invalid,
     ExitCode::BrokenPipe,

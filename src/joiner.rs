@@ -29,6 +29,10 @@ use crate::rsync::MARKER;
 use crate::sst::address::SstAddress;
 use crate::tls::{PeerInfo, SockOpts, TlsServer};
 
+mod failure;
+
+use failure::LastFailure;
+
 /// Where decrypted connections go.
 #[derive(Clone, Debug)]
 pub enum Backend {
@@ -88,6 +92,17 @@ pub enum JoinerError {
         /// cause): what broke the transfer, when something did.
         last_failure: Option<String>,
     },
+    /// A served connection's rsync found the file system full: waiting on
+    /// cannot help, the run ends at once.
+    #[error("the joiner's file system is full: cannot write into {} on {mount}: No space left on device (ENOSPC); {detail}", dir.display())]
+    NoSpace {
+        /// The data or InnoDB log directory rsync was writing into.
+        dir: PathBuf,
+        /// The mount holding it (mount point, type, source).
+        mount: String,
+        /// rsync's line and the connection it came from.
+        detail: String,
+    },
     /// The marker exists but cannot be read.
     #[error("cannot read the completion marker {}", path.display())]
     Marker {
@@ -105,6 +120,7 @@ impl JoinerError {
         match self {
             JoinerError::InitialTimeout(_) | JoinerError::Stalled { .. } => ExitCode::TimedOut,
             JoinerError::Marker { .. } => ExitCode::BrokenPipe,
+            JoinerError::NoSpace { .. } => ExitCode::NoSpace,
         }
     }
 }
@@ -161,6 +177,9 @@ pub async fn run_joiner(
             Some(()) = finished_rx.recv() => {}
             _ = tick.tick() => {}
         }
+        if let Some(full) = last_failure.no_space() {
+            break Err(full);
+        }
         let active = cfg.max_connections - slots.available_permits();
         if let Some(dir) = &cfg.marker_dir {
             if marker_seen.is_none() && dir.join(MARKER).exists() {
@@ -216,23 +235,6 @@ fn read_marker(dir: &Path) -> Result<String, JoinerError> {
         .unwrap_or("")
         .trim_end_matches('\r')
         .to_string())
-}
-
-/// The last served connection that failed, as text naming the donor (peer
-/// address and certificate subject) and the cause, for the stall error.
-#[derive(Clone, Debug, Default)]
-struct LastFailure(Arc<std::sync::Mutex<Option<String>>>);
-
-impl LastFailure {
-    fn record(&self, text: String) {
-        if let Ok(mut slot) = self.0.lock() {
-            *slot = Some(text);
-        }
-    }
-
-    fn get(&self) -> Option<String> {
-        self.0.lock().ok().and_then(|s| s.clone())
-    }
 }
 
 /// One connection, start to end. Never returns an error: a bad client is
@@ -292,7 +294,11 @@ async fn serve(
         Backend::Rsync(conf) => to_rsync(cfg, tls, &first, conf, token).await,
     };
     if let Err(e) = &outcome {
-        failures.record(format!("from {peer} ({}): {e}", info.subject));
+        let from = format!("from {peer} ({})", info.subject);
+        if let Backend::Rsync(conf) = &cfg.backend {
+            failure::note_no_space(failures, conf, e, &from);
+        }
+        failures.record(format!("{from}: {e}"));
     }
     log_close(&info, start, outcome);
 }

@@ -47,6 +47,7 @@ pub struct Modules {
 pub struct DaemonConfig {
     path: PathBuf,
     datadir: PathBuf,
+    log_dir: PathBuf,
     rsync: PathBuf,
     removed: bool,
 }
@@ -78,6 +79,7 @@ impl DaemonConfig {
         Ok(DaemonConfig {
             path,
             datadir: modules.datadir.clone(),
+            log_dir: modules.log_dir.clone(),
             rsync,
             removed: false,
         })
@@ -91,6 +93,11 @@ impl DaemonConfig {
     /// The served data directory (the server's working directory).
     pub fn datadir(&self) -> &Path {
         &self.datadir
+    }
+
+    /// The directory the InnoDB log module receives into.
+    pub fn log_dir(&self) -> &Path {
+        &self.log_dir
     }
 
     /// The rsync binary the server runs.
