@@ -522,3 +522,116 @@ fn joiner_datadir_full_fails_with_enospc() {
     });
     drop(tmpfs);
 }
+
+/// Files a run may leave when it is SIGKILLed (no clean-up at all).
+const STALE: [&str; 6] = [
+    "sst_in_progress",
+    "rsync_tunnel_sst.conf",
+    "rsync_tunnel_sst.pid",
+    "wsrep_sst_binlog.tar",
+    "tables_flushed",
+    "rsync_tunnel_sst_complete",
+];
+
+/// Top-level names in `dir` that are neither in `before` nor data.
+fn leftovers(dir: &std::path::Path, before: &[String], data: &datadir::Tree) -> Vec<String> {
+    faults::listing(dir)
+        .into_iter()
+        .filter(|n| !before.contains(n) && !data.contains_key(n))
+        .collect()
+}
+
+/// Scenario 5: both trees SIGKILLed mid-transfer (a crash of both nodes'
+/// SST processes: no clean-up ran anywhere, the worst leftovers), then at
+/// once a new SST on the same nodes and the same port. It completes; what
+/// the dead run left is listed, and none of it blocks the new run.
+#[test]
+fn restart_on_the_same_port_right_after_both_trees_were_killed() {
+    let mut pair = slow_pair();
+    let _reaper = Reaper(pair.world.root.clone());
+    let joiner_names = faults::listing(&pair.joiner.datadir);
+    let donor_names = faults::listing(&pair.donor.datadir);
+    let mut mid = start_mid_transfer(&pair, Parentage::Test);
+    mid.arrived();
+    let fault = Instant::now();
+    faults::kill_tree(mid.donor.sh_pid());
+    faults::kill_tree(mid.joiner.sh_pid());
+    mid.donor.wait(STEP);
+    mid.joiner.wait(STEP);
+    faults::time_until_none_left(&pair.world.root, fault, STEP)
+        .unwrap_or_else(|left| panic!("left behind: {left:#?}\n{}", mid.diagnostics()));
+    let port = mid.port;
+    drop(mid);
+
+    // What the dead run left, other than data.
+    let shipped = datadir::shipped(&datadir::snapshot(&pair.donor.datadir));
+    let joiner_left = leftovers(&pair.joiner.datadir, &joiner_names, &shipped);
+    let donor_left = leftovers(&pair.donor.datadir, &donor_names, &datadir::Tree::new());
+    for (role, left) in [("joiner", &joiner_left), ("donor", &donor_left)] {
+        for f in left.iter() {
+            assert!(
+                STALE.contains(&f.as_str()),
+                "{role}: unexpected file {f:?} left by the killed run"
+            );
+        }
+    }
+    assert!(
+        joiner_left.iter().any(|f| f == "sst_in_progress"),
+        "the killed joiner left no stale files: {joiner_left:?}"
+    );
+
+    // The new SST: a new mariadbd, the same port, at once, full speed.
+    pair.parent = pair.world.parent();
+    pair.donor.remove_sst("sst-bwlimit");
+    let plan = Plan::default();
+    let mut donor_before = datadir::snapshot(&pair.donor.datadir);
+    // The donor must remove its own stale files; the rest must not change.
+    for f in &donor_left {
+        donor_before.remove(f);
+    }
+    let joiner_before = datadir::snapshot(&pair.joiner.datadir);
+    let restart = Instant::now();
+    let (mut joiner, got_port, addr) = pair::start_joiner_on(&pair, &plan, port);
+    let to_ready = restart.elapsed();
+    assert_eq!(got_port, port);
+    let cmd = pair::donor_command(&pair, &plan, &addr);
+    let mut donor = Sst::spawn(&pair.world, &pair.donor, "donor", cmd, Stdin::DevNull);
+    server::serve_donor(
+        &mut donor,
+        &pair.donor.datadir,
+        &plan.flush,
+        fake_mariadbd::TRANSFER,
+    );
+    let donor_code = donor.wait(STEP);
+    donor.assert_stdout_closed(Duration::from_secs(2));
+    joiner.read_to_eof(fake_mariadbd::TRANSFER);
+    let joiner_code = joiner.wait(STEP);
+    let took = restart.elapsed();
+    joiner.assert_stdout_closed(Duration::from_secs(2));
+    joiner.stop_watching();
+    donor.stop_watching();
+    let out = pair::Outcome {
+        joiner,
+        donor,
+        port,
+        joiner_code,
+        donor_code,
+        donor_before,
+        joiner_before,
+    };
+    out.assert_success(&pair, &plan);
+    out.assert_sst_tree(&pair, &["mysql-bin.000002"]);
+    figures::record(&Figure {
+        scenario: "restart on the same port after both SST trees were SIGKILLed".into(),
+        time_to_end: Some(took),
+        exit: format!("restart: joiner {joiner_code}, donor {donor_code}"),
+        bytes_after: None,
+        procs_left: Some(procs::touching(&pair.world.root).len()),
+        peak_rss_kib: None,
+        notes: format!(
+            "joiner ready {:.2}s after the restart; the killed run left joiner {joiner_left:?}, \
+             donor {donor_left:?}",
+            to_ready.as_secs_f64()
+        ),
+    });
+}
