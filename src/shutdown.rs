@@ -172,14 +172,55 @@ impl Shutdown {
     }
 }
 
-/// Registers `fd` with the runtime's reactor for error readiness only.
+/// Resolves when process `pid` has exited, as the kernel reports it through
+/// a pidfd (Linux 5.3+): no polling delay. `None` when no pidfd can be had
+/// (an older kernel, or `pid` already gone); callers then poll `/proc`.
+/// Must be called inside a tokio runtime.
+pub fn process_exit(pid: u32) -> Option<impl std::future::Future<Output = ()>> {
+    let fd = pidfd_open(pid).ok()?;
+    let watched = match register(fd, Interest::READABLE) {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::debug!(pid, error = %e, "cannot poll the pidfd");
+            return None;
+        }
+    };
+    Some(async move {
+        // A pidfd becomes readable once the process exits; an error from
+        // the reactor means we cannot tell, which the caller's poll covers.
+        if watched.readable().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    })
+}
+
 #[allow(unsafe_code)]
-fn watch_errors(fd: OwnedFd) -> std::io::Result<AsyncFd<OwnedFd>> {
+fn pidfd_open(pid: u32) -> std::io::Result<OwnedFd> {
+    use std::os::fd::FromRawFd;
+    let pid = libc::pid_t::try_from(pid).map_err(std::io::Error::other)?;
+    // SAFETY: pidfd_open takes a pid and flags and touches no memory of ours.
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, libc::PIDFD_NONBLOCK) };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let raw = std::os::fd::RawFd::try_from(r).map_err(std::io::Error::other)?;
+    // SAFETY: the kernel just returned this descriptor to us; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+/// Registers `fd` with the runtime's reactor for `interest`.
+#[allow(unsafe_code)]
+fn register(fd: OwnedFd, interest: Interest) -> std::io::Result<AsyncFd<OwnedFd>> {
     // SAFETY: the descriptor is owned and moved into the AsyncFd, so it is
     // neither closed nor replaced while registered (tokio's I/O-safety
     // requirement); it is deregistered and closed when the AsyncFd drops.
-    let registered = unsafe { AsyncFd::register_with_interest(fd, Interest::ERROR) };
+    let registered = unsafe { AsyncFd::register_with_interest(fd, interest) };
     registered.map_err(std::io::Error::from)
+}
+
+/// Registers `fd` with the runtime's reactor for error readiness only.
+fn watch_errors(fd: OwnedFd) -> std::io::Result<AsyncFd<OwnedFd>> {
+    register(fd, Interest::ERROR)
 }
 
 #[cfg(test)]
@@ -198,6 +239,21 @@ mod tests {
         assert_eq!(StopReason::HangUp(1).exit_code().code(), 32);
         assert_eq!(StopReason::ParentDied(1).exit_code().code(), 32);
         assert_eq!(StopReason::StdoutClosed.exit_code().code(), 32);
+    }
+
+    #[tokio::test]
+    async fn a_process_exit_is_seen_through_its_pidfd() -> std::io::Result<()> {
+        let mut child = std::process::Command::new("sleep").arg("30").spawn()?;
+        let exited = process_exit(child.id()).ok_or_else(|| std::io::Error::other("no pidfd"))?;
+        tokio::pin!(exited);
+        let early = tokio::time::timeout(std::time::Duration::from_millis(100), &mut exited).await;
+        assert!(early.is_err(), "exit reported while the process lives");
+        child.kill()?;
+        tokio::time::timeout(std::time::Duration::from_secs(5), exited)
+            .await
+            .map_err(std::io::Error::other)?;
+        child.wait()?;
+        Ok(())
     }
 
     #[tokio::test]
