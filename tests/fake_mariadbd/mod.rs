@@ -12,6 +12,7 @@
 //! - [`server`]: the server's side of the protocol (donor flush, joiner lines).
 //! - [`datadir`]: fixture data directories and tree comparison.
 //! - [`faults`]: process-tree kills, datadir write accounting, a tmpfs.
+//! - [`midway`]: a rate-limited pair held mid-transfer, for fault tests.
 //! - [`hostile`]: plaintext and untrusted clients aimed at the joiner.
 //! - [`procs`]: `/proc` inspection (children, descriptors, leftovers).
 //! - [`log`]: the `WSREP_SST: [LEVEL] msg (time)` stderr format check.
@@ -22,6 +23,7 @@ pub mod datadir;
 pub mod faults;
 pub mod hostile;
 pub mod log;
+pub mod midway;
 pub mod pair;
 pub mod pki;
 pub mod procs;
