@@ -381,6 +381,9 @@ async fn send_with_tunnel_errors<T>(
 ) -> Result<T, Error> {
     match step.await {
         Ok(v) => Ok(v),
+        // rsync's own report of a full joiner disk is the cause, whatever
+        // the tunnel met after the joiner gave up.
+        Err(e) if e.exit_code() == ExitCode::NoSpace => Err(e.into()),
         Err(e) => match failures.get() {
             Some((tunnel, code)) => Err(Error::Tunnel {
                 tunnel,

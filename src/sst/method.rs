@@ -64,7 +64,6 @@ pub fn main(argv: Vec<OsString>) -> ExitCode {
             error!("cannot install signal handlers: {e}");
             return ExitCode::Failure;
         }
-        shutdown.watch_stdout_reader();
         match run(&args, &shutdown, &temp).await {
             Ok(code) => code,
             Err(e) => {
@@ -104,12 +103,20 @@ async fn run(args: &SstArgs, shutdown: &Shutdown, temp: &TempFiles) -> Result<Ex
     let protocol: Protocol = Arc::new(Mutex::new(ProtocolWriter::stdout(args.progress)));
     match args.role {
         Role::Joiner => {
+            // With --parent the pid says it first, with the message the
+            // checklist asks for; the closed stdout is the fallback.
             if let Some(pid) = args.parent {
                 tokio::spawn(watch_parent(pid, shutdown.clone()));
+            } else {
+                shutdown.watch_stdout_reader();
             }
             crate::sst::joiner::run(args, &settings, &protocol, shutdown, temp).await
         }
-        Role::Donor => crate::sst::donor::run(args, &settings, &protocol, shutdown, temp).await,
+        Role::Donor => {
+            // mariadbd gives the donor no --parent: its closed stdout is the sign.
+            shutdown.watch_stdout_reader();
+            crate::sst::donor::run(args, &settings, &protocol, shutdown, temp).await
+        }
     }
 }
 
