@@ -381,8 +381,13 @@ async fn to_rsync(
     let pumped = feed(tls, first, &mut server, cfg, token).await;
     // The pump ended (or failed): the server must be gone before we report,
     // so that "connection closed" means rsync has finished writing.
+    // When the run is over (mariadbd gone, a signal, a timeout, a full
+    // disk) rsync is killed outright: a grace period would let it go on
+    // writing into the data directory. A failure of this connection alone
+    // gives it SIGTERM's chance to tidy up.
     let exited = match &pumped {
         Ok(_) => server.wait().await,
+        Err(_) if token.is_cancelled() => server.kill_now().await,
         Err(_) => server.kill().await,
     };
     let transfer = pumped?;

@@ -274,6 +274,19 @@ impl ServerProcess {
         }
     }
 
+    /// Kills the server's process group with `SIGKILL` at once and reaps it.
+    pub async fn kill_now(&mut self) -> Result<(), RsyncError> {
+        self.stdin = None;
+        self.child
+            .kill_now()
+            .await
+            .map(drop)
+            .map_err(|source| RsyncError::Child {
+                step: "daemon".into(),
+                source,
+            })
+    }
+
     /// Kills the server's process group (`SIGTERM`, then `SIGKILL`) and
     /// reaps it.
     pub async fn kill(&mut self) -> Result<(), RsyncError> {
