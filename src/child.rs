@@ -279,6 +279,21 @@ impl Supervised {
         self.wait().await
     }
 
+    /// Stops the child at once: `SIGKILL` to the group, no grace; reaps it.
+    /// For a run that is over (mariadbd gone): rsync must not write one
+    /// more byte into the data directory while it tidies up.
+    pub async fn kill_now(&mut self) -> Result<Exit, ChildError> {
+        if self.status.is_none() {
+            sandbox::signal_group(self.pgid, libc::SIGKILL);
+            let status = self.child.wait().await.map_err(|source| ChildError::Wait {
+                program: self.name.clone(),
+                source,
+            })?;
+            self.reaped(status);
+        }
+        self.wait().await
+    }
+
     /// Records the status; kills helpers the leader left in its group. The
     /// group id cannot be reused while any member lives, and the leader was
     /// reaped an instant ago, so this reaches only our own stragglers.

@@ -9,7 +9,7 @@
 
 use std::net::SocketAddr;
 use std::os::unix::fs::MetadataExt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
@@ -26,6 +26,10 @@ use crate::relay::{self, RelayOpts};
 use crate::sockowner;
 use crate::sst::address::SstAddress;
 use crate::tls::{PeerInfo, SockOpts, TlsClient, TlsError};
+
+mod failure;
+
+use failure::{broke_mid_transfer, FirstFailure};
 
 /// The joiner to connect to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,24 +109,6 @@ impl DonorError {
             DonorError::Tls { source, .. } => source.exit_code(),
             DonorError::Listener(_) => ExitCode::Failure,
         }
-    }
-}
-
-/// The first TLS failure a relay connection met, kept so that the donor can
-/// report it instead of rsync's "did not see server greeting".
-#[derive(Clone, Debug, Default)]
-struct FirstFailure(Arc<Mutex<Option<String>>>);
-
-impl FirstFailure {
-    fn record(&self, text: String) {
-        if let Ok(mut slot) = self.0.lock() {
-            slot.get_or_insert(text);
-        }
-    }
-
-    /// The recorded failure, if any.
-    fn get(&self) -> Option<String> {
-        self.0.lock().ok().and_then(|s| s.clone())
     }
 }
 
@@ -230,7 +216,14 @@ async fn relay_one(
         Err(e) => {
             let text = crate::error::chain(&e);
             warn!(error = %text, "connection to the joiner failed");
-            failures.record(text);
+            // Unreachable (111) and timeouts (110) keep their codes; any
+            // other failure of a relay handshake is reported as the TLS
+            // authentication failure it most likely is (13).
+            let code = match e.exit_code() {
+                c @ (ExitCode::Unreachable | ExitCode::TimedOut) => c,
+                _ => ExitCode::AuthFailed,
+            };
+            failures.record(text, code);
             return;
         }
     };
@@ -247,7 +240,24 @@ async fn relay_one(
         Err(e) => {
             let text = crate::error::chain(&e);
             warn!(subject = %info.subject, elapsed_ms = elapsed_ms(), error = %text, "connection failed");
-            failures.record(text);
+            if broke_mid_transfer(&e) {
+                // Authenticated, then cut: the joiner (or the network) went
+                // away mid-transfer. Not an authentication failure; rsync
+                // failed because of it, which the table calls 255.
+                failures.record(
+                    format!(
+                        "the connection to the joiner {} ({}) broke after {} ms: {text}",
+                        cfg.target,
+                        info.subject,
+                        elapsed_ms()
+                    ),
+                    ExitCode::TransferFailed,
+                );
+            } else {
+                // A TLS alert after the handshake: with TLS 1.3 the joiner
+                // rejects our certificate only after our side finished.
+                failures.record(text, ExitCode::AuthFailed);
+            }
         }
     }
 }
@@ -303,10 +313,14 @@ async fn send_with_tunnel_errors<T>(
 ) -> Result<T, Error> {
     match step.await {
         Ok(v) => Ok(v),
+        // rsync's own report of a full joiner disk is the cause, whatever
+        // the tunnel met after the joiner gave up.
+        Err(e) if e.exit_code() == ExitCode::NoSpace => Err(e.into()),
         Err(e) => match failures.get() {
-            Some(tunnel) => Err(Error::Tunnel {
+            Some((tunnel, code)) => Err(Error::Tunnel {
                 tunnel,
                 rsync: crate::error::chain(&e),
+                code,
             }),
             None => Err(e.into()),
         },

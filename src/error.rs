@@ -32,6 +32,9 @@ pub enum Error {
         tunnel: String,
         /// What rsync said about it.
         rsync: String,
+        /// The tunnel failure's exit code (13 for a rejected certificate,
+        /// 255 for a connection that broke mid-transfer, ...).
+        code: ExitCode,
     },
     /// A malformed address.
     #[error("invalid address {address:?}: {reason}")]
@@ -100,7 +103,7 @@ impl Error {
             Error::Joiner(e) => e.exit_code(),
             Error::Donor(e) => e.exit_code(),
             Error::Sst(e) => e.exit_code(),
-            Error::Tunnel { .. } => ExitCode::AuthFailed,
+            Error::Tunnel { code, .. } => *code,
             Error::Address { .. } | Error::Usage(_) => ExitCode::Invalid,
             Error::Bind { source, .. } if source.kind() == std::io::ErrorKind::AddrInUse => {
                 ExitCode::Busy

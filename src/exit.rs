@@ -28,6 +28,8 @@ pub enum ExitCode {
     AuthFailed = 13,
     /// EBUSY: the listening port is taken.
     Busy = 16,
+    /// ENOSPC: the joiner's file system (data or InnoDB log directory) is full.
+    NoSpace = 28,
     /// Unsafe characters in a value mariadbd or a helper would refuse (the SST address).
     UnsafeValue = 21,
     /// EINVAL: bad option, configuration, certificate, key or CA.
@@ -42,7 +44,8 @@ pub enum ExitCode {
     Unreachable = 111,
     /// EALREADY: a previous transfer's processes are still running.
     AlreadyRunning = 114,
-    /// The donor's FLUSH TABLES failed (`sst_error`), or rsync failed otherwise.
+    /// The donor's FLUSH TABLES failed (`sst_error`), or rsync failed otherwise
+    /// (a connection to the joiner that broke mid-transfer included).
     TransferFailed = 255,
 }
 
@@ -63,6 +66,7 @@ impl ExitCode {
             ExitCode::OutOfMemory => "ENOMEM",
             ExitCode::AuthFailed => "EACCES",
             ExitCode::Busy => "EBUSY",
+            ExitCode::NoSpace => "ENOSPC",
             ExitCode::UnsafeValue => "UNSAFE",
             ExitCode::Invalid => "EINVAL",
             ExitCode::BrokenPipe => "EPIPE",
@@ -87,6 +91,7 @@ impl ExitCode {
             ExitCode::OutOfMemory => "rsync ran out of memory (rsync exit 22)",
             ExitCode::AuthFailed => "TLS authentication failed: certificate or name rejected",
             ExitCode::Busy => "the listening port is already in use",
+            ExitCode::NoSpace => "the joiner's file system is full (No space left on device)",
             ExitCode::UnsafeValue => {
                 "unsafe characters in the SST address (mariadbd would refuse it)"
             }
@@ -96,7 +101,9 @@ impl ExitCode {
             ExitCode::TimedOut => "no first connection, stalled transfer, or connect timeout",
             ExitCode::Unreachable => "the joiner could not be reached within the retry window",
             ExitCode::AlreadyRunning => "a previous transfer is still running",
-            ExitCode::TransferFailed => "FLUSH TABLES failed (sst_error) or rsync failed otherwise",
+            ExitCode::TransferFailed => {
+                "FLUSH TABLES failed (sst_error), rsync failed otherwise, or the tunnel broke"
+            }
         }
     }
 
@@ -119,7 +126,7 @@ impl fmt::Display for ExitCode {
 }
 
 /// All codes, in numeric order.
-pub const ALL: [ExitCode; 16] = [
+pub const ALL: [ExitCode; 17] = [
     ExitCode::Success,
     ExitCode::Failure,
     ExitCode::NotFound,
@@ -128,6 +135,7 @@ pub const ALL: [ExitCode; 16] = [
     ExitCode::OutOfMemory,
     ExitCode::AuthFailed,
     ExitCode::Busy,
+    ExitCode::NoSpace,
     ExitCode::UnsafeValue,
     ExitCode::Invalid,
     ExitCode::BrokenPipe,

@@ -30,8 +30,10 @@ use crate::rsync::MARKER;
 use crate::tls::{PeerInfo, SockOpts, TlsServer};
 
 pub mod admission;
+mod failure;
 mod listen;
 use admission::{Admission, HandshakeSlot};
+use failure::LastFailure;
 pub use listen::bind_listener;
 
 /// Where decrypted connections go.
@@ -85,8 +87,26 @@ pub enum JoinerError {
     #[error("no donor connected within {}s (sst-initial-timeout)", .0.as_secs())]
     InitialTimeout(Duration),
     /// Connections were served but no byte moved for too long.
-    #[error("transfer stalled: no byte moved for {}s (sst-idle-timeout)", .0.as_secs())]
-    Stalled(Duration),
+    #[error("transfer stalled: no byte moved for {}s (sst-idle-timeout){}", .limit.as_secs(),
+        .last_failure.as_ref().map(|f| format!("; the last failed connection: {f}")).unwrap_or_default())]
+    Stalled {
+        /// The idle limit.
+        limit: Duration,
+        /// The last connection failure (donor's peer address, subject and
+        /// cause): what broke the transfer, when something did.
+        last_failure: Option<String>,
+    },
+    /// A served connection's rsync found the file system full: waiting on
+    /// cannot help, the run ends at once.
+    #[error("the joiner's file system is full: cannot write into {} on {mount}: No space left on device (ENOSPC); {detail}", dir.display())]
+    NoSpace {
+        /// The data or InnoDB log directory rsync was writing into.
+        dir: PathBuf,
+        /// The mount holding it (mount point, type, source).
+        mount: String,
+        /// rsync's line and the connection it came from.
+        detail: String,
+    },
     /// The marker exists but cannot be read.
     #[error("cannot read the completion marker {}", path.display())]
     Marker {
@@ -102,8 +122,9 @@ impl JoinerError {
     /// The exit code this error ends the program with.
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            JoinerError::InitialTimeout(_) | JoinerError::Stalled(_) => ExitCode::TimedOut,
+            JoinerError::InitialTimeout(_) | JoinerError::Stalled { .. } => ExitCode::TimedOut,
             JoinerError::Marker { .. } => ExitCode::BrokenPipe,
+            JoinerError::NoSpace { .. } => ExitCode::NoSpace,
         }
     }
 }
@@ -131,6 +152,7 @@ pub async fn run_joiner(
     let (finished_tx, mut finished_rx) = mpsc::unbounded_channel::<()>();
     let mut tick = tokio::time::interval(TICK);
     let mut marker_seen: Option<Instant> = None;
+    let last_failure = LastFailure::default();
 
     let result = loop {
         tokio::select! {
@@ -146,8 +168,9 @@ pub async fn run_joiner(
                     let token = conn_token.clone();
                     let admission = admission.clone();
                     let finished = finished_tx.clone();
+                    let failures = last_failure.clone();
                     conns.spawn(async move {
-                        serve(&cfg, tcp, slot, &admission, &token).await;
+                        serve(&cfg, tcp, peer, slot, &admission, &token, &failures).await;
                         // The loop may already be gone; nothing to tell then.
                         let _gone = finished.send(());
                     }.instrument(info_span!("conn", %peer)));
@@ -159,6 +182,9 @@ pub async fn run_joiner(
             },
             Some(()) = finished_rx.recv() => {}
             _ = tick.tick() => {}
+        }
+        if let Some(full) = last_failure.no_space() {
+            break Err(full);
         }
         let active = admission.sessions();
         if let Some(dir) = &cfg.marker_dir {
@@ -180,7 +206,10 @@ pub async fn run_joiner(
             }
         } else if let (Some(limit), Some(meter)) = (cfg.timeouts.idle, cfg.meter()) {
             if meter.idle_for() > limit {
-                break Err(JoinerError::Stalled(limit));
+                break Err(JoinerError::Stalled {
+                    limit,
+                    last_failure: last_failure.get(),
+                });
             }
         }
     };
@@ -222,13 +251,16 @@ fn read_marker(dir: &Path) -> Result<String, JoinerError> {
 }
 
 /// One connection, start to end. Never returns an error: a bad client is
-/// logged and dropped without disturbing the others.
+/// logged and dropped without disturbing the others; a served connection's
+/// failure is also kept in `failures`.
 async fn serve(
     cfg: &JoinerConfig,
     tcp: TcpStream,
+    peer: SocketAddr,
     slot: HandshakeSlot,
     admission: &Admission,
     token: &CancellationToken,
+    failures: &LastFailure,
 ) {
     let start = Instant::now();
     if let Err(e) = prepare_socket(&tcp, &cfg.sockopts) {
@@ -288,6 +320,13 @@ async fn serve(
         Backend::Forward(addr) => forward(cfg, tls, &first, *addr, token).await,
         Backend::Rsync(conf) => to_rsync(cfg, tls, &first, conf, token).await,
     };
+    if let Err(e) = &outcome {
+        let from = format!("from {peer} ({})", info.subject);
+        if let Backend::Rsync(conf) = &cfg.backend {
+            failure::note_no_space(failures, conf, e, &from);
+        }
+        failures.record(format!("{from}: {e}"));
+    }
     log_close(&info, start, outcome);
 }
 
@@ -369,8 +408,13 @@ async fn to_rsync(
     let pumped = feed(tls, first, &mut server, cfg, token).await;
     // The pump ended (or failed): the server must be gone before we report,
     // so that "connection closed" means rsync has finished writing.
+    // When the run is over (mariadbd gone, a signal, a timeout, a full
+    // disk) rsync is killed outright: a grace period would let it go on
+    // writing into the data directory. A failure of this connection alone
+    // gives it SIGTERM's chance to tidy up.
     let exited = match &pumped {
         Ok(_) => server.wait().await,
+        Err(_) if token.is_cancelled() => server.kill_now().await,
         Err(_) => server.kill().await,
     };
     let transfer = pumped?;

@@ -37,6 +37,7 @@ pub mod exit;
 pub mod joiner;
 pub mod manual;
 pub mod meter;
+pub mod mount;
 pub mod pki;
 pub mod relay;
 pub mod rsync;

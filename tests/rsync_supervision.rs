@@ -1,7 +1,7 @@
 //! `child::ChildCommand` / `Supervised` with real processes: exit status and
 //! stderr tail, stdout never inherited, leaked descriptors not passed on,
 //! the whole process group killed by `kill()` and by `Drop`, `SIGKILL` after
-//! the grace period, and the parent-death signal.
+//! the grace period (at once with `kill_now()`), and the parent-death signal.
 
 #![allow(clippy::expect_used)]
 
@@ -173,6 +173,28 @@ async fn sigterm_ignored_means_sigkill_after_the_grace() {
     );
     assert!(start.elapsed() >= sst_tunnel::child::TERM_GRACE);
     wait_gone(grandchild).await;
+}
+
+#[tokio::test]
+async fn kill_now_takes_the_group_without_the_grace() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let termed = dir.path().join("termed");
+    let script = format!(
+        "trap 'touch {}' TERM; sleep 1000 & echo $!; wait; wait",
+        termed.display()
+    );
+    let (mut child, grandchild) = with_grandchild(&script).await;
+    let exit = within(child.kill_now()).await.expect("kill_now");
+    assert_eq!(
+        exit.status.signal(),
+        Some(libc::SIGKILL),
+        "{:?}",
+        exit.status
+    );
+    wait_gone(grandchild).await;
+    // No SIGTERM was ever sent: the handler that would mark it never ran.
+    assert!(!termed.exists(), "kill_now sent SIGTERM first");
 }
 
 #[test]

@@ -230,7 +230,9 @@ async fn run(
             source,
         })?,
         None => {
-            if let Err(e) = child.kill().await {
+            // The run is stopped from outside: no grace, nothing to tidy on
+            // this side (the client only reads the data directory).
+            if let Err(e) = child.kill_now().await {
                 tracing::warn!(step = %step, error = %e, "killing rsync failed");
             }
             return Err(RsyncError::Cancelled { step });

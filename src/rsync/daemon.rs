@@ -47,6 +47,7 @@ pub struct Modules {
 pub struct DaemonConfig {
     path: PathBuf,
     datadir: PathBuf,
+    log_dir: PathBuf,
     rsync: PathBuf,
     removed: bool,
 }
@@ -78,6 +79,7 @@ impl DaemonConfig {
         Ok(DaemonConfig {
             path,
             datadir: modules.datadir.clone(),
+            log_dir: modules.log_dir.clone(),
             rsync,
             removed: false,
         })
@@ -91,6 +93,11 @@ impl DaemonConfig {
     /// The served data directory (the server's working directory).
     pub fn datadir(&self) -> &Path {
         &self.datadir
+    }
+
+    /// The directory the InnoDB log module receives into.
+    pub fn log_dir(&self) -> &Path {
+        &self.log_dir
     }
 
     /// The rsync binary the server runs.
@@ -265,6 +272,19 @@ impl ServerProcess {
                 stderr_tail: exit.stderr_tail,
             })
         }
+    }
+
+    /// Kills the server's process group with `SIGKILL` at once and reaps it.
+    pub async fn kill_now(&mut self) -> Result<(), RsyncError> {
+        self.stdin = None;
+        self.child
+            .kill_now()
+            .await
+            .map(drop)
+            .map_err(|source| RsyncError::Child {
+                step: "daemon".into(),
+                source,
+            })
     }
 
     /// Kills the server's process group (`SIGTERM`, then `SIGKILL`) and

@@ -120,6 +120,9 @@ impl RsyncError {
             RsyncError::Config { .. } | RsyncError::Io { .. } | RsyncError::Child { .. } => {
                 ExitCode::Failure
             }
+            RsyncError::Failed { stderr_tail, .. } if reports_no_space(stderr_tail) => {
+                ExitCode::NoSpace
+            }
             RsyncError::Failed { status, .. } => match status.code() {
                 Some(code) => ExitCode::from_rsync_status(code),
                 None => ExitCode::TransferFailed,
@@ -127,6 +130,25 @@ impl RsyncError {
             RsyncError::Cancelled { .. } => ExitCode::Interrupted,
         }
     }
+}
+
+/// The first line of rsync's stderr that reports a full file system:
+/// ENOSPC (`No space left on device (28)`) or EDQUOT (`Disk quota exceeded
+/// (122)`). rsync ends such lines with the errno in parentheses, which stays
+/// the same whatever the locale's wording.
+pub fn no_space_line(stderr: &str) -> Option<&str> {
+    stderr.lines().find(|l| {
+        let l = l.trim_end();
+        l.starts_with("rsync")
+            && (l.ends_with("(28)")
+                || l.ends_with("(122)")
+                || l.contains("No space left on device"))
+    })
+}
+
+/// True when rsync's stderr reports a full file system ([`no_space_line`]).
+pub fn reports_no_space(stderr: &str) -> bool {
+    no_space_line(stderr).is_some()
 }
 
 /// Locates rsync: `$RSYNC` if set, else `rsync` in `PATH`.
@@ -225,6 +247,17 @@ mod tests {
             stderr_tail: String::new(),
         };
         assert_eq!(killed.exit_code().code(), 255);
+        let full = "rsync: [receiver] write failed on \"ibdata1\" (in rsync_tunnel_sst): \
+                    No space left on device (28)\nrsync error: error in file IO (code 11)";
+        assert_eq!(failed(11, full).exit_code(), ExitCode::NoSpace);
+        let localised = "rsync: [receiver] write failed on \"x\": Kein Platz (28)";
+        assert_eq!(no_space_line(localised), Some(localised));
+        assert_eq!(
+            failed(11, "rsync error: error in file IO (code 11)")
+                .exit_code()
+                .code(),
+            255
+        );
         let e = failed(5, "rsync: oops\nrsync error: x");
         assert_eq!(
             e.to_string(),

@@ -45,6 +45,9 @@ pub async fn run(
     files::write_pid_file(&pid_file).map_err(SstError::from)?;
     temp.register(&pid_file);
     temp.register(datadir.join(files::MARKER));
+    // A failed transfer may leave the donor's binlog tar half received;
+    // a successful one unpacks and removes it before the end.
+    temp.register(datadir.join(binlog::BINLOG_TAR));
     let conf = Arc::new(joiner::prepare_datadir(datadir, &paths.log_dir)?);
 
     let address = SstAddress::parse(&args.address).map_err(SstError::from)?;

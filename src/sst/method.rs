@@ -103,24 +103,44 @@ async fn run(args: &SstArgs, shutdown: &Shutdown, temp: &TempFiles) -> Result<Ex
     let protocol: Protocol = Arc::new(Mutex::new(ProtocolWriter::stdout(args.progress)));
     match args.role {
         Role::Joiner => {
+            // With --parent the pid says it first, with the message the
+            // checklist asks for; the closed stdout is the fallback.
             if let Some(pid) = args.parent {
                 tokio::spawn(watch_parent(pid, shutdown.clone()));
+            } else {
+                shutdown.watch_stdout_reader();
             }
             crate::sst::joiner::run(args, &settings, &protocol, shutdown, temp).await
         }
-        Role::Donor => crate::sst::donor::run(args, &settings, &protocol, shutdown, temp).await,
+        Role::Donor => {
+            // mariadbd gives the donor no --parent: its closed stdout is the sign.
+            shutdown.watch_stdout_reader();
+            crate::sst::donor::run(args, &settings, &protocol, shutdown, temp).await
+        }
     }
 }
 
-/// Stops the run when mariadbd (`--parent`) is gone.
+/// Stops the run when mariadbd (`--parent`) is gone: at once through a
+/// pidfd where the kernel has them, and by polling `/proc` in any case.
 async fn watch_parent(pid: u32, shutdown: Shutdown) {
     let mut tick = tokio::time::interval(PARENT_POLL);
+    let exited = crate::shutdown::process_exit(pid);
+    let has_pidfd = exited.is_some();
+    let exited = async move {
+        match exited {
+            Some(f) => f.await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(exited);
+    let mut seen_exit = false;
     loop {
         tokio::select! {
             _ = shutdown.token().cancelled() => return,
+            () = &mut exited, if has_pidfd && !seen_exit => seen_exit = true,
             _ = tick.tick() => {}
         }
-        if !files::process_alive(pid) {
+        if seen_exit || !files::process_alive(pid) {
             error!("Parent mysqld process (PID: {pid}) terminated unexpectedly.");
             shutdown.stop(StopReason::ParentDied(pid));
             return;

@@ -11,6 +11,8 @@
 //! - [`pair`]: a joiner and a donor driven end to end.
 //! - [`server`]: the server's side of the protocol (donor flush, joiner lines).
 //! - [`datadir`]: fixture data directories and tree comparison.
+//! - [`faults`]: process-tree kills, datadir write accounting, a tmpfs.
+//! - [`midway`]: a rate-limited pair held mid-transfer, for fault tests.
 //! - [`hostile`]: plaintext and untrusted clients aimed at the joiner.
 //! - [`flood`]: every hostile group at once during a transfer, with RSS sampling.
 //! - [`created`]: the files the method creates, probed as another user.
@@ -23,10 +25,12 @@
 pub mod command;
 pub mod created;
 pub mod datadir;
+pub mod faults;
 pub mod flood;
 pub mod hostile;
 pub mod listeners;
 pub mod log;
+pub mod midway;
 pub mod other_user;
 pub mod pair;
 pub mod pki;

@@ -127,7 +127,11 @@ pub struct Outcome {
 /// Starts the joiner with `plan` on a fresh port; returns it after `ready`
 /// and checks that `sst_in_progress` exists by then.
 pub fn start_joiner(pair: &Pair, plan: &Plan) -> (Sst, u16, String) {
-    let port = free_port();
+    start_joiner_on(pair, plan, free_port())
+}
+
+/// [`start_joiner`] on a given port (a restart on the port of a failed run).
+pub fn start_joiner_on(pair: &Pair, plan: &Plan, port: u16) -> (Sst, u16, String) {
     let mut cmd = CommandLine::joiner(&JoinerParams {
         era: plan.joiner_era,
         node: &pair.joiner,
@@ -178,6 +182,15 @@ pub fn run(pair: &Pair, plan: &Plan) -> Outcome {
 /// [`run`], calling `after_ready(port)` once the joiner printed `ready` and
 /// before the donor starts (to aim hostile clients at the joiner first).
 pub fn run_with(pair: &Pair, plan: &Plan, after_ready: impl FnOnce(u16)) -> Outcome {
+    run_inner(pair, plan, free_port(), after_ready)
+}
+
+/// [`run`] with the joiner on `port` (a restart on the port of a failed run).
+pub fn run_on(pair: &Pair, plan: &Plan, port: u16) -> Outcome {
+    run_inner(pair, plan, port, |_| {})
+}
+
+fn run_inner(pair: &Pair, plan: &Plan, port: u16, after_ready: impl FnOnce(u16)) -> Outcome {
     let donor_before = datadir::snapshot(&pair.donor.datadir);
     let joiner_before = datadir::snapshot(&pair.joiner.datadir);
     if !plan.bypass {
@@ -185,7 +198,7 @@ pub fn run_with(pair: &Pair, plan: &Plan, after_ready: impl FnOnce(u16)) -> Outc
         fs::write(pair.donor.datadir.join("tables_flushed"), stale).unwrap();
         fs::write(pair.donor.datadir.join("sst_error"), "").unwrap();
     }
-    let (mut joiner, port, addr) = start_joiner(pair, plan);
+    let (mut joiner, port, addr) = start_joiner_on(pair, plan, port);
     after_ready(port);
     let cmd = donor_command(pair, plan, &addr);
     let mut donor = Sst::spawn(&pair.world, &pair.donor, "donor", cmd, plan.stdin);

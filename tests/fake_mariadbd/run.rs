@@ -76,9 +76,39 @@ pub struct Sst {
 /// the very `sh -c "<command>"` mariadbd would run.
 const LEAK_AND_EXEC: &str = r#"exec 3<>"$1" 5>&1 6>>"$2"; exec sh -c "$0""#;
 
+/// Like [`LEAK_AND_EXEC`], but the `sh` stays as a killable stand-in for
+/// mariadbd: the method runs in a subshell whose stdout is a pipe read by
+/// `cat` (the stand-in's reader, copying to the test). Killing the `sh` and
+/// its `cat` ([`Sst::kill_fake_parent`]) is what the method sees when
+/// mariadbd dies: its parent is gone and nobody reads its stdout. Once the
+/// method ended, the stand-in lives on (as `sleep`) like mariadbd would.
+const UNDER_FAKE_PARENT: &str =
+    r#"exec 3<>"$1" 6>>"$2"; (exec 5>&1; exec sh -c "$0") | cat; exec sleep 600"#;
+
+/// Who the method's parent is.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Parentage {
+    /// The test process itself (the `sh` execs the method).
+    Test,
+    /// A killable `sh` reading stdout through `cat` ([`UNDER_FAKE_PARENT`]).
+    FakeParent,
+}
+
 impl Sst {
     /// Starts `command` for `node` as mariadbd would.
     pub fn spawn(world: &World, node: &Node, role: &str, command: String, stdin: Stdin) -> Sst {
+        Sst::spawn_as(world, node, role, command, stdin, Parentage::Test)
+    }
+
+    /// [`Sst::spawn`] with the chosen parentage.
+    pub fn spawn_as(
+        world: &World,
+        node: &Node,
+        role: &str,
+        command: String,
+        stdin: Stdin,
+        parentage: Parentage,
+    ) -> Sst {
         let leaked = node.datadir.join("grastate.dat");
         let log_file = OpenOptions::new()
             .create(true)
@@ -87,7 +117,10 @@ impl Sst {
             .unwrap();
         let mut cmd = Command::new("sh");
         cmd.arg("-c")
-            .arg(LEAK_AND_EXEC)
+            .arg(match parentage {
+                Parentage::Test => LEAK_AND_EXEC,
+                Parentage::FakeParent => UNDER_FAKE_PARENT,
+            })
             .arg(&command)
             .arg(&leaked)
             .arg(&node.log)
@@ -175,6 +208,40 @@ impl Sst {
         });
         assert!(ok, "{}: the binary never started under sh {sh}", self.role);
         found.unwrap()
+    }
+
+    /// With [`Parentage::FakeParent`]: SIGKILLs the stand-in `sh` and its
+    /// `cat` (mariadbd's death as the method sees it) and reaps the `sh`.
+    /// Returns the method's pid if it was still running under the stand-in.
+    pub fn kill_fake_parent(&mut self) -> Option<u32> {
+        let sh = self.sh_pid();
+        let bin = binary();
+        let method = procs::descendants(sh)
+            .into_iter()
+            .find(|&p| procs::exe(p).as_ref() == Some(&bin));
+        let cats: Vec<u32> = procs::descendants(sh)
+            .into_iter()
+            .filter(|&p| procs::argv(p).first().is_some_and(|a| a.ends_with("cat")))
+            .collect();
+        let _ = self.child.kill();
+        for c in cats {
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(c.to_string())
+                .stderr(Stdio::null())
+                .status();
+        }
+        let _ = self.try_wait_reap();
+        method
+    }
+
+    fn try_wait_reap(&mut self) -> Option<i32> {
+        if self.status.is_none() {
+            let st = self.child.wait().unwrap();
+            self.status = Some(st);
+            self.exited = Some(Instant::now());
+        }
+        self.status.map(code_of)
     }
 
     /// The next stdout line, `None` at EOF; panics after `within`.
