@@ -79,13 +79,33 @@ const LEAK_AND_EXEC: &str = r#"exec 3<>"$1" 5>&1 6>>"$2"; exec sh -c "$0""#;
 impl Sst {
     /// Starts `command` for `node` as mariadbd would.
     pub fn spawn(world: &World, node: &Node, role: &str, command: String, stdin: Stdin) -> Sst {
+        Sst::spawn_wrapped(world, node, role, command, stdin, &[])
+    }
+
+    /// [`Sst::spawn`] behind a wrapper that execs its last argument
+    /// (`ip netns exec NS`), so the pid and the parent stay the same.
+    pub fn spawn_wrapped(
+        world: &World,
+        node: &Node,
+        role: &str,
+        command: String,
+        stdin: Stdin,
+        wrapper: &[String],
+    ) -> Sst {
         let leaked = node.datadir.join("grastate.dat");
         let log_file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&node.log)
             .unwrap();
-        let mut cmd = Command::new("sh");
+        let mut cmd = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg("sh");
+                c
+            }
+            None => Command::new("sh"),
+        };
         cmd.arg("-c")
             .arg(LEAK_AND_EXEC)
             .arg(&command)
