@@ -9,7 +9,7 @@
 
 use std::net::SocketAddr;
 use std::os::unix::fs::MetadataExt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
@@ -26,6 +26,9 @@ use crate::relay::{self, RelayOpts};
 use crate::sockowner;
 use crate::sst::address::SstAddress;
 use crate::tls::{PeerInfo, SockOpts, TlsClient, TlsError};
+
+mod failures;
+use failures::{FirstFailure, StallWatch};
 
 /// The joiner to connect to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,6 +95,22 @@ pub enum DonorError {
         #[source]
         source: TlsError,
     },
+    /// No byte moved through the tunnel for the idle timeout.
+    #[error(
+        "transfer to the joiner {target} ({subject}) stalled: no byte moved for {}s \
+         (sst-idle-timeout); rsync then reported: {rsync}",
+        idle.as_secs()
+    )]
+    Stalled {
+        /// The joiner.
+        target: Target,
+        /// The joiner certificate's subject (empty before any handshake).
+        subject: String,
+        /// The idle timeout that elapsed.
+        idle: Duration,
+        /// What rsync said.
+        rsync: String,
+    },
     /// The relay listener failed.
     #[error("relay listener failed")]
     Listener(#[source] std::io::Error),
@@ -103,31 +122,16 @@ impl DonorError {
         match self {
             DonorError::Resolve { .. } | DonorError::Unreachable { .. } => ExitCode::Unreachable,
             DonorError::Tls { source, .. } => source.exit_code(),
+            DonorError::Stalled { .. } => ExitCode::TimedOut,
             DonorError::Listener(_) => ExitCode::Failure,
         }
     }
 }
 
-/// The first TLS failure a relay connection met, kept so that the donor can
-/// report it instead of rsync's "did not see server greeting".
-#[derive(Clone, Debug, Default)]
-struct FirstFailure(Arc<Mutex<Option<String>>>);
-
-impl FirstFailure {
-    fn record(&self, text: String) {
-        if let Ok(mut slot) = self.0.lock() {
-            slot.get_or_insert(text);
-        }
-    }
-
-    /// The recorded failure, if any.
-    fn get(&self) -> Option<String> {
-        self.0.lock().ok().and_then(|s| s.clone())
-    }
-}
-
 /// Pause between connect attempts while the joiner is not listening yet.
 const RETRY_PAUSE: Duration = Duration::from_millis(200);
+/// How often the relay looks for a stalled transfer.
+const STALL_TICK: Duration = Duration::from_millis(200);
 
 async fn connect_tcp(
     cfg: &DonorConfig,
@@ -228,6 +232,7 @@ async fn run_relay(
     cfg: Arc<DonorConfig>,
     listener: TcpListener,
     failures: FirstFailure,
+    watch: StallWatch,
     stop: CancellationToken,
     abort: CancellationToken,
 ) -> Result<(), DonorError> {
@@ -235,10 +240,22 @@ async fn run_relay(
     let uid = own_uid().map_err(DonorError::Listener)?;
     let local = listener.local_addr().map_err(DonorError::Listener)?;
     let conns = TaskTracker::new();
+    let mut tick = tokio::time::interval(STALL_TICK);
     loop {
         let (tcp, peer) = tokio::select! {
             _ = stop.cancelled() => break,
             _ = token.cancelled() => break,
+            _ = tick.tick() => {
+                if let Some(idle) = watch.stalled(&cfg) {
+                    warn!(
+                        joiner = %cfg.target, subject = %watch.subject(), idle_s = idle.as_secs(),
+                        "transfer stalled: no byte moved through the tunnel (sst-idle-timeout), closing its connections"
+                    );
+                    token.cancel();
+                    break;
+                }
+                continue;
+            }
             r = listener.accept() => match r {
                 Ok(ok) => ok,
                 Err(e) => {
@@ -266,8 +283,9 @@ async fn run_relay(
         let cfg = cfg.clone();
         let token = token.clone();
         let failures = failures.clone();
+        let watch = watch.clone();
         conns.spawn(
-            async move { relay_one(&cfg, tcp, &failures, &token).await }
+            async move { relay_one(&cfg, tcp, &failures, &watch, &token).await }
                 .instrument(info_span!("relay", %peer)),
         );
     }
@@ -287,13 +305,20 @@ async fn relay_one(
     cfg: &DonorConfig,
     local: TcpStream,
     failures: &FirstFailure,
+    watch: &StallWatch,
     token: &CancellationToken,
 ) {
     let start = Instant::now();
     if let Err(e) = local.set_nodelay(true) {
         warn!(error = %e, "cannot set TCP_NODELAY");
     }
-    let (tls, info) = match connect_joiner(cfg, token).await {
+    // A connect or handshake into a dead network waits for its own
+    // timeouts; an aborted relay must not.
+    let connected = tokio::select! {
+        _ = token.cancelled() => return,
+        r = connect_joiner(cfg, token) => r,
+    };
+    let (tls, info) = match connected {
         Ok(ok) => ok,
         Err(e) => {
             let text = crate::error::chain(&e);
@@ -305,6 +330,7 @@ async fn relay_one(
     if let Some(m) = &cfg.relay.meter {
         m.connection_opened();
     }
+    let _pumping = watch.pumping(&info);
     info!(subject = %info.subject, protocol = %info.protocol, cipher = %info.cipher, "connection opened");
     let elapsed_ms = || u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
     match relay::pump(local, tls, &cfg.relay, token).await {
@@ -362,25 +388,6 @@ async fn bind_relay(listen: Option<&str>) -> Result<TcpListener, Error> {
     })
 }
 
-/// Runs one rsync step; when it fails and the relay met a tunnel failure
-/// (TLS, names included), that failure is reported instead of rsync's
-/// "did not see server greeting".
-async fn send_with_tunnel_errors<T>(
-    failures: &FirstFailure,
-    step: impl std::future::Future<Output = Result<T, crate::rsync::RsyncError>>,
-) -> Result<T, Error> {
-    match step.await {
-        Ok(v) => Ok(v),
-        Err(e) => match failures.get() {
-            Some(tunnel) => Err(Error::Tunnel {
-                tunnel,
-                rsync: crate::error::chain(&e),
-            }),
-            None => Err(e.into()),
-        },
-    }
-}
-
 /// Waits for the relay task and surfaces its error.
 async fn join_relay(relay: tokio::task::JoinHandle<Result<(), DonorError>>) -> Result<(), Error> {
     match relay.await {
@@ -394,7 +401,10 @@ pub struct Relay {
     /// The loopback address the rsync clients target.
     pub addr: SocketAddr,
     failures: FirstFailure,
+    watch: StallWatch,
+    cfg: Arc<DonorConfig>,
     stop: CancellationToken,
+    kill: CancellationToken,
     task: tokio::task::JoinHandle<Result<(), DonorError>>,
 }
 
@@ -413,28 +423,38 @@ impl Relay {
             source,
         })?;
         let failures = FirstFailure::default();
+        let watch = StallWatch::default();
         let stop = CancellationToken::new();
+        let kill = abort.child_token();
         let task = tokio::spawn(run_relay(
-            cfg,
+            cfg.clone(),
             listener,
             failures.clone(),
+            watch.clone(),
             stop.clone(),
-            abort.clone(),
+            kill.clone(),
         ));
         Ok(Relay {
             addr,
             failures,
+            watch,
+            cfg,
             stop,
+            kill,
             task,
         })
     }
 
-    /// Runs one rsync step through the relay (see [`send_with_tunnel_errors`]).
+    /// Runs one rsync step through the relay. A failure is explained by
+    /// what the tunnel met: a stall (the relay's watch fired, or rsync's
+    /// own `--timeout`) names the joiner; a TLS failure replaces rsync's
+    /// "did not see server greeting".
     pub async fn step<T>(
         &self,
         step: impl std::future::Future<Output = Result<T, crate::rsync::RsyncError>>,
     ) -> Result<T, Error> {
-        send_with_tunnel_errors(&self.failures, step).await
+        step.await
+            .map_err(|e| failures::explain(e, &self.cfg, &self.failures, &self.watch))
     }
 
     /// Sends the data directory, then the marker carrying `state`.
@@ -455,5 +475,22 @@ impl Relay {
     pub async fn finish(self) -> Result<(), Error> {
         self.stop.cancel();
         join_relay(self.task).await
+    }
+
+    /// Ends every connection at once (after a failed step, whose rsyncs
+    /// are gone: what is still open has nothing left to deliver).
+    pub async fn abort(self) -> Result<(), Error> {
+        self.kill.cancel();
+        self.stop.cancel();
+        join_relay(self.task).await
+    }
+
+    /// [`Relay::finish`] when `ok`, else [`Relay::abort`].
+    pub async fn close(self, ok: bool) -> Result<(), Error> {
+        if ok {
+            self.finish().await
+        } else {
+            self.abort().await
+        }
     }
 }

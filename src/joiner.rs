@@ -29,6 +29,9 @@ use crate::rsync::MARKER;
 use crate::sst::address::SstAddress;
 use crate::tls::{PeerInfo, SockOpts, TlsServer};
 
+mod peers;
+use peers::OpenPeers;
+
 /// Where decrypted connections go.
 #[derive(Clone, Debug)]
 pub enum Backend {
@@ -78,9 +81,15 @@ pub enum JoinerError {
     /// No authenticated connection within the first-connection timeout.
     #[error("no donor connected within {}s (sst-initial-timeout)", .0.as_secs())]
     InitialTimeout(Duration),
-    /// Connections were served but no byte moved for too long.
-    #[error("transfer stalled: no byte moved for {}s (sst-idle-timeout)", .0.as_secs())]
-    Stalled(Duration),
+    /// Connections were served but nothing arrived from the donor for too long.
+    #[error("transfer stalled: no byte moved for {}s (sst-idle-timeout) from the donor {peers}", idle.as_secs())]
+    Stalled {
+        /// The idle timeout that elapsed.
+        idle: Duration,
+        /// The donor connections open at that moment (address and
+        /// certificate subject), or the last one seen.
+        peers: String,
+    },
     /// The marker exists but cannot be read.
     #[error("cannot read the completion marker {}", path.display())]
     Marker {
@@ -96,7 +105,7 @@ impl JoinerError {
     /// The exit code this error ends the program with.
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            JoinerError::InitialTimeout(_) | JoinerError::Stalled(_) => ExitCode::TimedOut,
+            JoinerError::InitialTimeout(_) | JoinerError::Stalled { .. } => ExitCode::TimedOut,
             JoinerError::Marker { .. } => ExitCode::BrokenPipe,
         }
     }
@@ -120,6 +129,7 @@ pub async fn run_joiner(
     let conn_token = token.child_token();
     let slots = Arc::new(Semaphore::new(cfg.max_connections));
     let (finished_tx, mut finished_rx) = mpsc::unbounded_channel::<()>();
+    let peers = Arc::new(OpenPeers::default());
     let mut tick = tokio::time::interval(TICK);
     let mut marker_seen: Option<Instant> = None;
 
@@ -132,8 +142,9 @@ pub async fn run_joiner(
                         let cfg = cfg.clone();
                         let token = conn_token.clone();
                         let finished = finished_tx.clone();
+                        let peers = peers.clone();
                         conns.spawn(async move {
-                            serve(&cfg, tcp, &token).await;
+                            serve(&cfg, tcp, peer, &peers, &token).await;
                             drop(permit);
                             // The loop may already be gone; nothing to tell then.
                             let _gone = finished.send(());
@@ -171,8 +182,13 @@ pub async fn run_joiner(
                 }
             }
         } else if let (Some(limit), Some(meter)) = (cfg.timeouts.idle, cfg.meter()) {
-            if meter.idle_for() > limit {
-                break Err(JoinerError::Stalled(limit));
+            // Only bytes from the donor prove the network delivers: ours
+            // land in the socket buffer even when nothing gets through.
+            if meter.inbound_idle_for() > limit {
+                break Err(JoinerError::Stalled {
+                    idle: limit,
+                    peers: peers.describe(),
+                });
             }
         }
     };
@@ -208,7 +224,13 @@ fn read_marker(dir: &Path) -> Result<String, JoinerError> {
 
 /// One connection, start to end. Never returns an error: a bad client is
 /// logged and dropped without disturbing the others.
-async fn serve(cfg: &JoinerConfig, tcp: TcpStream, token: &CancellationToken) {
+async fn serve(
+    cfg: &JoinerConfig,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    peers: &OpenPeers,
+    token: &CancellationToken,
+) {
     let start = Instant::now();
     if let Err(e) = prepare_socket(&tcp, &cfg.sockopts) {
         warn!(error = %e, "cannot set socket options");
@@ -251,6 +273,7 @@ async fn serve(cfg: &JoinerConfig, tcp: TcpStream, token: &CancellationToken) {
         m.connection_opened();
     }
     log_open(&info);
+    let _open = peers.open(peer, &info);
     let outcome = match &cfg.backend {
         Backend::Forward(addr) => forward(cfg, tls, &first, *addr, token).await,
         Backend::Rsync(conf) => to_rsync(cfg, tls, &first, conf, token).await,

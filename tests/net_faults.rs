@@ -104,7 +104,10 @@ fn stall(fault: Fault, scenario: &str) {
     let ended = wait_both(&mut joiner, &mut donor, IDLE + MARGIN);
     let both = format!("{}\n\n{}", joiner.diagnostics(), donor.diagnostics());
     let ended = ended.unwrap_or_else(|| {
-        panic!("{scenario}: not both ended within {:?} of the fault\n{both}", IDLE + MARGIN)
+        panic!(
+            "{scenario}: not both ended within {:?} of the fault\n{both}",
+            IDLE + MARGIN
+        )
     });
     let time_to_end = ended.duration_since(fault_at);
     let bytes_after = pair::tree_bytes(&pair.joiner.datadir).saturating_sub(at_fault);
@@ -129,6 +132,7 @@ fn stall(fault: Fault, scenario: &str) {
     };
     let jline = named(&jlog, link.donor.ip, "CN=donor");
     let dline = named(&dlog, link.joiner.ip, "CN=joiner");
+    eprintln!("{scenario}:\n  joiner: {jline:?}\n  donor: {dline:?}");
     figures::record(&Figure {
         scenario: scenario.into(),
         time_to_end: Some(time_to_end),
@@ -144,9 +148,16 @@ fn stall(fault: Fault, scenario: &str) {
         ),
     });
 
-    assert!(left.is_empty(), "{scenario}: processes left: {left:#?}\n{both}");
+    assert!(
+        left.is_empty(),
+        "{scenario}: processes left: {left:#?}\n{both}"
+    );
     let timed_out = code(ExitCode::TimedOut);
-    assert_eq!((jcode, dcode), (timed_out, timed_out), "{scenario}: exit codes\n{both}");
+    assert_eq!(
+        (jcode, dcode),
+        (timed_out, timed_out),
+        "{scenario}: exit codes\n{both}"
+    );
     assert!(
         jline.is_some(),
         "{scenario}: the joiner's log does not name the stalled donor ({} and CN=donor)\n{both}",
@@ -167,7 +178,12 @@ fn stall(fault: Fault, scenario: &str) {
         "{scenario}: the donor printed done: {:?}",
         donor.texts()
     );
-    for f in ["sst_in_progress", "rsync_tunnel_sst.conf", "rsync_tunnel_sst.pid", "rsync_tunnel_sst_complete"] {
+    for f in [
+        "sst_in_progress",
+        "rsync_tunnel_sst.conf",
+        "rsync_tunnel_sst.pid",
+        "rsync_tunnel_sst_complete",
+    ] {
         assert!(
             !pair.joiner.datadir.join(f).exists(),
             "{scenario}: joiner left {f}\n{both}"
@@ -177,12 +193,18 @@ fn stall(fault: Fault, scenario: &str) {
 
 #[test]
 fn network_that_drops_every_packet_ends_both_sides_naming_the_peer() {
-    stall(Fault::BlackHole, "network stall mid-transfer (every packet dropped)");
+    stall(
+        Fault::BlackHole,
+        "network stall mid-transfer (every packet dropped)",
+    );
 }
 
 #[test]
 fn veth_link_down_ends_both_sides_naming_the_peer() {
-    stall(Fault::LinkDown, "network stall mid-transfer (veth link down)");
+    stall(
+        Fault::LinkDown,
+        "network stall mid-transfer (veth link down)",
+    );
 }
 
 /// Our SST, then the socat reference's, on the same shaped link.
@@ -245,7 +267,10 @@ fn parent_death_ends_a_joiner_inside_a_namespace() {
     let pid = joiner.method_pid();
     let ns = std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
     let own = std::fs::read_link("/proc/self/ns/net").unwrap();
-    assert_ne!(ns, own, "the joiner does not run in its own network namespace");
+    assert_ne!(
+        ns, own,
+        "the joiner does not run in its own network namespace"
+    );
     assert_eq!(
         procs::stat(joiner.sh_pid()).map(|s| s.1),
         Some(std::process::id()),
@@ -266,10 +291,17 @@ fn parent_death_ends_a_joiner_inside_a_namespace() {
         peak_rss_kib: None,
         notes: "ip netns exec keeps pid and parent; --parent watch works across namespaces".into(),
     });
-    assert_eq!(jcode, code(ExitCode::BrokenPipe), "{}", joiner.diagnostics());
+    assert_eq!(
+        jcode,
+        code(ExitCode::BrokenPipe),
+        "{}",
+        joiner.diagnostics()
+    );
     assert!(left.is_empty(), "processes left: {left:#?}");
     assert!(
-        joiner.log_text().contains(&format!("PID: {}", pair.parent.pid())),
+        joiner
+            .log_text()
+            .contains(&format!("PID: {}", pair.parent.pid())),
         "the joiner's log does not name the dead parent\n{}",
         joiner.diagnostics()
     );

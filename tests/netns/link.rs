@@ -56,7 +56,11 @@ impl Link {
     /// Creates both namespaces and the link, up, addressed.
     pub fn new() -> Link {
         super::require_root_and_iproute2();
-        let id = format!("{}x{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        let id = format!(
+            "{}x{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
         let link = Link {
             joiner: End {
                 ns: format!("sstnf-j-{id}"),
@@ -75,8 +79,19 @@ impl Link {
         run(&["ip", "netns", "add", &link.joiner.ns]);
         run(&["ip", "netns", "add", &link.donor.ns]);
         run(&[
-            "ip", "-n", &link.joiner.ns, "link", "add", &link.joiner.dev, "type", "veth", "peer",
-            "name", &link.donor.dev, "netns", &link.donor.ns,
+            "ip",
+            "-n",
+            &link.joiner.ns,
+            "link",
+            "add",
+            &link.joiner.dev,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &link.donor.dev,
+            "netns",
+            &link.donor.ns,
         ]);
         for end in [&link.joiner, &link.donor] {
             let cidr = format!("{}/24", end.ip);

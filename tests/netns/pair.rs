@@ -178,7 +178,8 @@ impl NsPair {
             // The reference ships the root's ibdata*, ib_lru_dump and the
             // binlog tar only (no undo*, no aria_log*).
             expected.retain(|k, _| {
-                k.contains('/') || !(k.starts_with("undo") || k.starts_with("aria_log"))
+                k.contains('/')
+                    || !(k.starts_with("undo") || k.starts_with("aria_log"))
                     || matches!(donor_before.get(k), Some(datadir::Entry::Dir(_)))
             });
         }
@@ -316,11 +317,23 @@ pub fn transfer(pair: &NsPair, link: &Link) -> Transfer {
     );
     let donor_code = donor.wait(STEP);
     let both = |j: &Sst, d: &Sst| format!("{}\n\n{}", j.diagnostics(), d.diagnostics());
-    assert_eq!(donor_code, 0, "{} donor exit\n{}", pair.method.label(), both(&joiner, &donor));
+    assert_eq!(
+        donor_code,
+        0,
+        "{} donor exit\n{}",
+        pair.method.label(),
+        both(&joiner, &donor)
+    );
     let joiner_lines = joiner.read_to_eof(TRANSFER);
     let elapsed = start.elapsed();
     let joiner_code = joiner.wait(STEP);
-    assert_eq!(joiner_code, 0, "{} joiner exit\n{}", pair.method.label(), both(&joiner, &donor));
+    assert_eq!(
+        joiner_code,
+        0,
+        "{} joiner exit\n{}",
+        pair.method.label(),
+        both(&joiner, &donor)
+    );
     assert_eq!(
         joiner_lines.last().map(String::as_str),
         Some(state().as_str()),
@@ -335,11 +348,18 @@ pub fn transfer(pair: &NsPair, link: &Link) -> Transfer {
     let expected = pair.expected_joiner_tree(&donor_before, &joiner_before);
     let actual = datadir::without_binlogs(&datadir::snapshot(&pair.joiner.datadir));
     datadir::assert_trees_equal(
-        &format!("{}: joiner datadir vs what the donor ships", pair.method.label()),
+        &format!(
+            "{}: joiner datadir vs what the donor ships",
+            pair.method.label()
+        ),
         &actual,
         &expected,
     );
-    datadir::assert_binlogs(&pair.joiner.datadir, &pair.donor.datadir, &["mysql-bin.000002"]);
+    datadir::assert_binlogs(
+        &pair.joiner.datadir,
+        &pair.donor.datadir,
+        &["mysql-bin.000002"],
+    );
     crate::fake_mariadbd::procs::assert_none_left(&pair.world.root, Duration::from_secs(5));
     let bytes = datadir::shipped(&donor_before)
         .values()

@@ -38,7 +38,11 @@ fn tc(end: &End, args: &[&str]) -> Result<(), String> {
 
 fn tc_ok(end: &End, args: &[&str]) {
     if let Err(e) = tc(end, args) {
-        panic!("tc qdisc replace dev {} root {}: {e}", end.dev, args.join(" "));
+        panic!(
+            "tc qdisc replace dev {} root {}: {e}",
+            end.dev,
+            args.join(" ")
+        );
     }
 }
 
@@ -84,7 +88,9 @@ fn kernel_config(key: &str) -> String {
     else {
         return "kernel config not readable".into();
     };
-    let text = String::from_utf8_lossy(&out.stdout).trim().replace('\n', ", ");
+    let text = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .replace('\n', ", ");
     if text.is_empty() {
         "kernel config not readable".into()
     } else {
@@ -95,7 +101,10 @@ fn kernel_config(key: &str) -> String {
 /// Limits `end`'s egress to `mbit` Mbit/s with a token bucket.
 pub fn rate(end: &End, mbit: u32) {
     let r = format!("{mbit}mbit");
-    tc_ok(end, &["tbf", "rate", &r, "burst", "64kb", "latency", "200ms"]);
+    tc_ok(
+        end,
+        &["tbf", "rate", &r, "burst", "64kb", "latency", "200ms"],
+    );
 }
 
 /// `netem delay {ms}ms rate {mbit}mbit` on `end`'s egress.
