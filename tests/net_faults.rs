@@ -208,11 +208,10 @@ fn veth_link_down_ends_both_sides_naming_the_peer() {
 }
 
 /// Our SST, then the socat reference's, on the same shaped link.
-fn slow(scenario: &str, shape: &str, apply: impl Fn(&Link)) {
-    let link = Link::new();
-    apply(&link);
-    let ours = pair::transfer(&NsPair::new(&link, Method::SstTunnel, DATA_MIB), &link);
-    let reference = pair::transfer(&NsPair::new(&link, Method::SocatReference, DATA_MIB), &link);
+fn slow(link: &Link, scenario: &str, shape: &str) {
+    let rtt = link.syn_rtt();
+    let ours = pair::transfer(&NsPair::new(link, Method::SstTunnel, DATA_MIB), link);
+    let reference = pair::transfer(&NsPair::new(link, Method::SocatReference, DATA_MIB), link);
     figures::record(&Figure {
         scenario: scenario.into(),
         time_to_end: Some(ours.elapsed),
@@ -221,7 +220,9 @@ fn slow(scenario: &str, shape: &str, apply: impl Fn(&Link)) {
         procs_left: Some(0),
         peak_rss_kib: ours.peak_rss_kib,
         notes: format!(
-            "{shape}; {:.1} MB shipped; sst-tunnel {:.2} MB/s ({:.1}s), socat reference {:.2} MB/s ({:.1}s)",
+            "{shape}; SYN/RST round trip {:.0} ms; {:.1} MB shipped; sst-tunnel {:.2} MB/s ({:.1}s), \
+             socat reference {:.2} MB/s ({:.1}s)",
+            rtt.as_secs_f64() * 1e3,
             ours.bytes as f64 / 1e6,
             ours.mb_per_s(),
             ours.elapsed.as_secs_f64(),
@@ -233,29 +234,55 @@ fn slow(scenario: &str, shape: &str, apply: impl Fn(&Link)) {
 
 #[test]
 fn slow_network_50mbit_completes_identically() {
+    let link = Link::new();
+    for end in link.ends() {
+        tc::rate(end, 50);
+    }
     slow(
+        &link,
         "slow network (tbf 50 Mbit/s)",
         "tc tbf rate 50mbit on both veth ends",
-        |link| {
-            for end in link.ends() {
-                tc::rate(end, 50);
-            }
-        },
     );
 }
 
 #[test]
 fn slow_network_50ms_delay_50mbit_completes_identically() {
-    slow(
-        "slow network (netem delay 50 ms, 50 Mbit/s)",
-        "tc netem delay 50ms rate 50mbit on both veth ends (RTT 100 ms)",
-        |link| {
+    const DELAY: Duration = Duration::from_millis(50);
+    let netem = tc::netem(&Link::new().joiner);
+    let (link, shape) = match netem {
+        Ok(()) => {
+            let link = Link::new();
             for end in link.ends() {
                 if let Err(e) = tc::delay_and_rate(end, 50, 50) {
-                    panic!("cannot apply a 50 ms delay: {e}");
+                    panic!("cannot apply netem delay 50ms rate 50mbit: {e}");
                 }
             }
-        },
+            let shape = "tc netem delay 50ms rate 50mbit on both veth ends".to_string();
+            (link, shape)
+        }
+        Err(why) => {
+            // Without netem the kernel cannot delay packets: a userspace
+            // delay line holds them, tbf still limits the rate.
+            let link = Link::delay_line(DELAY);
+            for end in link.ends() {
+                tc::rate(end, 50);
+            }
+            let shape = format!(
+                "userspace delay line 50 ms each way (TUN devices) + tc tbf rate 50mbit on both \
+                 ends; netem unavailable: {why}"
+            );
+            (link, shape)
+        }
+    };
+    let rtt = link.syn_rtt();
+    assert!(
+        rtt >= 2 * DELAY,
+        "a TCP round trip took {rtt:?}, less than twice the {DELAY:?} delay: the delay is not applied"
+    );
+    slow(
+        &link,
+        "slow network (50 ms delay each way, 50 Mbit/s)",
+        &shape,
     );
 }
 

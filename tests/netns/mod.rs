@@ -4,6 +4,7 @@
 //! - [`link`]: the namespaces, the veth pair and their addresses (a Drop
 //!   guard deletes them; names carry the test's pid).
 //! - [`tc`]: rate limits, delay, a black hole, the link taken down.
+//! - [`wire`]: a userspace delay line, for kernels without `sch_netem`.
 //! - [`pair`]: an SST (our method or the socat reference) run with the
 //!   joiner in one namespace and the donor in the other.
 //!
@@ -14,6 +15,7 @@
 pub mod link;
 pub mod pair;
 pub mod tc;
+pub mod wire;
 
 use std::process::Command;
 
