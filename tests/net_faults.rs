@@ -127,7 +127,10 @@ fn stall(fault: Fault, scenario: &str) {
     let dlog = donor.log_text();
     let named = |log: &str, ip: &str, cn: &str| {
         log.lines()
-            .find(|l| l.contains("stalled") && l.contains(ip) && l.contains(cn))
+            // The error the run ends with, not a warning on the way.
+            .find(|l| {
+                l.contains("[ERROR]") && l.contains("stalled") && l.contains(ip) && l.contains(cn)
+            })
             .map(str::to_string)
     };
     let jline = named(&jlog, link.donor.ip, "CN=donor");
@@ -167,6 +170,17 @@ fn stall(fault: Fault, scenario: &str) {
         dline.is_some(),
         "{scenario}: the donor's log does not name the stalled joiner ({} and CN=joiner)\n{both}",
         link.joiner.ip
+    );
+    let timeout_flag = format!("--timeout={}", IDLE.as_secs());
+    let donor_rsyncs: Vec<Vec<String>> = donor
+        .stop_watching()
+        .into_iter()
+        .map(|c| c.argv)
+        .filter(|a| a.first().is_some_and(|p| p.ends_with("rsync")))
+        .collect();
+    assert!(
+        !donor_rsyncs.is_empty() && donor_rsyncs.iter().all(|a| a.contains(&timeout_flag)),
+        "{scenario}: every donor rsync must carry {timeout_flag} (sst-idle-timeout): {donor_rsyncs:?}"
     );
     let jout = joiner.texts();
     assert!(
