@@ -115,6 +115,11 @@ fn stall(fault: Fault, scenario: &str) {
     let peak = rss.into_iter().filter_map(RssSampler::finish).max();
     joiner.assert_stdout_closed(Duration::from_secs(2));
     donor.assert_stdout_closed(Duration::from_secs(2));
+    // Both exited; give their last children the same 5 s the other SST
+    // tests allow, then count what is left.
+    procs::poll(Duration::from_secs(5), || {
+        procs::touching(&pair.world.root).is_empty()
+    });
     let left = procs::touching(&pair.world.root);
     if let Fault::BlackHole = fault {
         assert!(
@@ -224,14 +229,18 @@ fn veth_link_down_ends_both_sides_naming_the_peer() {
 /// Our SST, then the socat reference's, on the same shaped link.
 fn slow(link: &Link, scenario: &str, shape: &str) {
     let rtt = link.syn_rtt();
-    let ours = pair::transfer(&NsPair::new(link, Method::SstTunnel, DATA_MIB), link);
-    let reference = pair::transfer(&NsPair::new(link, Method::SocatReference, DATA_MIB), link);
+    let ours_pair = NsPair::new(link, Method::SstTunnel, DATA_MIB);
+    let ours = pair::transfer(&ours_pair, link);
+    let ref_pair = NsPair::new(link, Method::SocatReference, DATA_MIB);
+    let reference = pair::transfer(&ref_pair, link);
+    let left =
+        procs::touching(&ours_pair.world.root).len() + procs::touching(&ref_pair.world.root).len();
     figures::record(&Figure {
         scenario: scenario.into(),
         time_to_end: Some(ours.elapsed),
         exit: "joiner 0, donor 0 (both methods)".into(),
         bytes_after: None,
-        procs_left: Some(0),
+        procs_left: Some(left),
         peak_rss_kib: ours.peak_rss_kib,
         notes: format!(
             "{shape}; SYN/RST round trip {:.0} ms; {:.1} MB shipped; sst-tunnel {:.2} MB/s ({:.1}s), \

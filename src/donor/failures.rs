@@ -3,12 +3,13 @@
 //! stalled (no byte moved through the tunnel for `sst-idle-timeout`),
 //! with the joiner's certificate subject for the message.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::{DonorConfig, DonorError};
+use super::{DonorError, Target};
 use crate::error::Error;
+use crate::meter::Meter;
 use crate::rsync::RsyncError;
 use crate::tls::PeerInfo;
 
@@ -40,7 +41,7 @@ impl FirstFailure {
 pub(super) struct StallWatch {
     pumping: Arc<AtomicUsize>,
     subject: Arc<Mutex<String>>,
-    stalled: Arc<Mutex<bool>>,
+    stalled: Arc<AtomicBool>,
 }
 
 /// Counts one pumping connection until dropped.
@@ -71,20 +72,22 @@ impl StallWatch {
     /// and no byte moved either way for the idle timeout. Bytes we write
     /// stop counting once the socket buffer is full, so a bulk transfer
     /// into a dead network stops here too.
-    pub(super) fn stalled(&self, cfg: &DonorConfig) -> Option<Duration> {
-        let limit = cfg.timeouts.idle?;
-        let meter = cfg.relay.meter.as_ref()?;
+    pub(super) fn stalled(
+        &self,
+        idle: Option<Duration>,
+        meter: Option<&Meter>,
+    ) -> Option<Duration> {
+        let limit = idle?;
+        let meter = meter?;
         if self.pumping.load(Ordering::Relaxed) == 0 || meter.idle_for() <= limit {
             return None;
         }
-        if let Ok(mut s) = self.stalled.lock() {
-            *s = true;
-        }
+        self.stalled.store(true, Ordering::Relaxed);
         Some(limit)
     }
 
     fn is_stalled(&self) -> bool {
-        self.stalled.lock().map(|s| *s).unwrap_or(false)
+        self.stalled.load(Ordering::Relaxed)
     }
 }
 
@@ -93,18 +96,21 @@ fn is_rsync_timeout(e: &RsyncError) -> bool {
         if status.code().is_some_and(|c| RSYNC_TIMEOUT_STATUSES.contains(&c)))
 }
 
-/// The error a failed rsync step ends the donor with.
+/// The error a failed rsync step ends the donor with: a stall naming the
+/// joiner when the relay saw one or rsync's own `--timeout` fired, else the
+/// tunnel's first failure, else rsync's error.
 pub(super) fn explain(
     e: RsyncError,
-    cfg: &DonorConfig,
+    target: &Target,
+    idle: Option<Duration>,
     failures: &FirstFailure,
     watch: &StallWatch,
 ) -> Error {
     let rsync = crate::error::chain(&e);
-    if let Some(idle) = cfg.timeouts.idle {
+    if let Some(idle) = idle {
         if watch.is_stalled() || is_rsync_timeout(&e) {
             return DonorError::Stalled {
-                target: cfg.target.clone(),
+                target: target.clone(),
                 subject: watch.subject(),
                 idle,
                 rsync,
@@ -115,5 +121,107 @@ pub(super) fn explain(
     match failures.get() {
         Some(tunnel) => Error::Tunnel { tunnel, rsync },
         None => e.into(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::exit::ExitCode;
+    use std::os::unix::process::ExitStatusExt;
+
+    fn failed(code: i32) -> RsyncError {
+        RsyncError::Failed {
+            step: "directory db1".into(),
+            status: std::process::ExitStatus::from_raw(code << 8),
+            stderr_tail: "rsync error: timeout in data send/receive (code 30)".into(),
+        }
+    }
+
+    fn target() -> Target {
+        Target {
+            host: "10.0.0.1".into(),
+            port: 4444,
+        }
+    }
+
+    fn info() -> PeerInfo {
+        PeerInfo {
+            subject: "CN=joiner".into(),
+            ..PeerInfo::default()
+        }
+    }
+
+    #[test]
+    fn rsync_timeout_is_a_stall_naming_the_joiner() {
+        let watch = StallWatch::default();
+        drop(watch.pumping(&info()));
+        let idle = Some(Duration::from_secs(5));
+        let e = explain(
+            failed(30),
+            &target(),
+            idle,
+            &FirstFailure::default(),
+            &watch,
+        );
+        let text = e.to_string();
+        assert!(
+            text.starts_with(
+                "transfer to the joiner 10.0.0.1:4444 (CN=joiner) stalled: no byte moved for 5s"
+            ),
+            "{text}"
+        );
+        assert_eq!(e.exit_code(), ExitCode::TimedOut);
+        // Without an idle timeout rsync had no --timeout: its own error stands.
+        let e = explain(
+            failed(30),
+            &target(),
+            None,
+            &FirstFailure::default(),
+            &watch,
+        );
+        assert_eq!(e.exit_code(), ExitCode::TransferFailed);
+    }
+
+    #[test]
+    fn other_failures_keep_the_tunnel_reason_first() {
+        let failures = FirstFailure::default();
+        failures.record("peer certificate rejected".into());
+        let idle = Some(Duration::from_secs(5));
+        let e = explain(
+            failed(12),
+            &target(),
+            idle,
+            &failures,
+            &StallWatch::default(),
+        );
+        assert!(matches!(e, Error::Tunnel { .. }), "{e}");
+    }
+
+    #[test]
+    fn a_stall_needs_a_pumping_connection_and_the_idle_time() {
+        let watch = StallWatch::default();
+        let meter = Meter::new();
+        let zero = Some(Duration::ZERO);
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(
+            watch.stalled(zero, Some(&meter)),
+            None,
+            "no connection pumping"
+        );
+        let pumping = watch.pumping(&info());
+        assert_eq!(
+            watch.stalled(Some(Duration::from_secs(60)), Some(&meter)),
+            None
+        );
+        assert_eq!(
+            watch.stalled(None, Some(&meter)),
+            None,
+            "sst-idle-timeout 0"
+        );
+        assert_eq!(watch.stalled(zero, Some(&meter)), zero);
+        assert!(watch.is_stalled());
+        drop(pumping);
     }
 }

@@ -48,7 +48,7 @@ async fn run_relay(
             _ = stop.cancelled() => break,
             _ = token.cancelled() => break,
             _ = tick.tick() => {
-                if let Some(idle) = watch.stalled(&cfg) {
+                if let Some(idle) = watch.stalled(cfg.timeouts.idle, cfg.relay.meter.as_deref()) {
                     warn!(
                         joiner = %cfg.target, subject = %watch.subject(), idle_s = idle.as_secs(),
                         "transfer stalled: no byte moved through the tunnel (sst-idle-timeout), closing its connections"
@@ -235,8 +235,15 @@ impl Relay {
         &self,
         step: impl std::future::Future<Output = Result<T, crate::rsync::RsyncError>>,
     ) -> Result<T, Error> {
-        step.await
-            .map_err(|e| failures::explain(e, &self.cfg, &self.failures, &self.watch))
+        step.await.map_err(|e| {
+            failures::explain(
+                e,
+                &self.cfg.target,
+                self.cfg.timeouts.idle,
+                &self.failures,
+                &self.watch,
+            )
+        })
     }
 
     /// Sends the data directory, then the marker carrying `state`.
