@@ -32,9 +32,11 @@ use crate::tls::{PeerInfo, SockOpts, TlsServer};
 pub mod admission;
 mod failure;
 mod listen;
+mod peers;
 use admission::{Admission, HandshakeSlot};
 use failure::LastFailure;
 pub use listen::bind_listener;
+use peers::OpenPeers;
 
 /// Where decrypted connections go.
 #[derive(Clone, Debug)]
@@ -86,12 +88,15 @@ pub enum JoinerError {
     /// No authenticated connection within the first-connection timeout.
     #[error("no donor connected within {}s (sst-initial-timeout)", .0.as_secs())]
     InitialTimeout(Duration),
-    /// Connections were served but no byte moved for too long.
-    #[error("transfer stalled: no byte moved for {}s (sst-idle-timeout){}", .limit.as_secs(),
+    /// Connections were served but nothing arrived from the donor for too long.
+    #[error("transfer stalled: no byte moved for {}s (sst-idle-timeout) from the donor {peers}{}", .idle.as_secs(),
         .last_failure.as_ref().map(|f| format!("; the last failed connection: {f}")).unwrap_or_default())]
     Stalled {
-        /// The idle limit.
-        limit: Duration,
+        /// The idle timeout that elapsed.
+        idle: Duration,
+        /// The donor connections open at that moment (address and
+        /// certificate subject), or the last one seen.
+        peers: String,
         /// The last connection failure (donor's peer address, subject and
         /// cause): what broke the transfer, when something did.
         last_failure: Option<String>,
@@ -145,14 +150,18 @@ pub async fn run_joiner(
     let started = Instant::now();
     let conns = TaskTracker::new();
     let conn_token = token.child_token();
-    let admission = Admission::new(cfg.max_connections);
+    let shared = Shared {
+        admission: Admission::new(cfg.max_connections),
+        failures: LastFailure::default(),
+        peers: Arc::new(OpenPeers::default()),
+    };
+    let admission = &shared.admission;
     // Pending handshakes end with the run, whatever its outcome: they are
     // not part of the transfer.
     let handshakes = conn_token.child_token();
     let (finished_tx, mut finished_rx) = mpsc::unbounded_channel::<()>();
     let mut tick = tokio::time::interval(TICK);
     let mut marker_seen: Option<Instant> = None;
-    let last_failure = LastFailure::default();
 
     let result = loop {
         tokio::select! {
@@ -166,11 +175,10 @@ pub async fn run_joiner(
                     }
                     let cfg = cfg.clone();
                     let token = conn_token.clone();
-                    let admission = admission.clone();
+                    let shared = shared.clone();
                     let finished = finished_tx.clone();
-                    let failures = last_failure.clone();
                     conns.spawn(async move {
-                        serve(&cfg, tcp, peer, slot, &admission, &token, &failures).await;
+                        serve(&cfg, tcp, peer, slot, &shared, &token).await;
                         // The loop may already be gone; nothing to tell then.
                         let _gone = finished.send(());
                     }.instrument(info_span!("conn", %peer)));
@@ -183,7 +191,7 @@ pub async fn run_joiner(
             Some(()) = finished_rx.recv() => {}
             _ = tick.tick() => {}
         }
-        if let Some(full) = last_failure.no_space() {
+        if let Some(full) = shared.failures.no_space() {
             break Err(full);
         }
         let active = admission.sessions();
@@ -205,10 +213,13 @@ pub async fn run_joiner(
                 }
             }
         } else if let (Some(limit), Some(meter)) = (cfg.timeouts.idle, cfg.meter()) {
-            if meter.idle_for() > limit {
+            // Only bytes from the donor prove the network delivers: ours
+            // land in the socket buffer even when nothing gets through.
+            if meter.inbound_idle_for() > limit {
                 break Err(JoinerError::Stalled {
-                    limit,
-                    last_failure: last_failure.get(),
+                    idle: limit,
+                    peers: shared.peers.describe(),
+                    last_failure: shared.failures.get(),
                 });
             }
         }
@@ -250,6 +261,17 @@ fn read_marker(dir: &Path) -> Result<String, JoinerError> {
         .to_string())
 }
 
+/// What every connection task shares with the accept loop.
+#[derive(Clone)]
+struct Shared {
+    /// Pending handshakes and authenticated sessions.
+    admission: Arc<Admission>,
+    /// The last connection failure, for the stall and ENOSPC reports.
+    failures: LastFailure,
+    /// The donor connections carrying data, for the stall report.
+    peers: Arc<OpenPeers>,
+}
+
 /// One connection, start to end. Never returns an error: a bad client is
 /// logged and dropped without disturbing the others; a served connection's
 /// failure is also kept in `failures`.
@@ -258,9 +280,8 @@ async fn serve(
     tcp: TcpStream,
     peer: SocketAddr,
     slot: HandshakeSlot,
-    admission: &Admission,
+    shared: &Shared,
     token: &CancellationToken,
-    failures: &LastFailure,
 ) {
     let start = Instant::now();
     if let Err(e) = prepare_socket(&tcp, &cfg.sockopts) {
@@ -284,8 +305,8 @@ async fn serve(
         }
     };
     // Only authenticated peers count against sst-max-connections.
-    let Some(_permit) = admission.admit() else {
-        warn!(subject = %info.subject, max = admission.max_sessions(),
+    let Some(_permit) = shared.admission.admit() else {
+        warn!(subject = %info.subject, max = shared.admission.max_sessions(),
             "connection cap reached (sst-max-connections), refusing an authenticated connection");
         return;
     };
@@ -316,6 +337,7 @@ async fn serve(
         m.connection_opened();
     }
     log_open(&info);
+    let _open = shared.peers.open(peer, &info);
     let outcome = match &cfg.backend {
         Backend::Forward(addr) => forward(cfg, tls, &first, *addr, token).await,
         Backend::Rsync(conf) => to_rsync(cfg, tls, &first, conf, token).await,
@@ -323,9 +345,9 @@ async fn serve(
     if let Err(e) = &outcome {
         let from = format!("from {peer} ({})", info.subject);
         if let Backend::Rsync(conf) = &cfg.backend {
-            failure::note_no_space(failures, conf, e, &from);
+            failure::note_no_space(&shared.failures, conf, e, &from);
         }
-        failures.record(format!("{from}: {e}"));
+        shared.failures.record(format!("{from}: {e}"));
     }
     log_close(&info, start, outcome);
 }

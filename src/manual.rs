@@ -179,8 +179,9 @@ async fn donor_command(args: DonorArgs, shutdown: Shutdown) -> Result<ExitCode, 
     plan.io_timeout = settings.timeouts.idle;
     plan.parallel = args.parallel.or(settings.parallel).unwrap_or(plan.parallel);
     let sent = relay.send(&plan, &state, shutdown.token()).await;
-    relay.finish().await?;
+    let closed = relay.close(sent.is_ok()).await;
     sent?;
+    closed?;
     info!(
         bytes = meter.outbound(),
         elapsed_ms = meter.elapsed().as_millis() as u64,

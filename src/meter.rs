@@ -18,6 +18,8 @@ pub struct Meter {
     outbound: AtomicU64,
     /// Milliseconds since `start` at which a byte last moved.
     last_activity_ms: AtomicU64,
+    /// Milliseconds since `start` at which a byte last arrived from the TLS side.
+    last_inbound_ms: AtomicU64,
     connections: AtomicU64,
 }
 
@@ -35,19 +37,30 @@ impl Meter {
             inbound: AtomicU64::new(0),
             outbound: AtomicU64::new(0),
             last_activity_ms: AtomicU64::new(0),
+            last_inbound_ms: AtomicU64::new(0),
             connections: AtomicU64::new(0),
         }
     }
 
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
     fn touch(&self) {
-        let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_activity_ms
+            .store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    fn touch_inbound(&self) {
+        let ms = self.now_ms();
         self.last_activity_ms.store(ms, Ordering::Relaxed);
+        self.last_inbound_ms.store(ms, Ordering::Relaxed);
     }
 
     /// Records `n` bytes moved from the TLS side to the local side.
     pub fn add_inbound(&self, n: u64) {
         self.inbound.fetch_add(n, Ordering::Relaxed);
-        self.touch();
+        self.touch_inbound();
     }
 
     /// Records `n` bytes moved from the local side into TLS.
@@ -59,7 +72,7 @@ impl Meter {
     /// Records that a connection was opened (counts as activity).
     pub fn connection_opened(&self) {
         self.connections.fetch_add(1, Ordering::Relaxed);
-        self.touch();
+        self.touch_inbound();
     }
 
     /// Bytes moved from the TLS side to the local side so far.
@@ -90,6 +103,15 @@ impl Meter {
     /// Time since a byte last moved (or since creation, if none has).
     pub fn idle_for(&self) -> Duration {
         let last = Duration::from_millis(self.last_activity_ms.load(Ordering::Relaxed));
+        self.start.elapsed().saturating_sub(last)
+    }
+
+    /// Time since a byte last arrived from the TLS side (or a connection
+    /// opened). Unlike [`Meter::idle_for`], bytes we write do not count:
+    /// they land in the socket buffer even when the network delivers
+    /// nothing, so a peer behind a dead network keeps looking alive.
+    pub fn inbound_idle_for(&self) -> Duration {
+        let last = Duration::from_millis(self.last_inbound_ms.load(Ordering::Relaxed));
         self.start.elapsed().saturating_sub(last)
     }
 }
@@ -156,5 +178,16 @@ mod tests {
         assert_eq!(m.outbound(), 5);
         assert_eq!(m.total(), 16);
         assert!(m.idle_for() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn outbound_bytes_do_not_reset_the_inbound_idle_clock() {
+        let m = Meter::new();
+        std::thread::sleep(Duration::from_millis(30));
+        m.add_outbound(1);
+        assert!(m.idle_for() < Duration::from_millis(30));
+        assert!(m.inbound_idle_for() >= Duration::from_millis(30));
+        m.add_inbound(1);
+        assert!(m.inbound_idle_for() < Duration::from_millis(30));
     }
 }

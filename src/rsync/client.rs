@@ -350,14 +350,19 @@ pub async fn send_marker(
         .open(&file)
         .and_then(|mut f| f.write_all(format!("{state_line}\n").as_bytes()))
         .map_err(io_err)?;
-    let args: Vec<OsString> = vec![
-        "--archive".into(),
-        "--checksum".into(),
-        "--quiet".into(),
-        file.into_os_string(),
-        plan.url(MODULE, None),
-    ];
-    run(&plan.rsync, "marker".into(), args, token).await
+    run(&plan.rsync, "marker".into(), marker_args(plan, file), token).await
+}
+
+/// Arguments of step 4: the marker file `file` into the data module's root,
+/// under the same `--timeout` as the data runs.
+pub fn marker_args(plan: &TransferPlan, file: PathBuf) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec!["--archive".into(), "--checksum".into(), "--quiet".into()];
+    if let Some(t) = plan.io_timeout {
+        args.push(format!("--timeout={}", t.as_secs().max(1)).into());
+    }
+    args.push(file.into_os_string());
+    args.push(plan.url(MODULE, None));
+    args
 }
 
 #[cfg(test)]
@@ -392,6 +397,31 @@ mod tests {
         assert!(!strs(&top_level_args(&plan()))
             .iter()
             .any(|a| a.starts_with("--bwlimit")));
+    }
+
+    #[test]
+    fn io_timeout_reaches_every_run_the_marker_included() {
+        let mut p = plan();
+        p.io_timeout = Some(Duration::from_secs(5));
+        for args in [
+            top_level_args(&p),
+            log_dir_args(&p),
+            directory_args(&p, OsStr::new("db")),
+            marker_args(&p, "/tmp/m/rsync_tunnel_sst_complete".into()),
+        ] {
+            assert!(strs(&args).contains(&"--timeout=5"), "{args:?}");
+        }
+        let m = marker_args(&plan(), "/tmp/m/x".into());
+        assert_eq!(
+            strs(&m),
+            [
+                "--archive",
+                "--checksum",
+                "--quiet",
+                "/tmp/m/x",
+                "rsync://127.0.0.1:4000/rsync_tunnel_sst/"
+            ]
+        );
     }
 
     fn strs(v: &[OsString]) -> Vec<&str> {

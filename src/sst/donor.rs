@@ -92,8 +92,11 @@ pub async fn run(
     }
     .await;
     progress_stop.cancel();
-    relay.finish().await?;
+    // After a failure nothing open has anything left to deliver: end it now
+    // instead of granting the close timeout to a dead network.
+    let closed = relay.close(result.is_ok()).await;
     result?;
+    closed?;
     // Nothing of ours may linger when mariadbd starts the next SST.
     files::remove_if_present(&datadir.join(binlog::BINLOG_TAR)).map_err(SstError::from)?;
     files::remove_if_present(&datadir.join(files::TABLES_FLUSHED)).map_err(SstError::from)?;

@@ -97,7 +97,7 @@ pub enum Parentage {
 impl Sst {
     /// Starts `command` for `node` as mariadbd would.
     pub fn spawn(world: &World, node: &Node, role: &str, command: String, stdin: Stdin) -> Sst {
-        Sst::spawn_as(world, node, role, command, stdin, Parentage::Test)
+        Sst::spawn_with(world, node, role, command, stdin, Parentage::Test, &[])
     }
 
     /// [`Sst::spawn`] with the chosen parentage.
@@ -109,13 +109,45 @@ impl Sst {
         stdin: Stdin,
         parentage: Parentage,
     ) -> Sst {
+        Sst::spawn_with(world, node, role, command, stdin, parentage, &[])
+    }
+
+    /// [`Sst::spawn`] behind a wrapper that execs its last argument
+    /// (`ip netns exec NS`), so the pid and the parent stay the same.
+    pub fn spawn_wrapped(
+        world: &World,
+        node: &Node,
+        role: &str,
+        command: String,
+        stdin: Stdin,
+        wrapper: &[String],
+    ) -> Sst {
+        Sst::spawn_with(world, node, role, command, stdin, Parentage::Test, wrapper)
+    }
+
+    fn spawn_with(
+        world: &World,
+        node: &Node,
+        role: &str,
+        command: String,
+        stdin: Stdin,
+        parentage: Parentage,
+        wrapper: &[String],
+    ) -> Sst {
         let leaked = node.datadir.join("grastate.dat");
         let log_file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&node.log)
             .unwrap();
-        let mut cmd = Command::new("sh");
+        let mut cmd = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg("sh");
+                c
+            }
+            None => Command::new("sh"),
+        };
         cmd.arg("-c")
             .arg(match parentage {
                 Parentage::Test => LEAK_AND_EXEC,
