@@ -94,6 +94,13 @@ pub enum AddressError {
         /// The address given.
         address: String,
     },
+    /// More than one `:` outside brackets that is not a whole IPv6 address:
+    /// `fe80::1:4444` could be a host with a port or a longer address.
+    #[error("sst address '{address}' has an ipv6 host with a port but no brackets; write it as [addr]:port")]
+    UnbracketedIpv6 {
+        /// The address given.
+        address: String,
+    },
     /// The port is not a number from 0 to 65535.
     #[error("sst address '{address}' has a malformed port '{port}'")]
     Port {
@@ -181,6 +188,12 @@ impl SstAddress {
             } else {
                 let host_end = authority.rfind(':').unwrap_or(authority.len());
                 let host = &authority[..host_end];
+                if host.contains(':') {
+                    // Written back with another port it would read differently.
+                    return Err(AddressError::UnbracketedIpv6 {
+                        address: address.to_owned(),
+                    });
+                }
                 (host.to_owned(), host.to_owned(), &rest[host_end..])
             }
         };
@@ -400,6 +413,23 @@ mod tests {
             assert!(e.to_string().contains(want), "{s:?}: {e}");
             assert_eq!(e.exit_code(), ExitCode::Invalid, "{s:?}");
         }
+    }
+
+    #[test]
+    fn unbracketed_ipv6_with_a_port_is_refused() {
+        // Found by the sst_address fuzzer: `e::000202` read as host `e:`
+        // port 202, which written back (`e::202`) is an IPv6 address.
+        for s in ["e::000202", "fe80::1:12345", "1:2:3:4:5:6:7:12345", "a:b:5"] {
+            let e = SstAddress::parse(s).unwrap_err();
+            assert!(
+                matches!(e, AddressError::UnbracketedIpv6 { .. }),
+                "{s:?}: {e:?}"
+            );
+            assert!(e.to_string().contains("[addr]:port"), "{s:?}: {e}");
+            assert_eq!(e.exit_code(), ExitCode::Invalid, "{s:?}");
+        }
+        // A whole unbracketed IPv6 address is still a host without a port.
+        assert_eq!(parse("fe80::1:4444").host, "[fe80::1:4444]");
     }
 
     #[test]

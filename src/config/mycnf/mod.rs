@@ -34,7 +34,7 @@ mod line;
 mod reader;
 mod search;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub use error::MyCnfError;
 pub use search::{DefaultsArgs, ProcessEnv, SearchPath};
@@ -134,6 +134,24 @@ impl OptionFiles {
                 .group_suffix
                 .clone()
                 .or_else(|| env.group_suffix.clone()),
+        })
+    }
+
+    /// Parses `bytes` as the contents of one option file named `path`, read
+    /// at top level (as a `--defaults-file`), without touching the file
+    /// system: the same line rules and fatal errors as [`OptionFiles::load`],
+    /// but `!include`/`!includedir` lines are only checked for syntax (a
+    /// missing argument is still [`MyCnfError::WrongDirective`]), not
+    /// followed, and no group suffix is in effect. `path` only labels the
+    /// entries and errors. This is the narrow entry point for fuzzing and for
+    /// validating a snippet; [`OptionFiles::load`] is what the tunnel uses.
+    pub fn parse(path: &Path, bytes: &[u8]) -> Result<Self, MyCnfError> {
+        let loaded = reader::parse_contents(path, bytes)?;
+        Ok(OptionFiles {
+            entries: loaded.entries,
+            files_read: loaded.files_read,
+            warnings: loaded.warnings,
+            group_suffix: None,
         })
     }
 

@@ -42,6 +42,7 @@ pub(crate) fn load(
 ) -> Result<Loaded, MyCnfError> {
     let mut reader = Reader {
         env,
+        follow: true,
         loaded: Loaded::default(),
     };
     if let Some(file) = &args.defaults_file {
@@ -61,8 +62,23 @@ pub(crate) fn load(
     Ok(reader.loaded)
 }
 
+/// Parses one file's contents at top level without touching the file
+/// system: `!include`/`!includedir` are checked for syntax but not followed.
+pub(crate) fn parse_contents(path: &Path, bytes: &[u8]) -> Result<Loaded, MyCnfError> {
+    let env = ProcessEnv::default();
+    let mut reader = Reader {
+        env: &env,
+        follow: false,
+        loaded: Loaded::default(),
+    };
+    reader.contents(path, bytes, 0)?;
+    Ok(reader.loaded)
+}
+
 struct Reader<'e> {
     env: &'e ProcessEnv,
+    /// Whether `!include`/`!includedir` are followed (false: syntax only).
+    follow: bool,
     loaded: Loaded,
 }
 
@@ -108,9 +124,15 @@ impl Reader<'_> {
             Ok(bytes) => bytes,
             Err(e) => return Ok(Opened::Missing(e)),
         };
+        self.contents(path, &bytes, depth)?;
+        Ok(Opened::Read)
+    }
+
+    /// Parses the bytes of the file at `path`, read at include depth `depth`.
+    fn contents(&mut self, path: &Path, bytes: &[u8], depth: usize) -> Result<(), MyCnfError> {
         self.loaded.files_read.push(path.to_path_buf());
         let mut group: Option<String> = None;
-        for (index, chunk) in chunks(&bytes).enumerate() {
+        for (index, chunk) in chunks(bytes).enumerate() {
             let lineno = index + 1;
             let at = |make: fn(PathBuf, usize) -> MyCnfError| make(path.to_path_buf(), lineno);
             match line::parse(chunk) {
@@ -125,6 +147,7 @@ impl Reader<'_> {
                     }
                     match line::directive(rest) {
                         Ok(None) => {}
+                        Ok(Some(_)) if !self.follow => {}
                         Ok(Some(directive)) => self.directive(directive, path, lineno, depth)?,
                         Err(e) => return Err(line_error(e, path, lineno)),
                     }
@@ -147,7 +170,7 @@ impl Reader<'_> {
                 Err(e) => return Err(line_error(e, path, lineno)),
             }
         }
-        Ok(Opened::Read)
+        Ok(())
     }
 
     fn directive(
@@ -245,5 +268,40 @@ mod tests {
         assert_eq!(pieces[0].len(), CHUNK);
         assert_eq!(pieces[1], b"x\n");
         assert_eq!(pieces[2], b"b\n");
+    }
+
+    #[test]
+    fn parse_contents_checks_includes_without_following_them() {
+        let path = Path::new("/nowhere/my.cnf");
+        let text = b"[sst]\n!include /etc/passwd\n!includedir /\nkey = 'v'\n";
+        let loaded = parse_contents(path, text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(loaded.files_read, [path]);
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        let [entry] = &loaded.entries[..] else {
+            panic!("{:?}", loaded.entries);
+        };
+        assert_eq!(
+            (entry.key.as_str(), entry.value.as_deref()),
+            ("key", Some("v"))
+        );
+        assert_eq!((entry.path.as_path(), entry.line), (path, 4));
+
+        let error = parse_contents(path, b"[sst]\n!includedir \n").map(|_| ());
+        assert!(
+            matches!(
+                error,
+                Err(MyCnfError::WrongDirective {
+                    line: 2,
+                    directive: "includedir",
+                    ..
+                })
+            ),
+            "{error:?}"
+        );
+        let error = parse_contents(path, b"a=1\n").map(|_| ());
+        assert!(
+            matches!(error, Err(MyCnfError::OptionWithoutGroup { line: 1, .. })),
+            "{error:?}"
+        );
     }
 }
