@@ -42,6 +42,9 @@ pub enum Command {
     Donor(DonorArgs),
     /// Run a complete encrypted transfer on loopback with throwaway certificates.
     Demo(DemoArgs),
+    /// Print the sst-tunnel(1) manual page (roff) on stdout; used by packaging.
+    #[command(hide = true)]
+    Man,
 }
 
 /// Where configuration comes from, and the TLS options that override it.
