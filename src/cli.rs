@@ -45,6 +45,9 @@ pub enum Command {
     /// Preflight this node's SST configuration: certificates, names, port, rsync; optionally a handshake with a peer.
     #[command(after_help = crate::check::help(), after_long_help = crate::check::help())]
     Check(CheckArgs),
+    /// Print the sst-tunnel(1) manual page (roff) on stdout; used by packaging.
+    #[command(hide = true)]
+    Man,
 }
 
 /// Where configuration comes from, and the TLS options that override it.

@@ -35,6 +35,7 @@ pub mod donor;
 pub mod error;
 pub mod exit;
 pub mod joiner;
+pub mod manpage;
 pub mod manual;
 pub mod meter;
 pub mod mount;

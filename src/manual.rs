@@ -26,6 +26,13 @@ pub async fn run(command: Command, shutdown: Shutdown) -> Result<ExitCode, Error
         Command::Donor(args) => donor_command(args, shutdown).await,
         Command::Demo(args) => crate::demo::run(args, shutdown).await,
         Command::Check(args) => crate::check::run(args, shutdown).await,
+        Command::Man => {
+            let mut out = std::io::stdout().lock();
+            crate::manpage::write(&mut out)
+                .and_then(|()| out.flush())
+                .map_err(Error::Stdout)?;
+            Ok(ExitCode::Success)
+        }
     }
 }
 
