@@ -1,0 +1,118 @@
+//! Where a verified connection's decrypted bytes go: a fresh
+//! `rsync --server --daemon` over pipes, or (`--forward`) a plaintext TCP
+//! service; and the data directory prepared for the rsync daemon.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+use tracing::warn;
+
+use super::JoinerConfig;
+use crate::error::Error;
+use crate::relay;
+use crate::rsync::daemon::DaemonConfig;
+
+/// Writes the first bytes already read from TLS, then pumps (local side
+/// first, so the meter's inbound is what came out of TLS).
+async fn feed<S, B>(
+    tls: S,
+    first: &[u8],
+    mut backend: B,
+    cfg: &JoinerConfig,
+    token: &CancellationToken,
+) -> Result<relay::Transfer, String>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    B: AsyncRead + AsyncWrite + Unpin,
+{
+    backend
+        .write_all(first)
+        .await
+        .map_err(|e| format!("cannot write to the backend: {e}"))?;
+    if let Some(m) = cfg.meter() {
+        m.add_inbound(first.len() as u64);
+    }
+    let mut t = relay::pump(backend, tls, &cfg.relay, token)
+        .await
+        .map_err(|e| crate::error::chain(&e))?;
+    t.b_to_a += first.len() as u64;
+    Ok(t)
+}
+
+pub(super) async fn forward(
+    cfg: &JoinerConfig,
+    tls: crate::tls::TlsStream,
+    first: &[u8],
+    addr: SocketAddr,
+    token: &CancellationToken,
+) -> Result<relay::Transfer, String> {
+    let backend = TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("cannot connect to the forward target {addr}: {e}"))?;
+    backend
+        .set_nodelay(true)
+        .map_err(|e| format!("cannot set TCP_NODELAY: {e}"))?;
+    feed(tls, first, backend, cfg, token).await
+}
+
+pub(super) async fn to_rsync(
+    cfg: &JoinerConfig,
+    tls: crate::tls::TlsStream,
+    first: &[u8],
+    conf: &DaemonConfig,
+    token: &CancellationToken,
+) -> Result<relay::Transfer, String> {
+    let mut server =
+        crate::rsync::daemon::spawn_server(conf).map_err(|e| crate::error::chain(&e))?;
+    let pumped = feed(tls, first, &mut server, cfg, token).await;
+    // The pump ended (or failed): the server must be gone before we report,
+    // so that "connection closed" means rsync has finished writing.
+    // When the run is over (mariadbd gone, a signal, a timeout, a full
+    // disk) rsync is killed outright: a grace period would let it go on
+    // writing into the data directory. A failure of this connection alone
+    // gives it SIGTERM's chance to tidy up.
+    let exited = match &pumped {
+        Ok(_) => server.wait().await,
+        Err(_) if token.is_cancelled() => server.kill_now().await,
+        Err(_) => server.kill().await,
+    };
+    let transfer = pumped?;
+    exited.map_err(|e| crate::error::chain(&e))?;
+    Ok(transfer)
+}
+
+/// Creates the data and log directories if needed, removes a stale marker
+/// and writes the rsync daemon configuration.
+pub fn prepare_datadir(
+    datadir: &Path,
+    log_dir: &Path,
+) -> Result<crate::rsync::daemon::DaemonConfig, Error> {
+    for dir in [datadir, log_dir] {
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            what: format!("cannot create {}", dir.display()),
+            source,
+        })?;
+    }
+    let marker = datadir.join(crate::rsync::MARKER);
+    match std::fs::remove_file(&marker) {
+        Ok(()) => warn!(path = %marker.display(), "removed a stale completion marker"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => {
+            return Err(Error::Io {
+                what: format!("cannot remove the stale marker {}", marker.display()),
+                source,
+            })
+        }
+    }
+    crate::rsync::find_rsync()?;
+    let modules = crate::rsync::daemon::Modules {
+        datadir: datadir.to_path_buf(),
+        log_dir: log_dir.to_path_buf(),
+    };
+    Ok(crate::rsync::daemon::DaemonConfig::write(
+        datadir, &modules,
+    )?)
+}
