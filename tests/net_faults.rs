@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use fake_mariadbd::procs;
 use fake_mariadbd::run::Sst;
-use fake_mariadbd::{code, TRANSFER};
+use fake_mariadbd::{code, server, STEP, TRANSFER};
 use figures::Figure;
 use netns::link::Link;
 use netns::pair::{self, Method, NsPair, RssSampler};
@@ -76,7 +76,7 @@ fn stall(fault: Fault, scenario: &str) {
         RssSampler::start(joiner.method_pid()),
         RssSampler::start(donor.method_pid()),
     ];
-    pair::answer_flush(&mut donor, &pair.donor.datadir);
+    server::answer_first_flush(&mut donor, &pair.donor.datadir, &pair::state(), STEP);
 
     // Let a few MiB arrive, then cut.
     let before = pair::tree_bytes(&pair.joiner.datadir);

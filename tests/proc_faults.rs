@@ -320,17 +320,11 @@ fn joiner_datadir_full_fails_with_enospc() {
     let joiner_pid = joiner.method_pid();
     let cmd = pair::donor_command(&pair, &plan, &addr);
     let mut donor = Sst::spawn(&pair.world, &pair.donor, "donor", cmd, Stdin::DevNull);
-    let flushed = donor.next_line(STEP);
-    assert_eq!(
-        flushed.as_deref(),
-        Some("flush tables"),
-        "{}",
-        donor.diagnostics()
-    );
-    server::write_atomically(
+    server::answer_first_flush(
+        &mut donor,
         &pair.donor.datadir,
-        "tables_flushed",
-        &format!("{UUID}:7 3\n"),
+        &format!("{UUID}:7 3"),
+        STEP,
     );
     let rss = figures::peak_rss_kib(joiner_pid);
     let started = Instant::now();

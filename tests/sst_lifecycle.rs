@@ -73,17 +73,11 @@ fn parent_death_mid_transfer_kills_rsync() {
     let (mut joiner, port, addr) = pair::start_joiner(&pair, &plan);
     let cmd = pair::donor_command(&pair, &plan, &addr);
     let mut donor = Sst::spawn(&pair.world, &pair.donor, "donor", cmd, Stdin::DevNull);
-    let first = donor.next_line(STEP);
-    assert_eq!(
-        first.as_deref(),
-        Some("flush tables"),
-        "{}",
-        donor.diagnostics()
-    );
-    server::write_atomically(
+    server::answer_first_flush(
+        &mut donor,
         &pair.donor.datadir,
-        "tables_flushed",
-        &format!("{UUID}:7 3\n"),
+        &format!("{UUID}:7 3"),
+        STEP,
     );
     let joiner_pid = joiner.method_pid();
     let rsync_running = procs::poll(STEP, || {

@@ -118,17 +118,11 @@ pub fn start_mid_transfer(pair: &Pair, donor_parent: Parentage) -> Mid {
         Stdin::DevNull,
         donor_parent,
     );
-    let first = donor.next_line(STEP);
-    assert_eq!(
-        first.as_deref(),
-        Some("flush tables"),
-        "{}",
-        donor.diagnostics()
-    );
-    server::write_atomically(
+    server::answer_first_flush(
+        &mut donor,
         &pair.donor.datadir,
-        "tables_flushed",
-        &format!("{UUID}:7 3\n"),
+        &format!("{UUID}:7 3"),
+        STEP,
     );
     let joiner_pid = joiner.method_pid();
     let donor_pid = donor.method_pid();

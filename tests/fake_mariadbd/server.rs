@@ -24,6 +24,21 @@ pub fn write_atomically(datadir: &Path, name: &str, content: &str) {
     fs::rename(&tmp, datadir.join(name)).unwrap();
 }
 
+/// Expects the donor's first stdout line to be `flush tables` and answers
+/// it as mariadbd does: `tables_flushed` holding `state`, written twice.
+pub fn answer_first_flush(sst: &mut Sst, datadir: &Path, state: &str, within: Duration) {
+    let first = sst.next_line(within);
+    assert_eq!(
+        first.as_deref(),
+        Some("flush tables"),
+        "{}",
+        sst.diagnostics()
+    );
+    let content = format!("{state}\n");
+    write_atomically(datadir, "tables_flushed", &content);
+    write_atomically(datadir, "tables_flushed", &content);
+}
+
 /// Plays the donor's server until the method's stdout reaches EOF:
 /// answers `flush tables` per `reply` (mariadbd writes `tables_flushed`
 /// twice, same content), returns every line.

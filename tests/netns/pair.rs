@@ -225,22 +225,6 @@ pub fn tree_bytes(dir: &Path) -> u64 {
     total
 }
 
-/// Reads the donor's stdout until `flush tables` and answers it as
-/// mariadbd does (writes `tables_flushed`).
-pub fn answer_flush(donor: &mut Sst, datadir: &Path) {
-    loop {
-        let line = donor
-            .next_line(STEP)
-            .unwrap_or_else(|| panic!("donor: EOF before `flush tables`\n{}", donor.diagnostics()));
-        if line == "flush tables" {
-            let content = format!("{}\n", state());
-            server::write_atomically(datadir, "tables_flushed", &content);
-            server::write_atomically(datadir, "tables_flushed", &content);
-            return;
-        }
-    }
-}
-
 /// Follows a process's peak RSS (`VmHWM`) until it is gone.
 pub struct RssSampler {
     stop: Arc<AtomicBool>,
