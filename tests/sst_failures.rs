@@ -14,6 +14,7 @@ use fake_mariadbd::datadir::{self, UUID};
 use fake_mariadbd::hostile;
 use fake_mariadbd::log;
 use fake_mariadbd::pair::{self, Pair, Plan};
+use fake_mariadbd::pki::NodeCert;
 use fake_mariadbd::run::{Sst, Stdin};
 use fake_mariadbd::server::{self, Flush};
 use fake_mariadbd::world::{free_port, World};
@@ -50,6 +51,31 @@ fn failing_donor(pair: &mut Pair, plan: &Plan) -> (Sst, Vec<String>, i32) {
         &joiner_before,
     );
     (donor, lines, donor_code)
+}
+
+/// A donor that refuses the joiner's certificate: exit 13, neither
+/// `continue` nor `done` on its stdout, nothing landed on the joiner.
+fn donor_rejects_joiner(pair: &mut Pair, plan: &Plan) -> Sst {
+    let (donor, lines, donor_code) = failing_donor(pair, plan);
+    assert_eq!(
+        donor_code,
+        code(ExitCode::AuthFailed),
+        "donor exit\n{}",
+        donor.diagnostics()
+    );
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l == "continue" || l.starts_with("done")),
+        "donor stdout {lines:?}"
+    );
+    donor
+}
+
+/// Points `node`'s `[sst] tcert`/`tkey` at `cert`.
+fn present(node: &mut fake_mariadbd::world::Node, cert: &NodeCert) {
+    node.set_sst("tcert", &cert.cert.display().to_string());
+    node.set_sst("tkey", &cert.key.display().to_string());
 }
 
 /// `sst_error` instead of `tables_flushed` → the donor deletes it and exits
@@ -232,24 +258,9 @@ fn joiner_certificate_from_wrong_ca_is_rejected() {
     // would refuse a certificate that does not chain to its own tca).
     let rogue_ca = pair.world.rogue.file.display().to_string();
     pair.joiner.set_sst("tca", &rogue_ca);
-    pair.joiner
-        .set_sst("tcert", &rogue.cert.display().to_string());
-    pair.joiner
-        .set_sst("tkey", &rogue.key.display().to_string());
+    present(&mut pair.joiner, &rogue);
     let plan = Plan::default();
-    let (donor, lines, donor_code) = failing_donor(&mut pair, &plan);
-    assert_eq!(
-        donor_code,
-        code(ExitCode::AuthFailed),
-        "donor exit\n{}",
-        donor.diagnostics()
-    );
-    assert!(
-        !lines
-            .iter()
-            .any(|l| l == "continue" || l.starts_with("done")),
-        "donor stdout {lines:?}"
-    );
+    let donor = donor_rejects_joiner(&mut pair, &plan);
     // The presented chain must be identified: the joiner's leaf (CN or a
     // SAN) or the untrusted issuer the verification stopped at.
     let log = donor.log_text();
@@ -270,8 +281,7 @@ fn joiner_certificate_not_chaining_to_its_tca_exits_22() {
     let world = World::new();
     let rogue = world.rogue.issue_loopback("joiner-rogue");
     let mut node = world.node("n");
-    node.set_sst("tcert", &rogue.cert.display().to_string());
-    node.set_sst("tkey", &rogue.key.display().to_string());
+    present(&mut node, &rogue);
     let parent = world.parent();
     let (cmd, port) = joiner_cmd(&world, &node, parent.pid());
     let mut sst = Sst::spawn(&world, &node, "joiner", cmd.render(), Stdin::DevNull);
@@ -300,24 +310,9 @@ fn joiner_certificate_not_chaining_to_its_tca_exits_22() {
 fn joiner_certificate_with_wrong_name_is_rejected() {
     let mut pair = Pair::new();
     let other = pair.world.ca.issue("elsewhere", &["elsewhere.test"], &[]);
-    pair.joiner
-        .set_sst("tcert", &other.cert.display().to_string());
-    pair.joiner
-        .set_sst("tkey", &other.key.display().to_string());
+    present(&mut pair.joiner, &other);
     let plan = Plan::default();
-    let (donor, lines, donor_code) = failing_donor(&mut pair, &plan);
-    assert_eq!(
-        donor_code,
-        code(ExitCode::AuthFailed),
-        "donor exit\n{}",
-        donor.diagnostics()
-    );
-    assert!(
-        !lines
-            .iter()
-            .any(|l| l == "continue" || l.starts_with("done")),
-        "donor stdout {lines:?}"
-    );
+    let donor = donor_rejects_joiner(&mut pair, &plan);
     assert_tls_failure_logged(&donor, &["127.0.0.1", "elsewhere.test"]);
 }
 
