@@ -21,21 +21,12 @@ const RSYNC_VERSION_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The option files read and the problems `my_print_defaults` would skip.
 pub fn option_files(files: &OptionFiles, report: &mut Report) {
-    let read: Vec<String> = files
-        .files_read()
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect();
-    if read.is_empty() {
-        report.add(Finding::warn(
+    match files.files_read_list() {
+        Some(read) => report.add(Finding::ok("option files", format!("read {read}"))),
+        None => report.add(Finding::warn(
             "option files",
             "no option file was read; everything comes from flags",
-        ));
-    } else {
-        report.add(Finding::ok(
-            "option files",
-            format!("read {}", read.join(", ")),
-        ));
+        )),
     }
     for w in files.warnings() {
         report.add(Finding::warn("option files", w.to_string()));

@@ -277,17 +277,9 @@ impl Settings {
 
     /// Merges flags over option files and validates the result.
     pub fn resolve(cli: &ConfigArgs, files: OptionFiles) -> Result<Settings, ConfigError> {
-        let searched = || {
-            let read: Vec<String> = files
-                .files_read()
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect();
-            if read.is_empty() {
-                "no option file was read".to_string()
-            } else {
-                format!("read: {}", read.join(", "))
-            }
+        let searched = || match files.files_read_list() {
+            Some(read) => format!("read: {read}"),
+            None => "no option file was read".to_string(),
         };
         let cert = flag_or_file(cli.tcert.as_deref(), &files, "tcert").ok_or_else(|| {
             ConfigError::MissingCert {

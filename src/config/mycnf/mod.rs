@@ -202,6 +202,17 @@ impl OptionFiles {
         &self.files_read
     }
 
+    /// The files read, comma-separated, for messages; `None` when none was.
+    pub fn files_read_list(&self) -> Option<String> {
+        (!self.files_read.is_empty()).then(|| {
+            self.files_read
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+    }
+
     /// Every entry read, in order, whatever its group.
     pub fn entries(&self) -> &[OptionEntry] {
         &self.entries
