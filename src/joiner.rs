@@ -33,12 +33,14 @@ mod backend;
 mod failure;
 mod listen;
 mod peers;
+pub mod rejects;
 use admission::{Admission, HandshakeSlot};
 pub use backend::prepare_datadir;
 use backend::{forward, to_rsync};
 use failure::LastFailure;
 pub use listen::bind_listener;
 use peers::OpenPeers;
+use rejects::{Cause, Rejects, Verdict};
 
 /// Where decrypted connections go.
 #[derive(Clone, Debug)]
@@ -156,6 +158,7 @@ pub async fn run_joiner(
         admission: Admission::new(cfg.max_connections),
         failures: LastFailure::default(),
         peers: Arc::new(OpenPeers::default()),
+        rejects: Arc::new(Rejects::default()),
     };
     let admission = &shared.admission;
     // Pending handshakes end with the run, whatever its outcome: they are
@@ -193,12 +196,15 @@ pub async fn run_joiner(
             Some(()) = finished_rx.recv() => {}
             _ = tick.tick() => {}
         }
+        if let Some(counts) = shared.rejects.due(Instant::now()) {
+            rejects::log_summary(&counts, false);
+        }
         if let Some(full) = shared.failures.no_space() {
             break Err(full);
         }
         let active = admission.sessions();
         if let Some(dir) = &cfg.marker_dir {
-            if marker_seen.is_none() && dir.join(MARKER).exists() {
+            if marker_seen.is_none() && dir.join(MARKER).symlink_metadata().is_ok() {
                 marker_seen = Some(Instant::now());
             }
             if let Some(seen) = marker_seen {
@@ -246,15 +252,44 @@ pub async fn run_joiner(
         conn_token.cancel();
         conns.wait().await;
     }
+    if let Some(counts) = shared.rejects.rest() {
+        rejects::log_summary(&counts, true);
+    }
     result
 }
 
+/// The marker is written by the donor, so it is read as untrusted input:
+/// never through a symbolic link, only a regular file, at most this much.
+const MARKER_MAX: u64 = 4096;
+
 fn read_marker(dir: &Path) -> Result<String, JoinerError> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
     let path = dir.join(MARKER);
-    let text = std::fs::read_to_string(&path).map_err(|source| JoinerError::Marker {
+    let err = |source| JoinerError::Marker {
         path: path.clone(),
         source,
-    })?;
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(&path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "it is a symbolic link",
+            )),
+            _ => err(e),
+        })?;
+    if !file.metadata().map_err(err)?.is_file() {
+        return Err(err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "not a regular file",
+        )));
+    }
+    let mut text = Vec::new();
+    file.take(MARKER_MAX).read_to_end(&mut text).map_err(err)?;
+    let text = String::from_utf8_lossy(&text);
     Ok(text
         .lines()
         .next()
@@ -272,6 +307,8 @@ struct Shared {
     failures: LastFailure,
     /// The donor connections carrying data, for the stall report.
     peers: Arc<OpenPeers>,
+    /// Connections turned away, logged in bounded volume.
+    rejects: Arc<Rejects>,
 }
 
 /// One connection, start to end. Never returns an error: a bad client is
@@ -292,6 +329,7 @@ async fn serve(
     let handshake = tokio::select! {
         _ = slot.token.cancelled() => {
             if !token.is_cancelled() {
+                shared.rejects.note(Cause::Evicted);
                 debug!("pending handshake evicted by a newer connection");
             }
             return;
@@ -302,14 +340,23 @@ async fn serve(
     let (mut tls, info) = match handshake {
         Ok(ok) => ok,
         Err(e) => {
-            warn!(error = %crate::error::chain(&e), "tls handshake failed, connection dropped");
+            let error = crate::error::chain(&e);
+            match shared.rejects.note(Cause::of(&e)) {
+                Verdict::Full => warn!(%error, "tls handshake failed, connection dropped"),
+                Verdict::Counted => debug!(%error, "tls handshake failed, connection dropped"),
+            }
             return;
         }
     };
     // Only authenticated peers count against sst-max-connections.
     let Some(_permit) = shared.admission.admit() else {
-        warn!(subject = %info.subject, max = shared.admission.max_sessions(),
-            "connection cap reached (sst-max-connections), refusing an authenticated connection");
+        let (subject, max) = (&info.subject, shared.admission.max_sessions());
+        let what =
+            "connection cap reached (sst-max-connections), refusing an authenticated connection";
+        match shared.rejects.note(Cause::OverCap) {
+            Verdict::Full => warn!(%subject, max, "{what}"),
+            Verdict::Counted => debug!(%subject, max, "{what}"),
+        }
         return;
     };
     // Wait for the donor's first bytes before starting anything: the donor's
