@@ -80,6 +80,10 @@ pub struct ConfigArgs {
     /// socat OPENSSL options (e.g. `verify=1,cipher=HIGH`); overrides [sst] sockopt.
     #[arg(long, value_name = "OPTIONS", allow_hyphen_values = true)]
     pub sockopt: Option<String>,
+    /// Joiner: names a donor's certificate must carry (comma-separated), or
+    /// `auto` for the hosts of wsrep_cluster_address; overrides [sst] sst-allowed-donors.
+    #[arg(long, value_name = "NAMES|auto")]
+    pub allowed_donors: Option<String>,
 }
 
 /// `sst-tunnel joiner`.

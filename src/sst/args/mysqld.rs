@@ -1,7 +1,8 @@
 //! mysqld's own options as they appear after `--mysqld-args` (and the
 //! same server-path options at top level, which `wsrep_sst_common` also
-//! accepts): the datadir, binlog and InnoDB/Aria directory settings, read
-//! with mysqld's rules.
+//! accepts): the datadir, binlog and InnoDB/Aria directory settings, and
+//! the cluster address (for `sst-allowed-donors = auto`), read with
+//! mysqld's rules.
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -38,6 +39,8 @@ pub struct ServerArgs {
     pub aria_log_dir_path: Option<PathBuf>,
     /// `--log-basename`.
     pub log_basename: Option<String>,
+    /// `--wsrep-cluster-address` (`gcomm://...`).
+    pub wsrep_cluster_address: Option<String>,
 }
 
 impl ServerArgs {
@@ -54,6 +57,7 @@ impl ServerArgs {
             innodb_undo_directory: self.innodb_undo_directory.or(other.innodb_undo_directory),
             aria_log_dir_path: self.aria_log_dir_path.or(other.aria_log_dir_path),
             log_basename: self.log_basename.or(other.log_basename),
+            wsrep_cluster_address: self.wsrep_cluster_address.or(other.wsrep_cluster_address),
         }
     }
 }
@@ -69,6 +73,7 @@ pub(super) enum ServerOpt {
     InnodbUndoDirectory,
     AriaLogDirPath,
     LogBasename,
+    WsrepClusterAddress,
 }
 
 pub(super) fn server_opt(name: &str) -> Option<ServerOpt> {
@@ -81,6 +86,7 @@ pub(super) fn server_opt(name: &str) -> Option<ServerOpt> {
         "innodb-undo-directory" => ServerOpt::InnodbUndoDirectory,
         "aria-log-dir-path" => ServerOpt::AriaLogDirPath,
         "log-basename" => ServerOpt::LogBasename,
+        "wsrep-cluster-address" => ServerOpt::WsrepClusterAddress,
         _ => return None,
     })
 }
@@ -135,6 +141,9 @@ pub(super) fn set_server(server: &mut ServerArgs, opt: ServerOpt, value: Option<
             server.log_basename = value
                 .and_then(non_empty)
                 .map(|v| v.to_string_lossy().into_owned())
+        }
+        ServerOpt::WsrepClusterAddress => {
+            server.wsrep_cluster_address = value.map(|v| v.to_string_lossy().into_owned())
         }
     }
 }

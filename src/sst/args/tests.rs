@@ -316,6 +316,24 @@ fn mysqld_args_are_mined_with_mysqld_rules() {
 }
 
 #[test]
+fn cluster_address_from_mysqld_args() {
+    let mine = |w: &[&str]| mine_mysqld_args(&w.iter().map(OsString::from).collect::<Vec<_>>());
+    assert_eq!(
+        mine(&["--wsrep_cluster_address=gcomm://10.0.0.1,10.0.0.2"])
+            .wsrep_cluster_address
+            .as_deref(),
+        Some("gcomm://10.0.0.1,10.0.0.2")
+    );
+    assert_eq!(
+        mine(&["--loose-wsrep-cluster-address", "gcomm://a"])
+            .wsrep_cluster_address
+            .as_deref(),
+        Some("gcomm://a")
+    );
+    assert_eq!(mine(&["--wsrep-new-cluster"]).wsrep_cluster_address, None);
+}
+
+#[test]
 fn log_bin_forms_in_mysqld_args() {
     let mine = |w: &[&str]| mine_mysqld_args(&w.iter().map(OsString::from).collect::<Vec<_>>());
     assert_eq!(
