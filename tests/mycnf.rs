@@ -1,10 +1,18 @@
 //! `config::mycnf` against the real `my_print_defaults` (differential tests
-//! over the fixtures in `tests/data/cnf/`), plus `get`/`has` semantics.
+//! over the fixtures in `tests/data/cnf/`), plus `get`/`has` semantics, and
+//! option files that are devices, FIFOs or oversized (`mycnf/unsafe_files.rs`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
+#[path = "common/check.rs"]
+mod check_common;
 #[path = "mycnf/fixtures.rs"]
 mod fixtures;
+#[path = "support/socat/proc.rs"]
+#[allow(dead_code)]
+mod proc;
+#[path = "mycnf/unsafe_files.rs"]
+mod unsafe_files;
 
 use std::collections::BTreeMap;
 

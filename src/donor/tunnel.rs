@@ -75,7 +75,13 @@ async fn run_relay(
                 continue;
             }
             Ok(None) => {
-                warn!(%peer, "relay connection refused: its owner is not in the kernel's socket tables");
+                // Also what a client that already closed looks like: its
+                // TIME_WAIT entry has no owner (issue 9), so never relay it.
+                warn!(
+                    %peer,
+                    "relay connection refused: no established socket owned by a local process is at its other end \
+                     (the client closed before the relay checked it, or is not on this host), so its user cannot be checked"
+                );
                 continue;
             }
             Err(e) => {

@@ -14,9 +14,21 @@
 //! 2): a missing or unopenable trio file, and in any file read at top level an
 //! option before the first group, a `[` without `]`, an `!include` without an
 //! argument, or an `!includedir` that cannot be listed. The same problems in
-//! an included file only end that file, and a missing `!include` target is
-//! skipped; these land in [`OptionFiles::warnings`]. The line syntax is in
-//! the `line` submodule's header.
+//! an included file only end that file, and a missing or unopenable
+//! `!include` target is skipped; these land in [`OptionFiles::warnings`].
+//! The line syntax is in the `line` submodule's header.
+//!
+//! Fatal wherever the file is (top level, search path or any include
+//! depth), because skipping it could silently drop `[sst]` settings: a file
+//! that opens but is not a regular file ([`MyCnfError::NotRegularFile`]:
+//! a FIFO, `/dev/zero`, a terminal; directories and `/dev/null` read as
+//! empty), one over [`MAX_FILE_SIZE`] ([`MyCnfError::TooLarge`]), one whose
+//! read fails ([`MyCnfError::ReadFailed`]). MariaDB itself would block on
+//! such a FIFO and read `/dev/zero` forever; the `open` submodule's header
+//! has the rules. Symlinks are followed, so a link to a regular file reads
+//! as that file. Any fatal error here ends the SST method and the manual
+//! commands with exit 2 (`ConfigError::exit_code`, `my_print_defaults`'
+//! status); `sst-tunnel check` reports it as a FAIL line (exit 22).
 //!
 //! Group names are compared ignoring ASCII case (MariaDB also folds latin-1
 //! letters; group names are ASCII in practice). Not reproduced: MariaDB's
@@ -31,12 +43,14 @@
 
 mod error;
 mod line;
+mod open;
 mod reader;
 mod search;
 
 use std::path::{Path, PathBuf};
 
-pub use error::MyCnfError;
+pub use error::{FileKind, IncludedFrom, MyCnfError};
+pub use open::MAX_FILE_SIZE;
 pub use search::{DefaultsArgs, ProcessEnv, SearchPath};
 
 /// The groups `my_print_defaults --mysqld` (and mariadbd) reads, as

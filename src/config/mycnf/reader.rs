@@ -5,11 +5,11 @@ use std::ffi::OsStr;
 use std::fs;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use super::error::MyCnfError;
+use super::error::{IncludedFrom, MyCnfError};
 use super::line::{self, Directive, Line, LineError, CHUNK};
+use super::open::{self, Refused, MAX_FILE_SIZE};
 use super::search::{DefaultsArgs, ProcessEnv, SearchPath};
 use super::OptionEntry;
 
@@ -28,7 +28,7 @@ pub(crate) struct Loaded {
 enum Opened {
     /// Read (possibly with no options).
     Read,
-    /// Could not be stat-ed or opened: missing, unreadable.
+    /// Could not be opened: missing, unreadable.
     Missing(io::Error),
     /// World-writable: skipped with a warning.
     Ignored,
@@ -89,7 +89,7 @@ impl Reader<'_> {
     fn required(&mut self, file: &Path) -> Result<(), MyCnfError> {
         let resolved = self.env.resolve(file);
         let path = fs::canonicalize(&resolved).unwrap_or(resolved);
-        match self.file(&path, 0)? {
+        match self.file(&path, None, 0)? {
             Opened::Missing(source) => Err(MyCnfError::RequiredFileMissing { path, source }),
             Opened::Read | Opened::Ignored => Ok(()),
         }
@@ -98,31 +98,55 @@ impl Reader<'_> {
     /// A search-path file: skipped when missing.
     fn optional(&mut self, file: &Path) -> Result<(), MyCnfError> {
         let path = self.env.resolve(file);
-        self.file(&path, 0).map(|_| ())
+        self.file(&path, None, 0).map(|_| ())
     }
 
-    /// Reads one file at include depth `depth`. An error is fatal only at
-    /// depth 0; deeper, the includer records it as a warning and goes on.
-    fn file(&mut self, path: &Path, depth: usize) -> Result<Opened, MyCnfError> {
-        let meta = match fs::metadata(path) {
-            Ok(meta) => meta,
-            Err(e) => return Ok(Opened::Missing(e)),
-        };
-        if meta.is_file() && meta.permissions().mode() & 0o002 != 0 {
-            let warning = MyCnfError::WorldWritable {
-                path: path.to_path_buf(),
-            };
-            tracing::warn!("{warning}");
-            self.loaded.warnings.push(warning);
-            return Ok(Opened::Ignored);
-        }
-        if meta.is_dir() {
+    /// Reads one file at include depth `depth`, named by the directive at
+    /// `from` (`None` at top level). A file that opens but may not be read
+    /// (see the `open` module) is an error at any depth; the other errors
+    /// are fatal only at depth 0: deeper, the includer records them as
+    /// warnings and goes on.
+    fn file(
+        &mut self,
+        path: &Path,
+        from: Option<IncludedFrom>,
+        depth: usize,
+    ) -> Result<Opened, MyCnfError> {
+        let bytes = match open::read(path) {
+            Ok(open::Opened::Bytes(bytes)) => bytes,
             // MariaDB opens it and reads nothing.
-            return Ok(Opened::Read);
-        }
-        let bytes = match fs::read(path) {
-            Ok(bytes) => bytes,
-            Err(e) => return Ok(Opened::Missing(e)),
+            Ok(open::Opened::Directory) => return Ok(Opened::Read),
+            Ok(open::Opened::WorldWritable) => {
+                let warning = MyCnfError::WorldWritable {
+                    path: path.to_path_buf(),
+                };
+                tracing::warn!("{warning}");
+                self.loaded.warnings.push(warning);
+                return Ok(Opened::Ignored);
+            }
+            Err(Refused::Unopenable(e)) => return Ok(Opened::Missing(e)),
+            Err(Refused::NotRegular(kind)) => {
+                return Err(MyCnfError::NotRegularFile {
+                    path: path.to_path_buf(),
+                    kind,
+                    included_from: from,
+                })
+            }
+            Err(Refused::TooLarge(size)) => {
+                return Err(MyCnfError::TooLarge {
+                    path: path.to_path_buf(),
+                    size,
+                    cap: MAX_FILE_SIZE,
+                    included_from: from,
+                })
+            }
+            Err(Refused::Read(source)) => {
+                return Err(MyCnfError::ReadFailed {
+                    path: path.to_path_buf(),
+                    included_from: from,
+                    source,
+                })
+            }
         };
         self.contents(path, &bytes, depth)?;
         Ok(Opened::Read)
@@ -183,7 +207,7 @@ impl Reader<'_> {
         match directive {
             Directive::Include(target) => {
                 let target = self.env.resolve(Path::new(OsStr::from_bytes(target)));
-                self.included(&target, path, line, depth);
+                self.included(&target, path, line, depth)?;
             }
             Directive::IncludeDir(dir) => {
                 // MariaDB lists the directory without expanding `~`.
@@ -205,16 +229,28 @@ impl Reader<'_> {
                 });
                 names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
                 for name in names {
-                    self.included(&dir.join(name), path, line, depth);
+                    self.included(&dir.join(name), path, line, depth)?;
                 }
             }
         }
         Ok(())
     }
 
-    /// An included file: its problems never stop the includer.
-    fn included(&mut self, target: &Path, path: &Path, line: usize, depth: usize) {
-        match self.file(target, depth + 1) {
+    /// An included file: its problems only end that file, except those
+    /// [`MyCnfError::is_fatal_at_any_depth`] (a device, a FIFO, an oversized
+    /// or unreadable file), which end the whole load.
+    fn included(
+        &mut self,
+        target: &Path,
+        path: &Path,
+        line: usize,
+        depth: usize,
+    ) -> Result<(), MyCnfError> {
+        let from = IncludedFrom {
+            path: path.to_path_buf(),
+            line,
+        };
+        match self.file(target, Some(from), depth + 1) {
             Ok(Opened::Read | Opened::Ignored) => {}
             Ok(Opened::Missing(source)) => {
                 let warning = MyCnfError::IncludeMissing {
@@ -226,11 +262,13 @@ impl Reader<'_> {
                 tracing::debug!("{warning}");
                 self.loaded.warnings.push(warning);
             }
+            Err(error) if error.is_fatal_at_any_depth() => return Err(error),
             Err(error) => {
                 tracing::warn!("{error}");
                 self.loaded.warnings.push(error);
             }
         }
+        Ok(())
     }
 }
 
