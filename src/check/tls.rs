@@ -1,7 +1,8 @@
 //! The TLS findings: certificate, key and CA readable and parsable, the key
 //! matching the certificate, the validity window, the chain against the CA,
 //! the extended key usage, the key file's permissions, `sockopt`, and that
-//! both roles' TLS contexts build. Each check reuses the piece of
+//! both roles' TLS contexts build (a `cipher=` leaving no authenticated
+//! suite is a FAIL there). Each check reuses the piece of
 //! [`crate::tls::preflight`] an SST runs at start, so both judge alike.
 
 use openssl::pkey::{PKey, Private};
@@ -205,8 +206,9 @@ fn check_chain(settings: &TlsSettings, chain: &[X509], subject: &str, report: &m
 }
 
 /// Builds both roles' contexts as an SST would (cipher strings, DH
-/// parameters and protocol range are only judged by OpenSSL there). Their
-/// start-up warnings were reported above, so they are not logged again.
+/// parameters and protocol range are only judged by OpenSSL there; a
+/// `cipher=` leaving no authenticated suite fails here, naming the item).
+/// Their start-up warnings were reported above, so they are not logged again.
 fn check_contexts(settings: &TlsSettings, report: &mut Report) {
     let built =
         tracing::subscriber::with_default(tracing::subscriber::NoSubscriber::default(), || {

@@ -1,7 +1,10 @@
 //! The joiner's acceptor: mutual TLS with the name rule of the listener
-//! (none unless `commonname=` is set), checked inside the handshake.
+//! (none unless `commonname=` is set), checked inside the handshake; then
+//! the post-handshake check that a
+//! verified certificate was presented, whatever the cipher string.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use openssl::ssl::{SslContext, SslVerifyMode};
@@ -12,14 +15,15 @@ use tokio::time::{timeout_at, Instant};
 use super::TlsStream;
 use crate::relay::CloseNotify;
 
-use super::verify::{self, Recorder};
+use super::verify::{self, Recorder, Rules};
 use super::{context, error, log_start, new_stream, peer_of, preflight};
 use super::{PeerInfo, PeerPolicy, Preflight, TlsError, TlsSettings};
 
 /// The joiner's side: accepts TLS, demands and verifies a client certificate.
 pub struct TlsServer {
     ctx: SslContext,
-    policy: PeerPolicy,
+    rules: Arc<Rules>,
+    verify: bool,
     mode: SslVerifyMode,
     mismatch_code: X509VerifyResult,
     report: Preflight,
@@ -36,7 +40,8 @@ impl TlsServer {
         log_start("joiner", &report, &policy);
         Ok(TlsServer {
             ctx,
-            policy,
+            rules: Arc::new(Rules { policy }),
+            verify: settings.opts.verify,
             mode: context::verify_mode(settings, true),
             mismatch_code: verify::mismatch_code(&material.chain[0]),
             report,
@@ -59,15 +64,19 @@ impl TlsServer {
         let peer = peer_of(&tcp);
         let deadline = Instant::now() + timeout;
         let rec = Recorder::new(self.mismatch_code);
-        let mut stream = new_stream(&self.ctx, tcp, &rec, self.mode, &self.policy, |_| Ok(()))?;
+        let mut stream = new_stream(&self.ctx, tcp, &rec, self.mode, &self.rules, |_| Ok(()))?;
         match timeout_at(deadline, Pin::new(&mut stream).accept()).await {
             Err(_) => Err(TlsError::Timeout { peer, timeout }),
             Ok(Err(e)) => Err(rec
                 .rejection(peer)
                 .unwrap_or_else(|| error::classify(peer, e))),
             Ok(Ok(())) => {
+                // Dropping the stream without close_notify ends the
+                // connection; the peer has received no application byte.
+                rec.admit(stream.ssl(), peer, self.verify)?;
                 let mut info = PeerInfo::of(stream.ssl());
                 info.name_match = rec.matched();
+                info.authenticated = self.verify;
                 tracing::debug!(%peer, subject = %info.subject, protocol = %info.protocol,
                     cipher = %info.cipher, rule = ?rec.matched().map(|m| m.rule), "tls accepted");
                 Ok((CloseNotify::new(stream), info))

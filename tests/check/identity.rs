@@ -1,0 +1,31 @@
+//! `check` on the sockopt rules of issue 9: a `cipher=` leaving no
+//! authenticated suite is a FAIL naming the item (exit 22).
+
+use super::check_common::{node_spec, FAIL_EXIT, MYSQLD};
+use super::tls_common::Pki;
+use super::{cnf, node, run};
+
+#[test]
+fn a_cipher_leaving_no_authenticated_suite_fails_naming_the_item() {
+    let pki = Pki::new();
+    let files = node(&pki, "node", &node_spec());
+    for cipher in ["aNULL", "NULL-SHA256:@SECLEVEL=0"] {
+        let path = cnf(
+            &pki,
+            &files,
+            &pki.ca_file,
+            &format!("cipher={cipher}"),
+            MYSQLD,
+        );
+        let out = run("check cipher", &path, &[]);
+        out.assert_code(FAIL_EXIT);
+        out.assert_only_findings();
+        out.line(
+            "FAIL",
+            &[
+                &format!("[sst] sockopt item `cipher={cipher}`:"),
+                "leaves no authenticated cipher suite",
+            ],
+        );
+    }
+}
