@@ -1,6 +1,7 @@
 //! Real handshakes over loopback between our acceptor and connector, and
 //! against raw OpenSSL peers, with certificates generated per test.
-//! `identity`: anonymous, certificate-less and NULL-cipher peers (issue 9).
+//! `identity`: anonymous, certificate-less and NULL-cipher peers, wildcards
+//! and IP addresses (issue 9).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "common/tls.rs"]

@@ -1,18 +1,19 @@
 //! Issue 9, TLS identity cannot be bypassed: a peer without a certificate
-//! (anonymous suites), a NULL cipher; each refused in a real handshake
-//! whatever `cipher=` says, and the manual donor ends with the TLS error's
-//! exit code.
+//! (anonymous suites), a NULL cipher, a wildcard standing for an IP address;
+//! each refused in a real handshake whatever `cipher=` says, and the manual
+//! donor ends with the TLS error's exit code.
 
 use std::process::Command;
 use std::time::Duration;
 
 use sst_tunnel::exit::ExitCode;
+use sst_tunnel::pki::LeafSpec;
 use sst_tunnel::tls::{TlsClient, TlsError, TlsServer};
 use tokio::net::TcpListener;
 
-use super::code;
 use super::proc;
 use super::tls_common::*;
+use super::{code, name_check};
 
 /// `cipher=` values that let anonymous suites in on today's OpenSSL, plus
 /// the defaults: none may let a certificate-less peer through.
@@ -130,6 +131,25 @@ async fn socat_and_tripleo_cipher_strings_still_authenticate_both_ways() {
         assert!(sinfo.subject.contains("CN=localhost"), "{sockopt}: {sinfo:?}");
         assert!(cinfo.cipher.starts_with("ECDHE-ECDSA-"), "{sockopt}: {cinfo:?}");
     }
+}
+
+#[tokio::test]
+async fn a_wildcard_never_stands_for_an_ip_address() {
+    for spec in [
+        LeafSpec::new("nomatch").dns("*.0.0.1"),
+        LeafSpec::new("*.0.0.1"),
+    ] {
+        let e = name_check(spec, "127.0.0.1", "").await.unwrap_err();
+        assert!(e.contains("do not match expected name `127.0.0.1`"), "{e}");
+        assert!(e.contains("*.0.0.1"), "{e}");
+    }
+    // Exact IP strings in a DNS SAN or the CN still match, as with socat.
+    name_check(LeafSpec::new("nomatch").dns("127.0.0.1"), "127.0.0.1", "")
+        .await
+        .unwrap();
+    name_check(LeafSpec::new("127.0.0.1"), "127.0.0.1", "")
+        .await
+        .unwrap();
 }
 
 /// The manual `sst-tunnel donor` against a certificate-less joiner, with a

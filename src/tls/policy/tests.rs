@@ -220,3 +220,59 @@ fn names_are_read_from_a_real_certificate() {
     assert!(policy.check(&leaf.cert).is_err());
     assert_eq!(PeerPolicy::for_listener(None).check(&leaf.cert), Ok(None));
 }
+
+#[test]
+fn a_wildcard_never_matches_an_ip_literal() {
+    // socat's text rule would let `*.0.0.1` cover 127.0.0.1 (one extra label).
+    for n in [
+        with(&["nomatch"], &[dns("*.0.0.1")]),
+        cn("*.0.0.1"),
+        cn("*.0.1"),
+    ] {
+        let e = fails(&n, "127.0.0.1");
+        assert_eq!(e.expected, "127.0.0.1");
+    }
+    // The base-domain rule neither: `*.0.0.1` is not `0.0.1`, `*.1` not `127.1`.
+    fails(&cn("*.0.0.1"), "0.0.1");
+    fails(&cn("*.1"), "127.1");
+    fails(&cn("*.1"), "0x7f.1");
+    // IPv4-mapped IPv6 has dots too.
+    fails(&cn("*.2.3.4"), "::ffff:1.2.3.4");
+    fails(&cn("*.2.3.4"), "[::ffff:1.2.3.4]");
+    // Plain equality with an IP string stays as socat does it.
+    assert_eq!(
+        ok(&with(&[], &[dns("127.0.0.1")]), "127.0.0.1").rule,
+        MatchRule::SanDns(Wildcard::None)
+    );
+    ok(&cn("10.0.0.5"), "10.0.0.5");
+    // Host names keep their wildcards.
+    ok(&cn("*.example.test"), "host.example.test");
+    ok(&cn("*.0.0.1.example"), "x.0.0.1.example");
+}
+
+#[test]
+fn ip_literals_are_recognised_in_every_resolver_form() {
+    for ip in [
+        "127.0.0.1",
+        "127.1",
+        "0x7f.1",
+        "0177.0.0.1",
+        "2130706433",
+        "::1",
+        "[::1]",
+        "fe80::1%eth0",
+        "::ffff:1.2.3.4",
+    ] {
+        assert!(is_ip_literal(ip), "{ip}");
+    }
+    for host in [
+        "localhost",
+        "host.example.test",
+        "1.2.3.4.5",
+        "a.0.0.1",
+        "0.0.1.example",
+        "",
+    ] {
+        assert!(!is_ip_literal(host), "{host}");
+    }
+}
