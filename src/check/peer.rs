@@ -115,7 +115,8 @@ pub async fn peer(settings: &Settings, target: &str, ours: Option<&X509>, report
         )),
         (None, _) => report.add(Finding::warn(
             &subject,
-            "no name check: commonname= is empty in [sst] sockopt",
+            "no name check: commonname= (cn=) is empty in [sst] sockopt, so any certificate \
+             from the trusted CA is accepted as this joiner",
         )),
     }
     if let Some(cert) = ours {

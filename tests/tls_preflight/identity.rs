@@ -1,8 +1,9 @@
 //! Start-up rules of issue 9: a `cipher=` value that leaves no authenticated
-//! suite is a configuration error naming the item.
+//! suite is a configuration error naming the item; an empty `commonname=`
+//! draws the same loud start-up warning as `verify=0`.
 
 use sst_tunnel::exit::ExitCode;
-use sst_tunnel::tls::{TlsClient, TlsError, TlsServer};
+use sst_tunnel::tls::{preflight, TlsClient, TlsError, TlsServer};
 
 use super::tls_common::*;
 
@@ -41,4 +42,48 @@ fn a_cipher_string_leaving_no_authenticated_suite_is_a_configuration_error() {
             }
         }
     }
+}
+
+#[test]
+fn an_empty_commonname_draws_a_loud_start_up_warning() {
+    let pki = Pki::new();
+    let n = pki.node("node");
+    let warned = |sockopt: &str| -> Vec<String> {
+        preflight(&settings(&n, &pki.ca_file, sockopt))
+            .unwrap()
+            .warnings
+            .into_iter()
+            .filter(|w| w.contains("commonname= (cn=) is empty"))
+            .collect()
+    };
+    for sockopt in ["cn=", "commonname=", "verify=1,openssl-commonname="] {
+        let w = warned(sockopt);
+        assert_eq!(w.len(), 1, "{sockopt}: {w:?}");
+        assert!(
+            w[0].contains("checks NO name on the joiner's certificate")
+                && w[0].contains("impersonate the joiner"),
+            "{}",
+            w[0]
+        );
+    }
+    assert!(warned("").is_empty());
+    assert!(warned("cn=svc.test").is_empty());
+    // With verify=0 everything is off already, and that warning says so.
+    assert!(warned("verify=0,cn=").is_empty());
+
+    // Both roles log it at start, as every SST does, with WARN.
+    let (_guard, logs) = capture_logs();
+    let s = settings(&n, &pki.ca_file, "cn=");
+    TlsServer::new(&s).unwrap();
+    TlsClient::new(&s, "localhost").unwrap();
+    let text = logs.text();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains("commonname= (cn=) is empty"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0].contains("joiner") && lines[1].contains("donor"),
+        "{lines:?}"
+    );
 }
