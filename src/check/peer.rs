@@ -1,7 +1,7 @@
 //! The handshake checks: `--peer HOST:PORT` connects as a donor would and
 //! `--listen [HOST:]PORT` accepts as a joiner would, both through the SST's
-//! own [`TlsClient`] / [`TlsServer`], so chain, name, purpose and the
-//! refusal of anonymous, certificate-less and NULL-cipher
+//! own [`TlsClient`] / [`TlsServer`], so chain, name, purpose, the donor
+//! allow-list and the refusal of anonymous, certificate-less and NULL-cipher
 //! peers are judged exactly as in a transfer (each such refusal is a FAIL).
 //! Each side reports what the other presented; no byte of application data
 //! is sent, and no rsync runs.
@@ -224,6 +224,15 @@ pub async fn listen(
                         "chain verified; no name check on donors (as a joiner, unless \
                          commonname= is set)",
                     )),
+                }
+                if let Some(a) = &info.allowed {
+                    report.add(Finding::ok(
+                        &client,
+                        format!(
+                            "donor allow-list passed: `{}` matched {} by {}",
+                            a.allowed, a.matched.name, a.matched.rule
+                        ),
+                    ));
                 }
                 close(stream).await;
                 if once {

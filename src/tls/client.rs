@@ -24,7 +24,7 @@ use crate::relay::{CloseNotify, EofWatch};
 
 use super::verify::{self, Recorder, Rules};
 use super::{context, error, log_start, new_stream, peer_of, preflight};
-use super::{PeerInfo, PeerPolicy, Preflight, SockOpts, TlsError, TlsSettings};
+use super::{AllowList, PeerInfo, PeerPolicy, Preflight, SockOpts, TlsError, TlsSettings};
 
 /// Longest wait for a TLS 1.3 joiner to confirm it accepted our certificate
 /// (a session ticket or its first bytes) before we assume it did.
@@ -63,7 +63,11 @@ impl TlsClient {
         log_start("donor", &report, &policy);
         Ok(TlsClient {
             ctx,
-            rules: Arc::new(Rules { policy }),
+            rules: Arc::new(Rules {
+                policy,
+                // The allow-list is the joiner's: a donor checks the joiner's name only.
+                allow: AllowList::default(),
+            }),
             verify: settings.opts.verify,
             mode: context::verify_mode(settings, false),
             mismatch_code: verify::mismatch_code(&material.chain[0]),

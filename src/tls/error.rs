@@ -11,7 +11,7 @@ use openssl::error::ErrorStack;
 use openssl::ssl::{self, ErrorCode};
 
 use super::files::CnfKey;
-use super::policy::NameMismatch;
+use super::policy::{NameMismatch, NotAllowed};
 use super::sockopt::SockoptError;
 use crate::exit::ExitCode;
 
@@ -97,6 +97,16 @@ pub enum TlsError {
         /// Expected and presented names.
         mismatch: NameMismatch,
     },
+    /// The donor's certificate carries none of the joiner's allowed donor names.
+    #[error("tls handshake with {peer}: donor certificate {subject} rejected: {refusal}")]
+    DonorNotAllowed {
+        /// The peer.
+        peer: SocketAddr,
+        /// The peer certificate's subject.
+        subject: String,
+        /// The allowed names and the names the certificate presented.
+        refusal: NotAllowed,
+    },
     /// The handshake completed, but the peer is not authenticated: the
     /// post-handshake check that holds whatever the cipher string allowed.
     #[error("tls handshake with {peer}: the peer is not authenticated: {why} (cipher {cipher}); a verified peer certificate is required whatever the cipher string")]
@@ -116,6 +126,13 @@ pub enum TlsError {
         peer: SocketAddr,
         /// The negotiated cipher suite.
         cipher: String,
+    },
+    /// A donor allow-list was configured with `verify=0`, which turns off
+    /// the certificate checks the list relies on.
+    #[error("sst-allowed-donors is set ({allowed}) but verify=0 in [sst] sockopt turns peer certificate checks off, so donor names cannot be checked; remove one of them")]
+    AllowListWithoutVerify {
+        /// The configured names, comma-separated.
+        allowed: String,
     },
     /// The peer sent no certificate although one is required.
     #[error(
@@ -177,12 +194,14 @@ impl TlsError {
             | TlsError::Sockopt(_)
             | TlsError::BadOption { .. }
             | TlsError::Setup { .. }
+            | TlsError::AllowListWithoutVerify { .. }
             | TlsError::NotTls { .. }
             | TlsError::NullCipher { .. }
             | TlsError::Handshake { .. } => ExitCode::Invalid,
             TlsError::Timeout { .. } => ExitCode::TimedOut,
             TlsError::PeerCertRejected { .. }
             | TlsError::NameMismatch { .. }
+            | TlsError::DonorNotAllowed { .. }
             | TlsError::Unauthenticated { .. }
             | TlsError::NoPeerCert { .. }
             | TlsError::RejectedByPeer { .. } => ExitCode::AuthFailed,
@@ -206,8 +225,8 @@ pub enum Unverified {
     #[error("its certificate did not verify ({0})")]
     NotVerified(String),
     /// A certificate was presented but our verify callback never approved it
-    /// (name rule).
-    #[error("its certificate never went through the name check")]
+    /// (name rule and allow-list).
+    #[error("its certificate never went through the name and allow-list checks")]
     NotChecked,
 }
 

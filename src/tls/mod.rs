@@ -5,8 +5,8 @@
 //!
 //! - `server` / `client`: the two roles.
 //! - [`sockopt`]: socat's option grammar for `[sst] sockopt`.
-//! - [`policy`]: socat's peer-name rules, run inside the handshake by
-//!   `verify`, which also re-checks after it.
+//! - [`policy`]: socat's peer-name rules and the joiner's donor allow-list,
+//!   run inside the handshake by `verify`, which also re-checks after it.
 //! - [`cipher`]: the TLS 1.2 suites we allow (never anonymous or NULL).
 //! - [`preflight`]: start-up checks of every configured file.
 //! - `files`, `trust`, `context`: loading files, the trust store, the SSL contexts.
@@ -38,7 +38,7 @@ use tokio::net::TcpStream;
 pub use client::TlsClient;
 pub use error::{TlsError, Unverified};
 pub use files::CnfKey;
-pub use policy::{NameMatch, PeerPolicy};
+pub use policy::{AllowList, AllowedMatch, NameMatch, NotAllowed, PeerPolicy};
 pub use preflight::{preflight, Preflight};
 pub use server::TlsServer;
 pub use sockopt::{SockOpts, SockoptError};
@@ -67,6 +67,10 @@ pub struct TlsSettings {
     pub key: Option<PathBuf>,
     /// `[sst] sockopt`, parsed.
     pub opts: SockOpts,
+    /// The joiner's donor allow-list: names a donor certificate must carry
+    /// (any one suffices, socat's matching rules); empty = off. Only the
+    /// acceptor ([`TlsServer`]) uses it, inside the handshake.
+    pub allowed_donors: Vec<String>,
 }
 
 impl TlsSettings {
@@ -104,6 +108,9 @@ pub struct PeerInfo {
     pub not_after: String,
     /// The rule that accepted the peer's name, when a name was checked.
     pub name_match: Option<NameMatch>,
+    /// The allow-list entry the donor's certificate matched, when the
+    /// joiner's list is on.
+    pub allowed: Option<AllowedMatch>,
     /// True when the peer presented a certificate that was verified and
     /// approved (false only with `verify=0`).
     pub authenticated: bool,
@@ -132,6 +139,7 @@ impl PeerInfo {
             not_before,
             not_after,
             name_match: None,
+            allowed: None,
             authenticated: false,
             protocol: ssl.version_str().to_string(),
             cipher: ssl

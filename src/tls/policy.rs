@@ -6,13 +6,18 @@
 //! whole matrix of tls-compat.md §3.3 is unit-tested without certificates;
 //! [`PeerPolicy::check`] extracts the names from a verified leaf and runs it.
 //! Hostnames are never resolved: an IPv6 SAN matches only an IPv6 literal,
-//! and a wildcard never matches an IP literal ([`is_ip_literal`]).
+//! and a wildcard never matches an IP literal ([`is_ip_literal`]). The
+//! joiner's donor allow-list ([`AllowList`]) reuses the same matcher.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 
 use openssl::nid::Nid;
 use openssl::x509::X509Ref;
+
+mod allow;
+
+pub use allow::{AllowList, AllowedMatch, NotAllowed};
 
 /// Which name the peer certificate must carry, if any.
 #[derive(Clone, Debug, PartialEq, Eq)]

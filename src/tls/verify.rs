@@ -1,7 +1,8 @@
 //! The per-connection verify callback: OpenSSL checks the chain, and at
-//! depth 0 the callback runs the [`PeerPolicy`] name check, inside the
-//! handshake, so a rejected peer never reaches rsync. It records what failed
-//! (verify error string, depth, subject; or the name mismatch) so that the
+//! depth 0 the callback runs the [`PeerPolicy`] name check and the joiner's
+//! donor [`AllowList`], inside the handshake, so a rejected peer never
+//! reaches rsync. It records what failed (verify error string, depth,
+//! subject; or the name mismatch, or the allow-list refusal) so that the
 //! handshake error can say why, and whether it approved the leaf, for the
 //! post-handshake check ([`Recorder::admit`]) that refuses a peer the
 //! callback never saw (an anonymous suite runs no callback at all).
@@ -16,7 +17,9 @@ use openssl::x509::verify::{X509VerifyFlags, X509VerifyParam};
 use openssl::x509::{X509Ref, X509StoreContext, X509StoreContextRef, X509VerifyResult};
 
 use super::error::Unverified;
-use super::policy::{subject_line, NameMatch, NameMismatch, PeerPolicy};
+use super::policy::{
+    subject_line, AllowList, AllowedMatch, NameMatch, NameMismatch, NotAllowed, PeerPolicy,
+};
 use super::TlsError;
 
 #[derive(Debug)]
@@ -31,7 +34,9 @@ struct ChainFailure {
 struct Verdict {
     chain: Option<ChainFailure>,
     name: Option<(String, NameMismatch)>,
+    refused: Option<(String, NotAllowed)>,
     matched: Option<NameMatch>,
+    allowed: Option<AllowedMatch>,
     /// The depth-0 callback ran on a chain OpenSSL verified, and every rule passed.
     leaf_approved: bool,
 }
@@ -41,6 +46,8 @@ struct Verdict {
 pub(crate) struct Rules {
     /// The name the peer must carry (`commonname=`, or the joiner host).
     pub policy: PeerPolicy,
+    /// The joiner's donor allow-list (empty on the donor side, or when off).
+    pub allow: AllowList,
 }
 
 /// What the callback saw on one connection.
@@ -120,7 +127,16 @@ impl Recorder {
                 return false;
             }
         };
-        for m in matched.iter() {
+        let allowed = match rules.allow.check(cert) {
+            Ok(a) => a,
+            Err(refusal) => {
+                let subject = subject_line(cert.subject_name());
+                self.lock().refused = Some((subject, refusal));
+                ctx.set_error(self.mismatch_code);
+                return false;
+            }
+        };
+        for m in matched.iter().chain(allowed.iter().map(|a| &a.matched)) {
             if let Some(why) = m.non_rfc_reason() {
                 tracing::warn!(
                     name = %m.name,
@@ -131,6 +147,7 @@ impl Recorder {
         }
         let mut v = self.lock();
         v.matched = matched;
+        v.allowed = allowed;
         v.leaf_approved = true;
         true
     }
@@ -184,6 +201,13 @@ impl Recorder {
                 mismatch,
             });
         }
+        if let Some((subject, refusal)) = v.refused.take() {
+            return Some(TlsError::DonorNotAllowed {
+                peer,
+                subject,
+                refusal,
+            });
+        }
         v.chain.take().map(|c| TlsError::PeerCertRejected {
             peer,
             reason: c.reason,
@@ -196,6 +220,11 @@ impl Recorder {
     /// The rule that accepted the peer's name, if a name was checked.
     pub fn matched(&self) -> Option<NameMatch> {
         self.lock().matched.clone()
+    }
+
+    /// The allow-list entry the peer matched, if the list is on.
+    pub fn allowed(&self) -> Option<AllowedMatch> {
+        self.lock().allowed.clone()
     }
 }
 

@@ -96,6 +96,7 @@ pub fn settings(files: &LeafFiles, ca: &Path, sockopt: &str) -> TlsSettings {
         cert: files.cert.clone(),
         key: Some(files.key.clone()),
         opts: SockOpts::parse(sockopt).unwrap(),
+        allowed_donors: Vec::new(),
     }
 }
 
