@@ -17,6 +17,9 @@ mod proc;
 #[path = "common/tls.rs"]
 mod tls_common;
 
+#[path = "check/identity.rs"]
+mod identity;
+
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;

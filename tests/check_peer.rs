@@ -17,6 +17,9 @@ mod proc;
 #[path = "common/tls.rs"]
 mod tls_common;
 
+#[path = "check_peer/anonymous.rs"]
+mod anonymous;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};

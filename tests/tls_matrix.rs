@@ -1,9 +1,20 @@
 //! Real handshakes over loopback between our acceptor and connector, and
 //! against raw OpenSSL peers, with certificates generated per test.
+//! `identity`: anonymous, certificate-less and NULL-cipher peers, wildcards
+//! and IP addresses (issue 9); `allow_list`: the joiner's donor allow-list.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "common/tls.rs"]
 mod tls_common;
+// Child-process guard for the manual donor run by `identity`.
+#[path = "support/socat/proc.rs"]
+#[allow(dead_code)]
+mod proc;
+
+#[path = "tls_matrix/allow_list.rs"]
+mod allow_list;
+#[path = "tls_matrix/identity.rs"]
+mod identity;
 
 use std::time::Duration;
 

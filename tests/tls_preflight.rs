@@ -5,6 +5,9 @@
 #[path = "common/tls.rs"]
 mod tls_common;
 
+#[path = "tls_preflight/identity.rs"]
+mod identity;
+
 use std::fs;
 use std::path::Path;
 

@@ -287,3 +287,51 @@ async fn socat_connector_with_an_untrusted_certificate_gets_no_byte() {
     );
     assert!(out.is_empty(), "{out:?}");
 }
+
+/// TripleO's `sockopt` cipher string (puppet-tripleo), which must keep
+/// working now that anonymous and NULL suites are always refused.
+const TRIPLEO_CIPHERS: &str = "!SSLv2:kEECDH:kRSA:kEDH:kPSK:+3DES:!aNULL:!eNULL:!MD5:!EXP:!RC4:!SEED:!IDEA:!DES:!SSLv3:!TLSv1";
+
+#[tokio::test]
+async fn tripleo_cipher_string_interoperates_with_socat_both_ways_at_tls12() {
+    let pki = Pki::new();
+    let joiner = pki.node("joiner");
+    let donor = pki.leaf("donor", &LeafSpec::new("socat-donor"));
+    let sockopt = format!("cipher={TRIPLEO_CIPHERS},max-version=TLS1.2");
+    let files = |f: &sst_tunnel::pki::LeafFiles| {
+        format!(
+            "cert={},key={},cafile={},{sockopt}",
+            f.cert.display(),
+            f.key.display(),
+            pki.ca_file.display()
+        )
+    };
+
+    // A socat joiner, our donor.
+    let (child, port) = socat_listener(&files(&joiner)).await;
+    let client = TlsClient::new(&settings(&donor, &pki.ca_file, &sockopt), "localhost").unwrap();
+    let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let (mut s, info) = within(client.connect(tcp, HANDSHAKE)).await.unwrap();
+    assert_eq!(info.protocol, "TLSv1.2");
+    assert!(info.cipher.starts_with("ECDHE-ECDSA-"), "{}", info.cipher);
+    assert!(info.authenticated && info.subject.contains("CN=localhost"));
+    s.write_all(b"tripleo").await.unwrap();
+    let mut buf = [0u8; 7];
+    within(s.read_exact(&mut buf)).await.unwrap();
+    assert_eq!(&buf, b"tripleo");
+    drop(s);
+    stderr_of(child).await;
+
+    // A socat donor, our joiner.
+    let server = TlsServer::new(&settings(&joiner, &pki.ca_file, &sockopt)).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let srv = tokio::spawn(serve_once(listener, server));
+    let (status, out, err) = socat_client(port, &files(&donor), b"hello").await;
+    let srv = within(srv).await.unwrap();
+    let info = srv.result.unwrap();
+    assert_eq!(info.protocol, "TLSv1.2");
+    assert!(info.authenticated && info.subject.contains("CN=socat-donor"));
+    assert_eq!(out, [SECRET, b"got:hello"].concat(), "{err}");
+    assert!(status.success(), "{err}");
+}

@@ -1,8 +1,10 @@
 //! The handshake checks: `--peer HOST:PORT` connects as a donor would and
 //! `--listen [HOST:]PORT` accepts as a joiner would, both through the SST's
-//! own [`TlsClient`] / [`TlsServer`], so chain, name and purpose are judged
-//! exactly as in a transfer. Each side reports what the other presented;
-//! no byte of application data is sent, and no rsync runs.
+//! own [`TlsClient`] / [`TlsServer`], so chain, name, purpose, the donor
+//! allow-list and the refusal of anonymous, certificate-less and NULL-cipher
+//! peers are judged exactly as in a transfer (each such refusal is a FAIL).
+//! Each side reports what the other presented; no byte of application data
+//! is sent, and no rsync runs.
 
 use std::time::Duration;
 
@@ -86,6 +88,8 @@ pub async fn peer(settings: &Settings, target: &str, ours: Option<&X509>, report
         Ok(r) => r,
         Err(e) => return report.add(Finding::fail(subject, chain(&e))),
     };
+    // TlsClient::connect refuses a joiner without a verified certificate
+    // (anonymous suites included) and NULL suites: those are FAIL above.
     report.add(Finding::ok(
         &subject,
         format!(
@@ -111,7 +115,8 @@ pub async fn peer(settings: &Settings, target: &str, ours: Option<&X509>, report
         )),
         (None, _) => report.add(Finding::warn(
             &subject,
-            "no name check: commonname= is empty in [sst] sockopt",
+            "no name check: commonname= (cn=) is empty in [sst] sockopt, so any certificate \
+             from the trusted CA is accepted as this joiner",
         )),
     }
     if let Some(cert) = ours {
@@ -206,7 +211,7 @@ pub async fn listen(
                     describe_peer(&info),
                 ));
                 match &info.name_match {
-                    _ if !settings.tls.opts.verify => report.add(Finding::warn(
+                    _ if !info.authenticated => report.add(Finding::warn(
                         &client,
                         "verify=0: the client certificate was not checked",
                     )),
@@ -219,6 +224,15 @@ pub async fn listen(
                         "chain verified; no name check on donors (as a joiner, unless \
                          commonname= is set)",
                     )),
+                }
+                if let Some(a) = &info.allowed {
+                    report.add(Finding::ok(
+                        &client,
+                        format!(
+                            "donor allow-list passed: `{}` matched {} by {}",
+                            a.allowed, a.matched.name, a.matched.rule
+                        ),
+                    ));
                 }
                 close(stream).await;
                 if once {

@@ -1,7 +1,9 @@
 //! The TLS findings: certificate, key and CA readable and parsable, the key
 //! matching the certificate, the validity window, the chain against the CA,
-//! the extended key usage, the key file's permissions, `sockopt`, and that
-//! both roles' TLS contexts build. Each check reuses the piece of
+//! the extended key usage, the key file's permissions, `sockopt` (with a
+//! WARN for each item weakening the identity check: `verify=0`, an empty
+//! `commonname=`), and that both roles' TLS contexts build (a `cipher=`
+//! leaving no authenticated suite is a FAIL there). Each check reuses the piece of
 //! [`crate::tls::preflight`] an SST runs at start, so both judge alike.
 
 use openssl::pkey::{PKey, Private};
@@ -146,11 +148,15 @@ fn check_chain(settings: &TlsSettings, chain: &[X509], subject: &str, report: &m
         Err(e) => return report.add(error_finding(&e)),
     };
     let verify = settings.opts.verify;
+    for w in &r.identity {
+        report.add(Finding::warn(
+            format!("[sst] sockopt {}", w.option),
+            w.text.as_str(),
+        ));
+    }
     for w in &r.warnings {
         if w.starts_with('[') {
             report.add(Finding::from_message(Level::Warn, w));
-        } else if w.starts_with("verify=0") {
-            report.add(Finding::warn("[sst] sockopt verify", w.as_str()));
         } else {
             report.add(Finding::warn("[sst] tca", w.as_str()));
         }
@@ -205,8 +211,9 @@ fn check_chain(settings: &TlsSettings, chain: &[X509], subject: &str, report: &m
 }
 
 /// Builds both roles' contexts as an SST would (cipher strings, DH
-/// parameters and protocol range are only judged by OpenSSL there). Their
-/// start-up warnings were reported above, so they are not logged again.
+/// parameters and protocol range are only judged by OpenSSL there; a
+/// `cipher=` leaving no authenticated suite fails here, naming the item).
+/// Their start-up warnings were reported above, so they are not logged again.
 fn check_contexts(settings: &TlsSettings, report: &mut Report) {
     let built =
         tracing::subscriber::with_default(tracing::subscriber::NoSubscriber::default(), || {
@@ -230,7 +237,7 @@ pub fn sockopt_findings(opts: &SockOpts, origin: &str, report: &mut Report) {
     };
     let mut warned = false;
     for w in &opts.warnings {
-        // verify=0 is reported once, with the trust findings.
+        // verify=0 is reported once, with the identity findings.
         if w.starts_with("verify=0") {
             continue;
         }

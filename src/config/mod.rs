@@ -333,6 +333,8 @@ impl Settings {
             cert,
             key,
             opts,
+            // Off until the `[sst] sst-allowed-donors` key is wired in.
+            allowed_donors: Vec::new(),
         };
 
         let defaults = Timeouts::default();

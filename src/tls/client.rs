@@ -1,6 +1,8 @@
 //! The donor's connector: verifies the joiner's chain and, inside the
-//! handshake, its name with socat's rules; chooses SNI; and under TLS 1.3
-//! waits for the joiner's verdict on our own certificate.
+//! handshake, its name with socat's rules; refuses after the handshake a
+//! joiner that presented no verified certificate (whatever the cipher
+//! string); chooses SNI; and under TLS 1.3 waits for the joiner's verdict
+//! on our own certificate.
 
 use std::future::poll_fn;
 use std::net::{IpAddr, SocketAddr};
@@ -20,9 +22,9 @@ use tokio_openssl::SslStream;
 use super::TlsStream;
 use crate::relay::{CloseNotify, EofWatch};
 
-use super::verify::{self, Recorder};
+use super::verify::{self, Recorder, Rules};
 use super::{context, error, log_start, new_stream, peer_of, preflight};
-use super::{PeerInfo, PeerPolicy, Preflight, SockOpts, TlsError, TlsSettings};
+use super::{AllowList, PeerInfo, PeerPolicy, Preflight, SockOpts, TlsError, TlsSettings};
 
 /// Longest wait for a TLS 1.3 joiner to confirm it accepted our certificate
 /// (a session ticket or its first bytes) before we assume it did.
@@ -31,7 +33,8 @@ const CONFIRM_WAIT: Duration = Duration::from_secs(1);
 /// The donor's side: connects with TLS and checks the joiner's chain and name.
 pub struct TlsClient {
     ctx: SslContext,
-    policy: PeerPolicy,
+    rules: Arc<Rules>,
+    verify: bool,
     mode: SslVerifyMode,
     mismatch_code: X509VerifyResult,
     sni: Option<String>,
@@ -60,7 +63,12 @@ impl TlsClient {
         log_start("donor", &report, &policy);
         Ok(TlsClient {
             ctx,
-            policy,
+            rules: Arc::new(Rules {
+                policy,
+                // The allow-list is the joiner's: a donor checks the joiner's name only.
+                allow: AllowList::default(),
+            }),
+            verify: settings.opts.verify,
             mode: context::verify_mode(settings, false),
             mismatch_code: verify::mismatch_code(&material.chain[0]),
             sni,
@@ -76,7 +84,7 @@ impl TlsClient {
 
     /// The name the joiner's certificate must carry (`None`: chain only).
     pub fn expected_name(&self) -> Option<&str> {
-        self.policy.expected.as_deref()
+        self.rules.policy.expected.as_deref()
     }
 
     /// The SNI we send, if any.
@@ -97,7 +105,7 @@ impl TlsClient {
         let deadline = Instant::now() + timeout;
         let flag = Arc::new(AtomicBool::new(false));
         let rec = Recorder::new(self.mismatch_code);
-        let mut stream = new_stream(&self.ctx, tcp, &rec, self.mode, &self.policy, |ssl| {
+        let mut stream = new_stream(&self.ctx, tcp, &rec, self.mode, &self.rules, |ssl| {
             if let Some(sni) = &self.sni {
                 ssl.set_hostname(sni).map_err(|source| TlsError::Setup {
                     what: "server name indication",
@@ -116,12 +124,16 @@ impl TlsClient {
             }
             Ok(Ok(())) => {}
         }
+        // Before any wait or byte: a joiner the callback never approved (an
+        // anonymous suite runs no callback) or a NULL suite ends here.
+        rec.admit(stream.ssl(), peer, self.verify)?;
         if stream.ssl().version2() == Some(SslVersion::TLS1_3) {
             let wait = deadline.min(Instant::now() + CONFIRM_WAIT);
             confirm_accepted(&mut stream, &flag, wait, peer).await?;
         }
         let mut info = PeerInfo::of(stream.ssl());
         info.name_match = rec.matched();
+        info.authenticated = self.verify;
         tracing::debug!(%peer, subject = %info.subject, protocol = %info.protocol,
             cipher = %info.cipher, rule = ?rec.matched().map(|m| m.rule), "tls connected");
         Ok((CloseNotify::new(stream), info))

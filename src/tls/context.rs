@@ -1,6 +1,7 @@
 //! Building the OpenSSL contexts for both roles from the loaded material and
 //! the `sockopt` settings: protocol range (TLS 1.2–1.3), Mozilla
-//! "intermediate" ciphers unless `cipher=` overrides them, key-exchange
+//! "intermediate" ciphers unless `cipher=` overrides them, never an
+//! anonymous or NULL suite ([`super::cipher`]), key-exchange
 //! groups that include P-256 (the only group a socat peer offers), our
 //! certificate chain and key, and a trust store holding only the configured
 //! anchors.
@@ -10,18 +11,13 @@ use openssl::ssl::{
     SslVerifyMode, SslVersion,
 };
 
+use super::cipher;
 use super::preflight::Material;
 use super::sockopt::{Compress, TlsVersion};
 use super::{TlsError, TlsSettings};
 
 /// Groups offered and accepted: X25519 first, P-256 for socat peers, P-384.
 pub const GROUPS: &str = "X25519:P-256:P-384";
-
-/// Mozilla "intermediate" v5 TLS 1.2 suites (the acceptor gets them from
-/// `mozilla_intermediate_v5`; the connector uses the same list).
-const INTERMEDIATE_CIPHERS: &str = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:\
-     ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:\
-     ECDHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384";
 
 /// Session id context, required by OpenSSL for servers that verify clients.
 const SESSION_ID_CONTEXT: &[u8] = b"sst-tunnel";
@@ -72,8 +68,6 @@ where
             | SslOptions::NO_TLSV1
             | SslOptions::NO_TLSV1_1,
     );
-    b.set_cipher_list(INTERMEDIATE_CIPHERS)
-        .map_err(setup("cipher list"))?;
     common(&mut b, settings, m)?;
     b.set_verify(verify_mode(settings, false));
     b.set_session_cache_mode(SslSessionCacheMode::CLIENT | SslSessionCacheMode::NO_INTERNAL);
@@ -99,13 +93,8 @@ fn common(b: &mut SslContextBuilder, settings: &TlsSettings, m: &Material) -> Re
     // Read whole socket buffers instead of a 5-byte header and then the
     // record body: halves the receive calls (docs/performance.md).
     b.set_read_ahead(true);
-    if let Some(c) = &o.cipher {
-        b.set_cipher_list(c).map_err(|source| TlsError::BadOption {
-            item: format!("cipher={c}"),
-            reason: "OpenSSL matches no cipher with this string".to_string(),
-            source,
-        })?;
-    }
+    // Both roles, default list or `cipher=`: never anonymous or NULL suites.
+    cipher::apply(b, o.cipher.as_deref())?;
     if o.compress == Compress::None {
         b.set_options(SslOptions::NO_COMPRESSION);
     }

@@ -11,7 +11,7 @@ use openssl::error::ErrorStack;
 use openssl::ssl::{self, ErrorCode};
 
 use super::files::CnfKey;
-use super::policy::NameMismatch;
+use super::policy::{NameMismatch, NotAllowed};
 use super::sockopt::SockoptError;
 use crate::exit::ExitCode;
 
@@ -97,6 +97,43 @@ pub enum TlsError {
         /// Expected and presented names.
         mismatch: NameMismatch,
     },
+    /// The donor's certificate carries none of the joiner's allowed donor names.
+    #[error("tls handshake with {peer}: donor certificate {subject} rejected: {refusal}")]
+    DonorNotAllowed {
+        /// The peer.
+        peer: SocketAddr,
+        /// The peer certificate's subject.
+        subject: String,
+        /// The allowed names and the names the certificate presented.
+        refusal: NotAllowed,
+    },
+    /// The handshake completed, but the peer is not authenticated: the
+    /// post-handshake check that holds whatever the cipher string allowed.
+    #[error("tls handshake with {peer}: the peer is not authenticated: {why} (cipher {cipher}); a verified peer certificate is required whatever the cipher string")]
+    Unauthenticated {
+        /// The peer.
+        peer: SocketAddr,
+        /// The negotiated cipher suite.
+        cipher: String,
+        /// What is missing.
+        why: Unverified,
+    },
+    /// The negotiated suite does not encrypt (a NULL suite): refused always,
+    /// with `verify=0` too.
+    #[error("tls handshake with {peer}: the negotiated cipher {cipher} does not encrypt; unencrypted (eNULL) suites are always refused")]
+    NullCipher {
+        /// The peer.
+        peer: SocketAddr,
+        /// The negotiated cipher suite.
+        cipher: String,
+    },
+    /// A donor allow-list was configured with `verify=0`, which turns off
+    /// the certificate checks the list relies on.
+    #[error("sst-allowed-donors is set ({allowed}) but verify=0 in [sst] sockopt turns peer certificate checks off, so donor names cannot be checked; remove one of them")]
+    AllowListWithoutVerify {
+        /// The configured names, comma-separated.
+        allowed: String,
+    },
     /// The peer sent no certificate although one is required.
     #[error(
         "tls handshake with {peer}: the peer presented no certificate (mutual tls requires one)"
@@ -157,11 +194,15 @@ impl TlsError {
             | TlsError::Sockopt(_)
             | TlsError::BadOption { .. }
             | TlsError::Setup { .. }
+            | TlsError::AllowListWithoutVerify { .. }
             | TlsError::NotTls { .. }
+            | TlsError::NullCipher { .. }
             | TlsError::Handshake { .. } => ExitCode::Invalid,
             TlsError::Timeout { .. } => ExitCode::TimedOut,
             TlsError::PeerCertRejected { .. }
             | TlsError::NameMismatch { .. }
+            | TlsError::DonorNotAllowed { .. }
+            | TlsError::Unauthenticated { .. }
             | TlsError::NoPeerCert { .. }
             | TlsError::RejectedByPeer { .. } => ExitCode::AuthFailed,
             TlsError::PeerClosed { .. } | TlsError::Io { .. } => ExitCode::Failure,
@@ -174,11 +215,33 @@ impl TlsError {
     }
 }
 
+/// What the post-handshake check found missing.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Unverified {
+    /// No certificate was exchanged (an anonymous suite, or no request).
+    #[error("it presented no certificate")]
+    NoCertificate,
+    /// A certificate was presented but OpenSSL's verification did not pass.
+    #[error("its certificate did not verify ({0})")]
+    NotVerified(String),
+    /// A certificate was presented but our verify callback never approved it
+    /// (name rule and allow-list).
+    #[error("its certificate never went through the name and allow-list checks")]
+    NotChecked,
+}
+
 /// TLS alerts that mean "your certificate is not acceptable".
 const CERT_ALERTS: [i32; 8] = [42, 43, 44, 45, 46, 48, 49, 116];
 /// OpenSSL reports a received alert N as SSL reason 1000 + N.
 const ALERT_OFFSET: i32 = 1000;
 const ERR_LIB_SSL: i32 = 20;
+/// The alert a TLS 1.2 peer sends when nothing in our ClientHello suits it.
+const ALERT_HANDSHAKE_FAILURE: i32 = 40;
+/// Said with a cipher negotiation failure: a peer that offers only
+/// anonymous or NULL suites (a certificate-less peer) ends exactly here.
+const NO_COMMON_SUITE_HINT: &str = " (no cipher suite, group or signature algorithm in common; \
+     sst-tunnel never negotiates anonymous or unencrypted suites, so a peer without a \
+     certificate fails here)";
 
 /// Maps a failed handshake (with nothing recorded by our verify callback) to a cause.
 pub(crate) fn classify(peer: SocketAddr, err: ssl::Error) -> TlsError {
@@ -210,9 +273,14 @@ pub(crate) fn classify(peer: SocketAddr, err: ssl::Error) -> TlsError {
             if CERT_ALERTS.contains(&(code - ALERT_OFFSET)) {
                 return TlsError::RejectedByPeer { peer, alert };
             }
+            let hint = if code - ALERT_OFFSET == ALERT_HANDSHAKE_FAILURE {
+                NO_COMMON_SUITE_HINT
+            } else {
+                ""
+            };
             return TlsError::Handshake {
                 peer,
-                reason: format!("the peer sent alert `{alert}`"),
+                reason: format!("the peer sent alert `{alert}`{hint}"),
             };
         }
     }
@@ -237,11 +305,14 @@ pub(crate) fn classify(peer: SocketAddr, err: ssl::Error) -> TlsError {
         }
     }
     if !reasons.is_empty() {
-        let reason = reasons
+        let mut reason = reasons
             .iter()
             .map(|(_, _, r)| r.as_str())
             .collect::<Vec<_>>()
             .join("; ");
+        if reason.contains("no shared cipher") {
+            reason.push_str(NO_COMMON_SUITE_HINT);
+        }
         return TlsError::Handshake { peer, reason };
     }
     match err.into_io_error() {

@@ -5,7 +5,9 @@
 //!
 //! - `server` / `client`: the two roles.
 //! - [`sockopt`]: socat's option grammar for `[sst] sockopt`.
-//! - [`policy`]: socat's peer-name rules, run inside the handshake by `verify`.
+//! - [`policy`]: socat's peer-name rules and the joiner's donor allow-list,
+//!   run inside the handshake by `verify`, which also re-checks after it.
+//! - [`cipher`]: the TLS 1.2 suites we allow (never anonymous or NULL).
 //! - [`preflight`]: start-up checks of every configured file.
 //! - `files`, `trust`, `context`: loading files, the trust store, the SSL contexts.
 //! - `error`: [`TlsError`] and the mapping of OpenSSL failures to causes.
@@ -14,6 +16,7 @@
 //! log its warnings (`verify=0`, system store, …) once; the report is kept
 //! for the caller's start-up line ([`TlsServer::preflight`]).
 
+pub mod cipher;
 mod client;
 mod context;
 mod error;
@@ -27,14 +30,15 @@ mod verify;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use openssl::ssl::{Ssl, SslContext, SslRef};
 use tokio::net::TcpStream;
 
 pub use client::TlsClient;
-pub use error::TlsError;
+pub use error::{TlsError, Unverified};
 pub use files::CnfKey;
-pub use policy::{NameMatch, PeerPolicy};
+pub use policy::{AllowList, AllowedMatch, NameMatch, NotAllowed, PeerPolicy};
 pub use preflight::{preflight, Preflight};
 pub use server::TlsServer;
 pub use sockopt::{SockOpts, SockoptError};
@@ -63,6 +67,10 @@ pub struct TlsSettings {
     pub key: Option<PathBuf>,
     /// `[sst] sockopt`, parsed.
     pub opts: SockOpts,
+    /// The joiner's donor allow-list: names a donor certificate must carry
+    /// (any one suffices, socat's matching rules); empty = off. Only the
+    /// acceptor ([`TlsServer`]) uses it, inside the handshake.
+    pub allowed_donors: Vec<String>,
 }
 
 impl TlsSettings {
@@ -100,6 +108,12 @@ pub struct PeerInfo {
     pub not_after: String,
     /// The rule that accepted the peer's name, when a name was checked.
     pub name_match: Option<NameMatch>,
+    /// The allow-list entry the donor's certificate matched, when the
+    /// joiner's list is on.
+    pub allowed: Option<AllowedMatch>,
+    /// True when the peer presented a certificate that was verified and
+    /// approved (false only with `verify=0`).
+    pub authenticated: bool,
     /// Negotiated protocol (`TLSv1.3`).
     pub protocol: String,
     /// Negotiated cipher (`TLS_AES_256_GCM_SHA384`).
@@ -125,6 +139,8 @@ impl PeerInfo {
             not_before,
             not_after,
             name_match: None,
+            allowed: None,
+            authenticated: false,
             protocol: ssl.version_str().to_string(),
             cipher: ssl
                 .current_cipher()
@@ -158,7 +174,7 @@ pub(crate) fn new_stream(
     tcp: TcpStream,
     rec: &verify::Recorder,
     mode: openssl::ssl::SslVerifyMode,
-    policy: &PeerPolicy,
+    rules: &Arc<verify::Rules>,
     extra: impl FnOnce(&mut Ssl) -> Result<(), TlsError>,
 ) -> Result<tokio_openssl::SslStream<crate::relay::EofWatch<Transport>>, TlsError> {
     let setup = |source| TlsError::Setup {
@@ -167,7 +183,7 @@ pub(crate) fn new_stream(
     };
     let mut ssl = Ssl::new(ctx).map_err(setup)?;
     extra(&mut ssl)?;
-    rec.install(&mut ssl, mode, policy.clone());
+    rec.install(&mut ssl, mode, Arc::clone(rules));
     let transport = crate::relay::EofWatch::new(crate::relay::Coalesce::new(tcp));
     tokio_openssl::SslStream::new(ssl, transport).map_err(setup)
 }

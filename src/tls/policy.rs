@@ -5,13 +5,19 @@
 //! The core, [`match_names`], is pure and works on [`CertNames`], so the
 //! whole matrix of tls-compat.md §3.3 is unit-tested without certificates;
 //! [`PeerPolicy::check`] extracts the names from a verified leaf and runs it.
-//! Hostnames are never resolved: an IPv6 SAN matches only an IPv6 literal.
+//! Hostnames are never resolved: an IPv6 SAN matches only an IPv6 literal,
+//! and a wildcard never matches an IP literal ([`is_ip_literal`]). The
+//! joiner's donor allow-list ([`AllowList`]) reuses the same matcher.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 
 use openssl::nid::Nid;
 use openssl::x509::X509Ref;
+
+mod allow;
+
+pub use allow::{AllowList, AllowedMatch, NotAllowed};
 
 /// Which name the peer certificate must carry, if any.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -180,9 +186,14 @@ pub struct NameMismatch {
 
 /// socat's name comparison: a leading `*.` matches one extra label or the
 /// bare base domain; otherwise equality. ASCII case is ignored (our one
-/// deliberate relaxation of socat).
+/// deliberate relaxation of socat). A wildcard never matches an IP literal
+/// ([`is_ip_literal`]): socat's text rule lets `*.0.0.1` cover `127.0.0.1`,
+/// we do not. Plain equality with an IP string (`CN=10.0.0.5`) stays.
 pub fn socat_match(pattern: &str, expected: &str) -> Option<Wildcard> {
     if let Some(base) = pattern.strip_prefix("*.") {
+        if is_ip_literal(expected) {
+            return None;
+        }
         if expected.eq_ignore_ascii_case(base) {
             return Some(Wildcard::BaseDomain);
         }
@@ -246,6 +257,32 @@ pub fn match_names(names: &CertNames, expected: &str) -> Result<NameMatch, NameM
         expected: expected.to_string(),
         presented: names.display_list(),
     })
+}
+
+/// True when `name` is an address rather than a DNS name: an IPv6 literal
+/// (brackets and a `%zone` allowed), or an IPv4 literal in any form the C
+/// resolver accepts (`inet_aton`: every dot-separated label a number in
+/// decimal, octal or `0x` hex, one to four of them: `127.0.0.1`, `127.1`,
+/// `0x7f.1`, `2130706433`). A donor given such a host connects to that
+/// address, so no wildcard may stand for it.
+pub fn is_ip_literal(name: &str) -> bool {
+    let name = strip_brackets(name);
+    let unzoned = name.split_once('%').map_or(name, |(addr, _zone)| addr);
+    if unzoned.parse::<IpAddr>().is_ok() {
+        return true;
+    }
+    let labels = name.split('.').count();
+    (1..=4).contains(&labels) && name.split('.').all(is_inet_aton_number)
+}
+
+fn is_inet_aton_number(label: &str) -> bool {
+    match label
+        .strip_prefix("0x")
+        .or_else(|| label.strip_prefix("0X"))
+    {
+        Some(hex) => hex.bytes().all(|b| b.is_ascii_hexdigit()),
+        None => !label.is_empty() && label.bytes().all(|b| b.is_ascii_digit()),
+    }
 }
 
 /// A certificate name on one line, `O=…, CN=…`, in certificate order.

@@ -5,7 +5,7 @@
 //! is one line naming the `[sst]` key, the path and the cause. Warnings (the
 //! start goes on): a private key file readable by group or others, a
 //! certificate (or a CA or intermediate) expiring within [`EXPIRY_WARN_DAYS`], an EKU that rules out
-//! one role, `verify=0`, the system store.
+//! one role, `verify=0`, an empty `commonname=`, the system store.
 //!
 //! [`super::TlsServer::new`] and [`super::TlsClient::new`] run these checks
 //! themselves (and log the warnings); call [`preflight`] directly only for a
@@ -21,8 +21,8 @@ use openssl::pkey::{PKey, Params, Private};
 use openssl::x509::X509;
 
 pub use checks::{
-    chain_report, date_status, eku_reason, key_permissions, ChainReport, DateStatus,
-    EXPIRY_WARN_DAYS,
+    chain_report, date_status, eku_reason, identity_warnings, key_permissions, ChainReport,
+    DateStatus, IdentityWarning, EXPIRY_WARN_DAYS,
 };
 
 use super::files::{self, CnfKey};
@@ -92,7 +92,11 @@ pub(crate) fn load(settings: &TlsSettings) -> Result<(Preflight, Material), TlsE
         None => None,
     };
 
-    let mut warnings = checks::trust_warnings(&trust, verify);
+    let mut warnings: Vec<String> = checks::identity_warnings(&settings.opts)
+        .into_iter()
+        .map(|w| w.text)
+        .collect();
+    warnings.extend(checks::trust_warnings(&trust, verify));
     if let Some(w) = checks::key_permissions(key_key, &key_path) {
         warnings.push(w);
     }

@@ -1,7 +1,10 @@
 //! The joiner's acceptor: mutual TLS with the name rule of the listener
-//! (none unless `commonname=` is set), checked inside the handshake.
+//! (none unless `commonname=` is set) and the optional donor allow-list,
+//! both checked inside the handshake; then the post-handshake check that a
+//! verified certificate was presented, whatever the cipher string.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use openssl::ssl::{SslContext, SslVerifyMode};
@@ -12,14 +15,15 @@ use tokio::time::{timeout_at, Instant};
 use super::TlsStream;
 use crate::relay::CloseNotify;
 
-use super::verify::{self, Recorder};
+use super::verify::{self, Recorder, Rules};
 use super::{context, error, log_start, new_stream, peer_of, preflight};
-use super::{PeerInfo, PeerPolicy, Preflight, TlsError, TlsSettings};
+use super::{AllowList, PeerInfo, PeerPolicy, Preflight, TlsError, TlsSettings};
 
 /// The joiner's side: accepts TLS, demands and verifies a client certificate.
 pub struct TlsServer {
     ctx: SslContext,
-    policy: PeerPolicy,
+    rules: Arc<Rules>,
+    verify: bool,
     mode: SslVerifyMode,
     mismatch_code: X509VerifyResult,
     report: Preflight,
@@ -28,15 +32,27 @@ pub struct TlsServer {
 impl TlsServer {
     /// Builds the acceptor from the settings: runs the preflight checks (files
     /// loaded once, here), logs their warnings, and fixes the listener's name
-    /// rule (none unless `commonname=` is set).
+    /// rule (none unless `commonname=` is set) and donor allow-list
+    /// ([`TlsSettings::allowed_donors`]; with `verify=0` a non-empty list is
+    /// an error, since no certificate would be checked).
     pub fn new(settings: &TlsSettings) -> Result<Self, TlsError> {
+        let allow = AllowList::new(&settings.allowed_donors);
+        if !allow.is_empty() && !settings.opts.verify {
+            return Err(TlsError::AllowListWithoutVerify {
+                allowed: allow.to_string(),
+            });
+        }
         let (report, material) = preflight::load(settings)?;
         let ctx = context::server(settings, &material)?;
         let policy = PeerPolicy::for_listener(settings.opts.commonname.as_deref());
         log_start("joiner", &report, &policy);
+        if !allow.is_empty() {
+            tracing::info!(role = "joiner", allowed_donors = %allow, "donor allow-list on");
+        }
         Ok(TlsServer {
             ctx,
-            policy,
+            rules: Arc::new(Rules { policy, allow }),
+            verify: settings.opts.verify,
             mode: context::verify_mode(settings, true),
             mismatch_code: verify::mismatch_code(&material.chain[0]),
             report,
@@ -46,6 +62,16 @@ impl TlsServer {
     /// The preflight report (our certificate, trust source, warnings).
     pub fn preflight(&self) -> &Preflight {
         &self.report
+    }
+
+    /// The donor allow-list in force (empty when off).
+    pub fn allowed_donors(&self) -> &AllowList {
+        &self.rules.allow
+    }
+
+    /// The name a donor certificate must carry (`commonname=`), if any.
+    pub fn expected_name(&self) -> Option<&str> {
+        self.rules.policy.expected.as_deref()
     }
 
     /// Runs the handshake on an accepted socket, under `timeout`. The
@@ -59,17 +85,23 @@ impl TlsServer {
         let peer = peer_of(&tcp);
         let deadline = Instant::now() + timeout;
         let rec = Recorder::new(self.mismatch_code);
-        let mut stream = new_stream(&self.ctx, tcp, &rec, self.mode, &self.policy, |_| Ok(()))?;
+        let mut stream = new_stream(&self.ctx, tcp, &rec, self.mode, &self.rules, |_| Ok(()))?;
         match timeout_at(deadline, Pin::new(&mut stream).accept()).await {
             Err(_) => Err(TlsError::Timeout { peer, timeout }),
             Ok(Err(e)) => Err(rec
                 .rejection(peer)
                 .unwrap_or_else(|| error::classify(peer, e))),
             Ok(Ok(())) => {
+                // Dropping the stream without close_notify ends the
+                // connection; the peer has received no application byte.
+                rec.admit(stream.ssl(), peer, self.verify)?;
                 let mut info = PeerInfo::of(stream.ssl());
                 info.name_match = rec.matched();
+                info.allowed = rec.allowed();
+                info.authenticated = self.verify;
                 tracing::debug!(%peer, subject = %info.subject, protocol = %info.protocol,
-                    cipher = %info.cipher, rule = ?rec.matched().map(|m| m.rule), "tls accepted");
+                    cipher = %info.cipher, rule = ?rec.matched().map(|m| m.rule),
+                    allowed = ?info.allowed.as_ref().map(|a| &a.allowed), "tls accepted");
                 Ok((CloseNotify::new(stream), info))
             }
         }

@@ -1,8 +1,11 @@
 //! The per-connection verify callback: OpenSSL checks the chain, and at
-//! depth 0 the callback runs the [`PeerPolicy`] name check, inside the
-//! handshake, so a rejected peer never reaches rsync. It records what failed
-//! (verify error string, depth, subject; or the name mismatch) so that the
-//! handshake error can say why.
+//! depth 0 the callback runs the [`PeerPolicy`] name check and the joiner's
+//! donor [`AllowList`], inside the handshake, so a rejected peer never
+//! reaches rsync. It records what failed (verify error string, depth,
+//! subject; or the name mismatch, or the allow-list refusal) so that the
+//! handshake error can say why, and whether it approved the leaf, for the
+//! post-handshake check ([`Recorder::admit`]) that refuses a peer the
+//! callback never saw (an anonymous suite runs no callback at all).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -13,7 +16,10 @@ use openssl::x509::store::X509StoreBuilder;
 use openssl::x509::verify::{X509VerifyFlags, X509VerifyParam};
 use openssl::x509::{X509Ref, X509StoreContext, X509StoreContextRef, X509VerifyResult};
 
-use super::policy::{subject_line, NameMatch, NameMismatch, PeerPolicy};
+use super::error::Unverified;
+use super::policy::{
+    subject_line, AllowList, AllowedMatch, NameMatch, NameMismatch, NotAllowed, PeerPolicy,
+};
 use super::TlsError;
 
 #[derive(Debug)]
@@ -28,7 +34,20 @@ struct ChainFailure {
 struct Verdict {
     chain: Option<ChainFailure>,
     name: Option<(String, NameMismatch)>,
+    refused: Option<(String, NotAllowed)>,
     matched: Option<NameMatch>,
+    allowed: Option<AllowedMatch>,
+    /// The depth-0 callback ran on a chain OpenSSL verified, and every rule passed.
+    leaf_approved: bool,
+}
+
+/// The identity rules one connection's callback applies at depth 0.
+#[derive(Clone, Debug)]
+pub(crate) struct Rules {
+    /// The name the peer must carry (`commonname=`, or the joiner host).
+    pub policy: PeerPolicy,
+    /// The joiner's donor allow-list (empty on the donor side, or when off).
+    pub allow: AllowList,
 }
 
 /// What the callback saw on one connection.
@@ -53,21 +72,16 @@ impl Recorder {
     }
 
     /// Installs the callback on `ssl` with `mode`; with `verify` off nothing is checked.
-    pub fn install(&self, ssl: &mut SslRef, mode: SslVerifyMode, policy: PeerPolicy) {
+    pub fn install(&self, ssl: &mut SslRef, mode: SslVerifyMode, rules: Arc<Rules>) {
         if mode == SslVerifyMode::NONE {
             ssl.set_verify(SslVerifyMode::NONE);
             return;
         }
         let rec = self.clone();
-        ssl.set_verify_callback(mode, move |ok, ctx| rec.callback(ok, ctx, &policy));
+        ssl.set_verify_callback(mode, move |ok, ctx| rec.callback(ok, ctx, &rules));
     }
 
-    fn callback(
-        &self,
-        preverify_ok: bool,
-        ctx: &mut X509StoreContextRef,
-        policy: &PeerPolicy,
-    ) -> bool {
+    fn callback(&self, preverify_ok: bool, ctx: &mut X509StoreContextRef, rules: &Rules) -> bool {
         let depth = ctx.error_depth();
         if !preverify_ok {
             let subject = ctx
@@ -99,29 +113,82 @@ impl Recorder {
         if depth != 0 {
             return true;
         }
+        // Without the leaf nothing can be approved; the post-handshake
+        // check ([`Self::admit`]) then refuses the peer.
         let Some(cert) = ctx.current_cert() else {
             return true;
         };
-        match policy.check(cert) {
-            Ok(None) => true,
-            Ok(Some(m)) => {
-                if let Some(why) = m.non_rfc_reason() {
-                    tracing::warn!(
-                        name = %m.name,
-                        rule = %m.rule,
-                        "peer certificate accepted by a socat rule outside RFC 6125: {why}"
-                    );
-                }
-                self.lock().matched = Some(m);
-                true
-            }
+        let matched = match rules.policy.check(cert) {
+            Ok(m) => m,
             Err(mismatch) => {
                 let subject = subject_line(cert.subject_name());
                 self.lock().name = Some((subject, mismatch));
                 ctx.set_error(self.mismatch_code);
-                false
+                return false;
+            }
+        };
+        let allowed = match rules.allow.check(cert) {
+            Ok(a) => a,
+            Err(refusal) => {
+                let subject = subject_line(cert.subject_name());
+                self.lock().refused = Some((subject, refusal));
+                ctx.set_error(self.mismatch_code);
+                return false;
+            }
+        };
+        for m in matched.iter().chain(allowed.iter().map(|a| &a.matched)) {
+            if let Some(why) = m.non_rfc_reason() {
+                tracing::warn!(
+                    name = %m.name,
+                    rule = %m.rule,
+                    "peer certificate accepted by a socat rule outside RFC 6125: {why}"
+                );
             }
         }
+        let mut v = self.lock();
+        v.matched = matched;
+        v.allowed = allowed;
+        v.leaf_approved = true;
+        true
+    }
+
+    /// The check after a completed handshake, in both roles: with
+    /// verification on, the peer presented a certificate, OpenSSL verified
+    /// it, and our callback approved it at depth 0; in any case the
+    /// negotiated suite encrypts. The cipher lists already exclude
+    /// anonymous and NULL suites ([`super::cipher`]); this holds even if
+    /// that first line is ever bypassed (an anonymous suite never runs the
+    /// verify callback at all).
+    pub fn admit(&self, ssl: &SslRef, peer: SocketAddr, verify: bool) -> Result<(), TlsError> {
+        let cipher = ssl.current_cipher();
+        let cipher_name = cipher.map(|c| c.name()).unwrap_or("(none)").to_string();
+        if verify {
+            let why = if ssl.peer_certificate().is_none() {
+                Some(Unverified::NoCertificate)
+            } else if ssl.verify_result() != X509VerifyResult::OK {
+                Some(Unverified::NotVerified(
+                    ssl.verify_result().error_string().to_string(),
+                ))
+            } else if !self.lock().leaf_approved {
+                Some(Unverified::NotChecked)
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(TlsError::Unauthenticated {
+                    peer,
+                    cipher: cipher_name,
+                    why,
+                });
+            }
+        }
+        if !cipher.is_some_and(super::cipher::encrypts) {
+            return Err(TlsError::NullCipher {
+                peer,
+                cipher: cipher_name,
+            });
+        }
+        Ok(())
     }
 
     /// The error our callback caused, if it rejected the peer.
@@ -132,6 +199,13 @@ impl Recorder {
                 peer,
                 subject,
                 mismatch,
+            });
+        }
+        if let Some((subject, refusal)) = v.refused.take() {
+            return Some(TlsError::DonorNotAllowed {
+                peer,
+                subject,
+                refusal,
             });
         }
         v.chain.take().map(|c| TlsError::PeerCertRejected {
@@ -146,6 +220,11 @@ impl Recorder {
     /// The rule that accepted the peer's name, if a name was checked.
     pub fn matched(&self) -> Option<NameMatch> {
         self.lock().matched.clone()
+    }
+
+    /// The allow-list entry the peer matched, if the list is on.
+    pub fn allowed(&self) -> Option<AllowedMatch> {
+        self.lock().allowed.clone()
     }
 }
 
@@ -177,3 +256,7 @@ pub(crate) fn mismatch_code(leaf: &X509Ref) -> X509VerifyResult {
         _ => X509VerifyResult::APPLICATION_VERIFICATION,
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;

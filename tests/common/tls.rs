@@ -96,6 +96,7 @@ pub fn settings(files: &LeafFiles, ca: &Path, sockopt: &str) -> TlsSettings {
         cert: files.cert.clone(),
         key: Some(files.key.clone()),
         opts: SockOpts::parse(sockopt).unwrap(),
+        allowed_donors: Vec::new(),
     }
 }
 
@@ -266,6 +267,32 @@ pub fn raw_acceptor(
     }
     tweak(&mut b);
     b.build()
+}
+
+/// Anonymous suites only, allowed by security level 0.
+pub const ANONYMOUS_SUITES: &str = "aNULL:@SECLEVEL=0";
+/// NULL (unencrypted) suites only, allowed by security level 0.
+pub const NULL_SUITES: &str = "eNULL:@SECLEVEL=0";
+
+/// Restricts a raw peer to TLS 1.2 (where `cipher` lists apply) and `suites`.
+pub fn tls12_with(b: &mut openssl::ssl::SslContextBuilder, suites: &str) {
+    b.set_max_proto_version(Some(openssl::ssl::SslVersion::TLS1_2))
+        .unwrap();
+    b.set_cipher_list(suites).unwrap();
+}
+
+/// A raw OpenSSL server without any certificate, offering only anonymous
+/// suites: the certificate-less joiner an attacker would run.
+pub fn anonymous_acceptor() -> SslAcceptor {
+    let mut b = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server()).unwrap();
+    b.set_verify(SslVerifyMode::NONE);
+    tls12_with(&mut b, ANONYMOUS_SUITES);
+    b.build()
+}
+
+/// A raw OpenSSL client without any certificate, offering only anonymous suites.
+pub fn anonymous_connector() -> SslConnector {
+    raw_connector(None, |b| tls12_with(b, ANONYMOUS_SUITES))
 }
 
 /// Serves one connection with a raw acceptor: handshake, write SECRET, echo 5 bytes.

@@ -220,3 +220,114 @@ fn names_are_read_from_a_real_certificate() {
     assert!(policy.check(&leaf.cert).is_err());
     assert_eq!(PeerPolicy::for_listener(None).check(&leaf.cert), Ok(None));
 }
+
+#[test]
+fn a_wildcard_never_matches_an_ip_literal() {
+    // socat's text rule would let `*.0.0.1` cover 127.0.0.1 (one extra label).
+    for n in [
+        with(&["nomatch"], &[dns("*.0.0.1")]),
+        cn("*.0.0.1"),
+        cn("*.0.1"),
+    ] {
+        let e = fails(&n, "127.0.0.1");
+        assert_eq!(e.expected, "127.0.0.1");
+    }
+    // The base-domain rule neither: `*.0.0.1` is not `0.0.1`, `*.1` not `127.1`.
+    fails(&cn("*.0.0.1"), "0.0.1");
+    fails(&cn("*.1"), "127.1");
+    fails(&cn("*.1"), "0x7f.1");
+    // IPv4-mapped IPv6 has dots too.
+    fails(&cn("*.2.3.4"), "::ffff:1.2.3.4");
+    fails(&cn("*.2.3.4"), "[::ffff:1.2.3.4]");
+    // Plain equality with an IP string stays as socat does it.
+    assert_eq!(
+        ok(&with(&[], &[dns("127.0.0.1")]), "127.0.0.1").rule,
+        MatchRule::SanDns(Wildcard::None)
+    );
+    ok(&cn("10.0.0.5"), "10.0.0.5");
+    // Host names keep their wildcards.
+    ok(&cn("*.example.test"), "host.example.test");
+    ok(&cn("*.0.0.1.example"), "x.0.0.1.example");
+}
+
+#[test]
+fn ip_literals_are_recognised_in_every_resolver_form() {
+    for ip in [
+        "127.0.0.1",
+        "127.1",
+        "0x7f.1",
+        "0177.0.0.1",
+        "2130706433",
+        "::1",
+        "[::1]",
+        "fe80::1%eth0",
+        "::ffff:1.2.3.4",
+    ] {
+        assert!(is_ip_literal(ip), "{ip}");
+    }
+    for host in [
+        "localhost",
+        "host.example.test",
+        "1.2.3.4.5",
+        "a.0.0.1",
+        "0.0.1.example",
+        "",
+    ] {
+        assert!(!is_ip_literal(host), "{host}");
+    }
+}
+
+fn allow(names: &[&str]) -> AllowList {
+    AllowList::new(names)
+}
+
+#[test]
+fn allow_list_accepts_any_listed_name_by_socat_rules() {
+    let donor = with(&["donor1"], &[dns("donor1.test"), ip("10.0.0.2")]);
+    let list = allow(&["other.test", "10.0.0.2"]);
+    let m = list.check_names(&donor).unwrap().unwrap();
+    assert_eq!(m.allowed, "10.0.0.2");
+    assert_eq!(m.matched.rule, MatchRule::SanIp);
+    let m = allow(&["DONOR1.test"])
+        .check_names(&donor)
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.matched.rule, MatchRule::SanDns(Wildcard::None));
+    let m = allow(&["donor1"]).check_names(&donor).unwrap().unwrap();
+    assert!(matches!(m.matched.rule, MatchRule::CommonName { .. }));
+    let wild = with(&[], &[dns("*.nodes.test")]);
+    assert!(allow(&["db2.nodes.test"]).check_names(&wild).is_ok());
+    // The same IP rule as the donor's check: a wildcard never stands for an address.
+    let e = allow(&["127.0.0.1"])
+        .check_names(&with(&["*.0.0.1"], &[dns("*.0.0.1")]))
+        .unwrap_err();
+    assert_eq!(e.presented, vec!["DNS:*.0.0.1", "CN=*.0.0.1"]);
+}
+
+#[test]
+fn allow_list_refusal_names_allowed_and_presented_names() {
+    let donor = with(&["rogue"], &[dns("rogue.test"), ip("10.9.9.9")]);
+    let e = allow(&["node2.test", "10.0.0.2"])
+        .check_names(&donor)
+        .unwrap_err();
+    assert_eq!(e.allowed, vec!["node2.test", "10.0.0.2"]);
+    let text = e.to_string();
+    for needle in [
+        "node2.test",
+        "10.0.0.2",
+        "DNS:rogue.test",
+        "IP:10.9.9.9",
+        "CN=rogue",
+    ] {
+        assert!(text.contains(needle), "{needle} in {text}");
+    }
+}
+
+#[test]
+fn an_empty_allow_list_is_off() {
+    let list = allow(&["", "  "]);
+    assert!(list.is_empty());
+    assert_eq!(list.check_names(&CertNames::default()), Ok(None));
+    assert_eq!(list.to_string(), "(off)");
+    assert_eq!(allow(&[" a ", "b"]).names(), ["a", "b"]);
+}

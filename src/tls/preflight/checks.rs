@@ -1,8 +1,9 @@
 //! The individual start-up checks, shared by [`super::load`] (which stops at
 //! the first error, as an SST must) and `sst-tunnel check` (which reports
 //! every check on its own line): key file permissions, the validity window,
-//! the chain against the configured anchors, the extended key usage, and
-//! the trust configuration itself.
+//! the chain against the configured anchors, the extended key usage, the
+//! trust configuration itself, and the `sockopt` items that weaken the
+//! identity check (`verify=0`, an empty `commonname=`).
 
 use std::cmp::Ordering;
 use std::os::unix::fs::PermissionsExt;
@@ -15,7 +16,7 @@ use openssl::x509::{X509PurposeId, X509StoreContext, X509VerifyResult, X509};
 use super::super::files::CnfKey;
 use super::super::policy::subject_line;
 use super::super::trust::Trust;
-use super::super::{TlsError, TlsSettings};
+use super::super::{SockOpts, TlsError, TlsSettings};
 
 /// A certificate expiring within this many days draws a warning.
 pub const EXPIRY_WARN_DAYS: i32 = 30;
@@ -182,17 +183,44 @@ pub fn eku_reason(role: &str, why: &str) -> String {
     )
 }
 
-/// Warnings about the trust configuration itself: `verify=0`, the system
-/// store, a CA directory without hash entries.
+/// A `sockopt` item that turns part of the peer identity check off.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdentityWarning {
+    /// The item's option name (`verify`, `commonname`).
+    pub option: &'static str,
+    /// The warning, naming the item and what it turns off.
+    pub text: String,
+}
+
+/// The loud warnings for `sockopt` items that weaken the identity check:
+/// `verify=0` (no certificate checked at all) and, with verification on,
+/// an empty `commonname=` (the donor checks no name on the joiner).
+pub fn identity_warnings(opts: &SockOpts) -> Vec<IdentityWarning> {
+    let mut out = Vec::new();
+    if !opts.verify {
+        out.push(IdentityWarning {
+            option: "verify",
+            text: "verify=0 in [sst] sockopt: peer certificates are NOT checked; the transfer \
+                   is encrypted but anyone can connect to the joiner or impersonate it"
+                .to_string(),
+        });
+    } else if opts.commonname.as_deref() == Some("") {
+        out.push(IdentityWarning {
+            option: "commonname",
+            text: "commonname= (cn=) is empty in [sst] sockopt: as a donor this node checks NO \
+                   name on the joiner's certificate, only its chain, so any certificate from \
+                   the trusted CA can impersonate the joiner; remove the item, or set cn=NAME \
+                   to require that name"
+                .to_string(),
+        });
+    }
+    out
+}
+
+/// Warnings about the trust configuration itself: the system store, a CA
+/// directory without hash entries.
 pub(crate) fn trust_warnings(trust: &Trust, verify: bool) -> Vec<String> {
     let mut warnings = Vec::new();
-    if !verify {
-        warnings.push(
-            "verify=0 in [sst] sockopt: peer certificates are NOT checked; the transfer is \
-             encrypted but anyone can connect to the joiner or impersonate it"
-                .to_string(),
-        );
-    }
     if trust.file.is_none() && trust.path.is_none() && verify {
         warnings.push(
             "no [sst] tca or tcapath configured: trusting every certificate in the system \
@@ -262,6 +290,8 @@ pub struct ChainReport {
     pub chain: Option<String>,
     /// For each role the certificate cannot serve: the role and the reason.
     pub roles: Vec<(&'static str, String)>,
+    /// [`identity_warnings`]: `sockopt` items weakening the identity check.
+    pub identity: Vec<IdentityWarning>,
     /// [`trust_warnings`], then CA certificates expiring soon (each starting
     /// with the key and file it came from).
     pub warnings: Vec<String>,
@@ -287,6 +317,7 @@ pub fn chain_report(settings: &TlsSettings, chain: &[X509]) -> Result<ChainRepor
         configured: trust.file.is_some() || trust.path.is_some(),
         chain: verdict,
         roles,
+        identity: identity_warnings(&settings.opts),
         warnings,
     })
 }
