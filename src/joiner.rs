@@ -138,6 +138,18 @@ impl JoinerError {
     }
 }
 
+/// Says at start which donors the joiner accepts: any certificate from the
+/// CA, or only those carrying one of the allow-list's names.
+pub fn log_donor_names(names: Option<&crate::config::donors::DonorNames>) {
+    match names {
+        Some(n) => info!(
+            allowed = %n.names.join(", "), origin = %n.origin,
+            "joiner: donor certificates must carry one of the allowed names"
+        ),
+        None => debug!("joiner: no donor allow-list (sst-allowed-donors): any certificate from the CA may donate"),
+    }
+}
+
 /// How often the accept loop looks at the marker and the timeouts.
 const TICK: Duration = Duration::from_millis(200);
 /// Pause after a failed `accept` (fd exhaustion) so the loop does not spin.

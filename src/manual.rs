@@ -54,7 +54,8 @@ fn load(config: &crate::cli::ConfigArgs) -> Result<Settings, Error> {
 }
 
 async fn joiner_command(args: JoinerArgs, shutdown: Shutdown) -> Result<ExitCode, Error> {
-    let settings = load(&args.config)?;
+    let mut settings = load(&args.config)?;
+    joiner::log_donor_names(settings.apply_donor_names(None)?.as_ref());
     let address = SstAddress::parse(&args.address)?;
     let meter = Arc::new(Meter::new());
     let tls = Arc::new(TlsServer::new(&settings.tls)?);

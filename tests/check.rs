@@ -17,6 +17,8 @@ mod proc;
 #[path = "common/tls.rs"]
 mod tls_common;
 
+#[path = "check/donors.rs"]
+mod donors;
 #[path = "check/identity.rs"]
 mod identity;
 

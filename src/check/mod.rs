@@ -15,6 +15,7 @@
 //! permissions, expiry within 30 days, EKU, trust) without failing on them.
 
 pub mod address;
+pub mod donors;
 pub mod environment;
 pub mod peer;
 pub mod report;
@@ -46,7 +47,8 @@ pub fn help() -> String {
          or others (WARN); sockopt; the SST address derived from\n\
          wsrep_sst_receive_address / wsrep_node_address / bind_address as mariadbd\n\
          derives it, covered by the certificate (socat's name rules); rsync and its\n\
-         version; the SST port free. --peer HOST:PORT adds a real mutual-TLS\n\
+         version; the SST port free; the donor allow-list (sst-allowed-donors) and\n\
+         whether this node's certificate passes it. --peer HOST:PORT adds a real mutual-TLS\n\
          handshake with a joiner or `sst-tunnel check --listen` on another node.\n\n\
          Exit status: 0 when no line is FAIL (warnings allowed), {code} ({name}) when\n\
          at least one is; a usage error is also {usage}.",
@@ -100,7 +102,7 @@ pub async fn local_checks(config: &ConfigArgs, report: &mut Report) -> Option<Se
     };
     environment::option_files(&files, report);
     environment::sst_method(&files, report);
-    let (settings, sockopt_ok) = match resolve(config, report) {
+    let (mut settings, sockopt_ok) = match resolve(config, report) {
         Some((s, ok)) => (Some(s), ok),
         None => (None, false),
     };
@@ -114,6 +116,9 @@ pub async fn local_checks(config: &ConfigArgs, report: &mut Report) -> Option<Se
         }
         None => None,
     };
+    if let Some(s) = settings.as_mut() {
+        donors::check(s, leaf.as_deref(), report);
+    }
     let target = address::derive(&files, report);
     match (&target, &leaf, &settings) {
         (Some(t), Some(leaf), Some(s)) => report.add(address::name_check(

@@ -394,6 +394,18 @@ impl Settings {
         })
     }
 
+    /// Resolves the donor allow-list ([`Self::donor_names`]) and puts it
+    /// into the TLS settings, where the joiner's acceptor enforces it.
+    /// Returns it for the start-up log.
+    pub fn apply_donor_names(
+        &mut self,
+        cluster_address: Option<&str>,
+    ) -> Result<Option<DonorNames>, ConfigError> {
+        let names = self.donor_names(cluster_address)?;
+        self.tls.allowed_donors = names.as_ref().map(|n| n.names.clone()).unwrap_or_default();
+        Ok(names)
+    }
+
     /// The donor allow-list in force, `None` when it is off. `auto` takes
     /// the hosts of `cluster_address` (mariadbd's `--wsrep_cluster_address`
     /// from `--mysqld-args`, when the SST method got one), else of

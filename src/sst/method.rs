@@ -96,7 +96,14 @@ async fn run(args: &SstArgs, shutdown: &Shutdown, temp: &TempFiles) -> Result<Ex
     for w in files.warnings() {
         warn!("{w}");
     }
-    let settings = Settings::resolve(&config, files)?;
+    let mut settings = Settings::resolve(&config, files)?;
+    if args.role == Role::Joiner {
+        crate::joiner::log_donor_names(
+            settings
+                .apply_donor_names(args.server.wsrep_cluster_address.as_deref())?
+                .as_ref(),
+        );
+    }
     for w in &settings.tls.opts.warnings {
         warn!("[sst] sockopt: {w}");
     }
