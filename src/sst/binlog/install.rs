@@ -219,7 +219,8 @@ fn tar_names(
     let mut names: Vec<OsString> = Vec::new();
     let mut seen = BTreeSet::new();
     let mut archive = tar::Archive::new(tar);
-    for entry in archive.entries().map_err(read_err(tar_path))? {
+    // Seeking over the contents: only the headers are read in this pass.
+    for entry in archive.entries_with_seek().map_err(read_err(tar_path))? {
         let entry = entry.map_err(read_err(tar_path))?;
         let name = checked_name(tar_path, &entry)?;
         let refuse = |reason| BinlogError::Entry {
