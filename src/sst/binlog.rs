@@ -1,14 +1,19 @@
 //! The binlog hand-over (sst-protocol.md §5.4): the donor packs the last
 //! binlog files of its index into `<datadir>/wsrep_sst_binlog.tar`, flattened
-//! to basenames; the joiner replaces its own binlogs with them and rebuilds
-//! the index.
+//! to basenames ([`pack`]); the joiner reads its old index before the
+//! transfer ([`OldBinlogs::read`]) and, after it, replaces its own binlogs
+//! with the received ones and rebuilds the index ([`install`]).
 //!
 //! The tar is a plain GNU-header archive, which GNU tar and a reference
-//! joiner (`tar -xf`) read. On extraction only plain files with bare names are
-//! accepted, checked before anything is written, so a hostile archive cannot
-//! reach outside the binlog directory.
+//! joiner (`tar -xf`) read. Everything the joiner does with it is confined
+//! to binlog-shaped names in the binlog directory (the `install` module's
+//! header says how).
+//!
+//! Layout: `name` (which names are binlogs), `dir` (the binlog directory is
+//! reached through real directories; file operations that never follow a
+//! link), `install` (the joiner's side).
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -18,7 +23,12 @@ use std::path::{Path, PathBuf};
 use crate::exit::ExitCode;
 use crate::sst::paths::{under_datadir, BinlogPaths};
 
+mod dir;
+mod install;
+mod name;
+
 pub use crate::rsync::BINLOG_TAR;
+pub use install::{install, tar_arrived, OldBinlogs, MAX_INDEX_BYTES, MAX_TAR_ENTRIES};
 
 /// How many binlogs the donor ships (`sst-max-binlogs`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -87,15 +97,75 @@ pub enum BinlogError {
         #[source]
         source: io::Error,
     },
-    /// The received tar holds something other than plain files with bare names.
+    /// The received tar holds something other than binlogs (plain files
+    /// named `<stem>.<digits>`, one stem for all).
     #[error("binlog tar {path} has a forbidden entry '{entry}' ({reason})")]
     Entry {
         /// The tar.
         path: PathBuf,
-        /// The entry name as stored.
+        /// The entry name as stored (line breaks and NUL escaped).
         entry: String,
         /// Why it is refused.
         reason: &'static str,
+    },
+    /// The tar or the index is a symbolic link, a directory, a FIFO, …
+    #[error("{what} {path} is {found}, not a regular file")]
+    NotRegular {
+        /// `binlog tar` or `binlog index`.
+        what: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// What is there instead.
+        found: &'static str,
+    },
+    /// The joiner's old index is too large to be a real one.
+    #[error("binlog index {path} is larger than {limit} bytes")]
+    IndexTooLarge {
+        /// The index file.
+        path: PathBuf,
+        /// The cap ([`MAX_INDEX_BYTES`]).
+        limit: u64,
+    },
+    /// A binlog directory inside the data directory (which the donor writes)
+    /// is reached through a symbolic link.
+    #[error("binlog directory {dir} is reached through {link}, a symbolic link inside the data directory")]
+    DirLink {
+        /// The binlog (or index) directory.
+        dir: PathBuf,
+        /// The link.
+        link: PathBuf,
+    },
+    /// A component of the binlog directory is not a directory.
+    #[error("binlog directory {dir} is reached through {path}, which is not a directory")]
+    NotDir {
+        /// The binlog (or index) directory.
+        dir: PathBuf,
+        /// The offending component.
+        path: PathBuf,
+    },
+    /// Creating or inspecting the binlog directory failed.
+    #[error("cannot prepare binlog directory {path}")]
+    Dir {
+        /// The directory (or the component being created).
+        path: PathBuf,
+        /// The I/O failure.
+        #[source]
+        source: io::Error,
+    },
+    /// Looking at what is at a path failed.
+    #[error("cannot inspect {path}")]
+    Inspect {
+        /// The path.
+        path: PathBuf,
+        /// The I/O failure.
+        #[source]
+        source: io::Error,
+    },
+    /// A received binlog would replace a file that is not an old binlog.
+    #[error("{path} already exists and is not an old binlog, refusing to replace it")]
+    Occupied {
+        /// The existing file.
+        path: PathBuf,
     },
     /// Deleting an old binlog or index failed.
     #[error("cannot remove old binlog file {path}")]
@@ -218,185 +288,6 @@ pub fn pack(
     }
     tracing::info!(files = chosen.len(), tar = %tar_path.display(), "binlogs packed");
     Ok(Some(tar_path))
-}
-
-fn remove_if_present(path: &Path) -> Result<(), BinlogError> {
-    match fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(source) => Err(BinlogError::Remove {
-            path: path.to_path_buf(),
-            source,
-        }),
-    }
-}
-
-/// `<base>.` followed by a digit: the stock script's `<base>.[0-9]*`.
-fn is_numbered_binlog(name: &OsStr, base: &OsStr) -> bool {
-    let name = name.as_bytes();
-    let base = base.as_bytes();
-    name.len() > base.len() + 1
-        && name.starts_with(base)
-        && name[base.len()] == b'.'
-        && name[base.len() + 1].is_ascii_digit()
-}
-
-/// Joiner: removes the old binlogs (those in the old index, the index itself
-/// and `<base>.[0-9]*` in the binlog dir).
-pub fn remove_old(datadir: &Path, binlog: &BinlogPaths) -> Result<(), BinlogError> {
-    match read_index(datadir, &binlog.index) {
-        Ok(files) => {
-            for file in files {
-                remove_if_present(&file)?;
-            }
-        }
-        Err(BinlogError::Index { source, .. }) if source.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
-    }
-    remove_if_present(&binlog.index)?;
-    let entries = match fs::read_dir(&binlog.dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(source) => {
-            return Err(BinlogError::Remove {
-                path: binlog.dir.clone(),
-                source,
-            })
-        }
-    };
-    for entry in entries {
-        let entry = entry.map_err(|source| BinlogError::Remove {
-            path: binlog.dir.clone(),
-            source,
-        })?;
-        if is_numbered_binlog(&entry.file_name(), &binlog.base) {
-            remove_if_present(&entry.path())?;
-        }
-    }
-    Ok(())
-}
-
-/// Checks one entry: a regular file with a bare name.
-fn checked_name(tar_path: &Path, entry: &tar::Entry<'_, File>) -> Result<OsString, BinlogError> {
-    let raw = entry.path_bytes();
-    let shown = String::from_utf8_lossy(&raw).into_owned();
-    let refuse = |reason| BinlogError::Entry {
-        path: tar_path.to_path_buf(),
-        entry: shown.clone(),
-        reason,
-    };
-    let kind = entry.header().entry_type();
-    if !(kind.is_file() || kind == tar::EntryType::Continuous) {
-        return Err(refuse("not a regular file"));
-    }
-    if raw.is_empty() || raw.as_ref() == b"." || raw.as_ref() == b".." {
-        return Err(refuse("empty or dot name"));
-    }
-    if raw.contains(&b'/') {
-        return Err(refuse("name contains '/'"));
-    }
-    if raw.windows(2).any(|w| w == b"..") {
-        return Err(refuse("name contains '..'"));
-    }
-    if raw.contains(&0) {
-        return Err(refuse("name contains NUL"));
-    }
-    Ok(OsStr::from_bytes(&raw).to_owned())
-}
-
-fn open_tar(tar_path: &Path) -> Result<tar::Archive<File>, BinlogError> {
-    let file = File::open(tar_path).map_err(|source| BinlogError::Read {
-        path: tar_path.to_path_buf(),
-        source,
-    })?;
-    Ok(tar::Archive::new(file))
-}
-
-fn read_err(tar_path: &Path) -> impl Fn(io::Error) -> BinlogError + '_ {
-    move |source| BinlogError::Read {
-        path: tar_path.to_path_buf(),
-        source,
-    }
-}
-
-/// Joiner: extracts `tar_path` into the binlog dir after checking every
-/// entry; returns the file names in archive order.
-pub fn extract(tar_path: &Path, dir: &Path) -> Result<Vec<OsString>, BinlogError> {
-    // Pass 1: refuse the whole archive before writing anything.
-    let mut archive = open_tar(tar_path)?;
-    for entry in archive.entries().map_err(read_err(tar_path))? {
-        let entry = entry.map_err(read_err(tar_path))?;
-        checked_name(tar_path, &entry)?;
-    }
-    // Pass 2: write each file fresh (never through an existing symlink).
-    fs::create_dir_all(dir).map_err(|source| BinlogError::Write {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let mut names = Vec::new();
-    let mut archive = open_tar(tar_path)?;
-    for entry in archive.entries().map_err(read_err(tar_path))? {
-        let mut entry = entry.map_err(read_err(tar_path))?;
-        let name = checked_name(tar_path, &entry)?;
-        let target = dir.join(&name);
-        let werr = |source| BinlogError::Write {
-            path: target.clone(),
-            source,
-        };
-        remove_if_present(&target)?;
-        let mode = entry.header().mode().unwrap_or(0o640) & 0o777;
-        let mut out = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&target)
-            .map_err(werr)?;
-        io::copy(&mut entry, &mut out).map_err(werr)?;
-        // The umask may have narrowed the mode; mysqld needs what the donor had.
-        out.set_permissions(fs::Permissions::from_mode(mode))
-            .map_err(werr)?;
-        out.sync_all().map_err(werr)?;
-        names.push(name);
-    }
-    Ok(names)
-}
-
-/// Writes the index: one `<index_prefix>/<file>` line per file, atomically.
-pub fn write_index(binlog: &BinlogPaths, names: &[OsString]) -> Result<(), BinlogError> {
-    let mut content = Vec::new();
-    for name in names {
-        content.extend_from_slice(binlog.index_line(name).as_os_str().as_bytes());
-        content.push(b'\n');
-    }
-    let mut tmp = binlog.index.clone().into_os_string();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let werr = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| BinlogError::Write { path, source }
-    };
-    fs::write(&tmp, &content).map_err(werr(&tmp))?;
-    fs::rename(&tmp, &binlog.index).map_err(werr(&binlog.index))
-}
-
-/// Joiner, after an SST (not an IST): replaces the local binlogs with the
-/// received ones. Removes the old binlogs and index; if
-/// `<datadir>/wsrep_sst_binlog.tar` arrived, extracts it into the binlog dir,
-/// rebuilds the index and removes the tar. Returns the installed file names.
-pub fn install(datadir: &Path, binlog: &BinlogPaths) -> Result<Vec<OsString>, BinlogError> {
-    remove_old(datadir, binlog)?;
-    let tar_path = datadir.join(BINLOG_TAR);
-    if !tar_path.exists() {
-        return Ok(Vec::new());
-    }
-    let names = extract(&tar_path, &binlog.dir)?;
-    write_index(binlog, &names)?;
-    fs::remove_file(&tar_path).map_err(|source| BinlogError::Tar {
-        path: tar_path.clone(),
-        source,
-    })?;
-    tracing::info!(files = names.len(), dir = %binlog.dir.display(), "binlogs installed");
-    Ok(names)
 }
 
 #[cfg(test)]

@@ -35,6 +35,11 @@ pub async fn run(
     files::check_stale_processes(datadir).map_err(SstError::from)?;
     let _in_progress = InProgress::create(datadir).map_err(SstError::from)?;
     let paths = ServerPaths::resolve(args, &*settings.files);
+    // Before `ready`: once the donor writes, the index is its word, not ours.
+    let old_binlogs = match &paths.binlog {
+        Some(b) => Some(binlog::OldBinlogs::read(datadir, b).map_err(SstError::from)?),
+        None => None,
+    };
     info!(
         datadir = %datadir.display(), log_dir = %paths.log_dir.display(),
         "joiner: receiving state snapshot"
@@ -95,12 +100,12 @@ pub async fn run(
         }
     };
     let state: State = State::from_first_line(&line).map_err(SstError::from)?;
-    if let Some(binlog_paths) = &paths.binlog {
-        if datadir.join(binlog::BINLOG_TAR).exists() {
-            let installed = binlog::install(datadir, binlog_paths).map_err(SstError::from)?;
+    if let (Some(binlog_paths), Some(old)) = (&paths.binlog, &old_binlogs) {
+        if binlog::tar_arrived(datadir) {
+            let installed = binlog::install(datadir, binlog_paths, old).map_err(SstError::from)?;
             info!(count = installed.len(), dir = %binlog_paths.dir.display(), "binlogs installed");
         }
-    } else if datadir.join(binlog::BINLOG_TAR).exists() {
+    } else if binlog::tar_arrived(datadir) {
         warn!("the donor sent binlogs but log-bin is off here; removing them");
         files::remove_if_present(&datadir.join(binlog::BINLOG_TAR)).map_err(SstError::from)?;
     }

@@ -62,6 +62,20 @@ impl BinlogPaths {
     pub fn index_line(&self, file: &OsStr) -> PathBuf {
         self.index_prefix.join(file)
     }
+
+    /// The file name of `entry` (an index line: relative to the datadir, or
+    /// absolute) when it names a file directly in [`BinlogPaths::dir`],
+    /// compared lexically; `None` for anything elsewhere, including a path
+    /// that reaches the directory through `..`. An index is not trusted (a
+    /// previous transfer may have written it), so the joiner derives from it
+    /// only names inside the binlog directory.
+    pub fn name_in_dir(&self, datadir: &Path, entry: &Path) -> Option<OsString> {
+        let resolved = under_datadir(datadir, entry);
+        match (resolved.parent(), resolved.file_name()) {
+            (Some(parent), Some(name)) if parent == self.dir => Some(name.to_owned()),
+            _ => None,
+        }
+    }
 }
 
 /// The server directories an SST touches.
@@ -82,6 +96,10 @@ pub struct ServerPaths {
 }
 
 /// `path` against `datadir` when relative, with `.` components removed.
+///
+/// The result may lie anywhere (an absolute `path`, or one with `..`): this
+/// resolves the operator's settings, never a name a peer chose; those go
+/// through [`BinlogPaths::name_in_dir`].
 pub fn under_datadir(datadir: &Path, path: &Path) -> PathBuf {
     datadir.join(path).components().collect()
 }
@@ -343,6 +361,32 @@ mod tests {
             b.index_line(OsStr::new("mysql-bin.000002")),
             PathBuf::from("./mysql-bin.000002")
         );
+    }
+
+    #[test]
+    fn index_entries_name_a_file_only_directly_in_the_binlog_dir() {
+        let b = resolve(&args(&["--binlog", "mysql-bin"]), &NoOptions)
+            .binlog
+            .unwrap();
+        let d = Path::new("/var/lib/mysql/");
+        let name = |e: &str| b.name_in_dir(d, Path::new(e));
+        let want = Some(OsString::from("mysql-bin.000002"));
+        assert_eq!(name("./mysql-bin.000002"), want);
+        assert_eq!(name("mysql-bin.000002"), want);
+        assert_eq!(name("/var/lib/mysql/mysql-bin.000002"), want);
+        assert_eq!(name("/var/lib/mysql//./mysql-bin.000002"), want);
+        for elsewhere in [
+            "/etc/passwd",
+            "../mysql-bin.000002",
+            "sub/mysql-bin.000002",
+            "sub/../mysql-bin.000002",
+            "/var/lib/mysql/..",
+            "/var/lib",
+            "/",
+            "",
+        ] {
+            assert_eq!(name(elsewhere), None, "{elsewhere}");
+        }
     }
 
     #[test]
