@@ -28,7 +28,7 @@ mod install;
 mod name;
 
 pub use crate::rsync::BINLOG_TAR;
-pub use install::{install, tar_arrived, OldBinlogs, MAX_INDEX_BYTES, MAX_TAR_ENTRIES};
+pub use install::{install, tar_arrived, vet_index, OldBinlogs, MAX_INDEX_BYTES, MAX_TAR_ENTRIES};
 
 /// How many binlogs the donor ships (`sst-max-binlogs`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

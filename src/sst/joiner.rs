@@ -102,8 +102,9 @@ pub async fn run(
     let state: State = State::from_first_line(&line).map_err(SstError::from)?;
     if let (Some(binlog_paths), Some(old)) = (&paths.binlog, &old_binlogs) {
         if binlog::tar_arrived(datadir) {
-            let installed = binlog::install(datadir, binlog_paths, old).map_err(SstError::from)?;
-            info!(count = installed.len(), dir = %binlog_paths.dir.display(), "binlogs installed");
+            binlog::install(datadir, binlog_paths, old).map_err(SstError::from)?;
+        } else {
+            binlog::vet_index(datadir, binlog_paths).map_err(SstError::from)?;
         }
     } else if binlog::tar_arrived(datadir) {
         warn!("the donor sent binlogs but log-bin is off here; removing them");

@@ -292,6 +292,12 @@ fn write_index(binlog: &BinlogPaths, names: &[OsString]) -> Result<(), BinlogErr
         content.extend_from_slice(binlog.index_line(name).as_os_str().as_bytes());
         content.push(b'\n');
     }
+    replace_index(binlog, &content)
+}
+
+/// Replaces the index with `content`, through `<index>.tmp` created afresh
+/// and renamed over it.
+fn replace_index(binlog: &BinlogPaths, content: &[u8]) -> Result<(), BinlogError> {
     let mut tmp = binlog.index.clone().into_os_string();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
@@ -307,7 +313,7 @@ fn write_index(binlog: &BinlogPaths, names: &[OsString]) -> Result<(), BinlogErr
             source,
         };
         let mut out = create_new(&tmp, 0o666)?;
-        out.write_all(&content).map_err(werr)?;
+        out.write_all(content).map_err(werr)?;
         out.sync_all().map_err(werr)?;
         fs::rename(&tmp, &binlog.index).map_err(|source| BinlogError::Write {
             path: binlog.index.clone(),
@@ -319,6 +325,75 @@ fn write_index(binlog: &BinlogPaths, names: &[OsString]) -> Result<(), BinlogErr
         let _ = fs::remove_file(&tmp);
     }
     written
+}
+
+/// Joiner, after a transfer that brought no binlog tar (an IST, or a donor
+/// that ships none): nothing replaces the index, so if it lies in the data
+/// directory the donor may have written it, and the server would later act
+/// on it (`PURGE BINARY LOGS` and `expire_logs_days` delete the files it
+/// names). Entries that are not binlog-shaped names directly in the binlog
+/// directory are dropped (the rest kept as written, so a legitimate copy of
+/// the donor's index below the data directory stays as it is); an index
+/// that is not a regular file is removed (the server starts a new one).
+/// Returns how many entries were dropped.
+pub fn vet_index(datadir: &Path, binlog: &BinlogPaths) -> Result<usize, BinlogError> {
+    let path = &binlog.index;
+    if !path.starts_with(datadir) {
+        return Ok(0);
+    }
+    let file = match open_regular(path, Input::Index) {
+        Ok(Some(file)) => file,
+        Ok(None) => return Ok(0),
+        Err(BinlogError::NotRegular { found, .. }) => {
+            warn!(index = %path.display(), found,
+                "the binlog index is not a regular file after the transfer; removing it");
+            remove_if_present(path)?;
+            return Ok(1);
+        }
+        Err(e) => return Err(e),
+    };
+    let err = |source| BinlogError::Index {
+        path: path.clone(),
+        source,
+    };
+    let mut text = Vec::new();
+    file.take(MAX_INDEX_BYTES + 1)
+        .read_to_end(&mut text)
+        .map_err(err)?;
+    if u64::try_from(text.len()).map_or(true, |n| n > MAX_INDEX_BYTES) {
+        return Err(BinlogError::IndexTooLarge {
+            path: path.clone(),
+            limit: MAX_INDEX_BYTES,
+        });
+    }
+    let mut kept = Vec::with_capacity(text.len());
+    let mut dropped = 0usize;
+    for line in text.split_inclusive(|&b| b == b'\n') {
+        let bare = line.strip_suffix(b"\n").unwrap_or(line);
+        let bare = bare.strip_suffix(b"\r").unwrap_or(bare);
+        if bare.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let entry = Path::new(OsStr::from_bytes(bare));
+        let ok = binlog
+            .name_in_dir(datadir, entry)
+            .is_some_and(|name| binlog_stem(name.as_bytes()).is_ok());
+        if ok {
+            kept.extend_from_slice(bare);
+            kept.push(b'\n');
+            continue;
+        }
+        dropped += 1;
+        if dropped <= WARN_ENTRIES {
+            warn!(index = %path.display(), entry = %shown(bare), dir = %binlog.dir.display(),
+                "binlog index entry written during the transfer names no binlog of this server; dropped");
+        }
+    }
+    if dropped > 0 {
+        replace_index(binlog, &kept)?;
+        warn!(index = %path.display(), dropped, "binlog index rewritten without the entries above");
+    }
+    Ok(dropped)
 }
 
 /// Checks one entry: a regular file with a binlog name.

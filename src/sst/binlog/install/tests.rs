@@ -489,3 +489,51 @@ fn differing_bases_in_a_binlog_dir_below_the_datadir() {
         "{e}"
     );
 }
+
+/// No tar arrived (an IST, or a donor shipping none): an index the donor
+/// rewrote during the transfer keeps only the binlogs of this server's
+/// binlog directory, so the server never purges an outside file later.
+#[test]
+fn an_index_forged_without_a_tar_is_pruned_to_this_servers_binlogs() {
+    let j = Joiner::new();
+    let victim = j.outside.join("victim");
+    let forged = format!(
+        "./mysql-bin.000007\n{}\n../outside/mysql-bin.000001\n./ibdata1\n",
+        victim.display()
+    );
+    fs::write(&j.b.index, &forged).unwrap();
+    assert_eq!(vet_index(&j.data, &j.b).unwrap(), 3);
+    assert_eq!(j.read("data/mysql-bin.index"), "./mysql-bin.000007\n");
+    assert_eq!(j.read("outside/victim"), "precious");
+    // A clean index is left exactly as it is.
+    let before = j.tree();
+    assert_eq!(vet_index(&j.data, &j.b).unwrap(), 0);
+    assert_eq!(j.tree(), before);
+}
+
+/// An index replaced by a link (to an outside index) is removed, not
+/// followed; one outside the data directory is not the donor's to write.
+#[test]
+fn an_index_replaced_by_a_link_is_removed_without_following_it() {
+    let j = Joiner::new();
+    let outside_index = j.outside.join("mysql-bin.index");
+    fs::write(
+        &outside_index,
+        format!("{}\n", j.outside.join("victim").display()),
+    )
+    .unwrap();
+    fs::remove_file(&j.b.index).unwrap();
+    symlink(&outside_index, &j.b.index).unwrap();
+    assert_eq!(vet_index(&j.data, &j.b).unwrap(), 1);
+    assert!(
+        fs::symlink_metadata(&j.b.index).is_err(),
+        "the link is gone"
+    );
+    assert!(j.read("outside/mysql-bin.index").contains("victim"));
+
+    let mut elsewhere = j.b.clone();
+    elsewhere.index = outside_index;
+    let before = j.tree();
+    assert_eq!(vet_index(&j.data, &elsewhere).unwrap(), 0);
+    assert_eq!(j.tree(), before);
+}
