@@ -40,14 +40,15 @@
 //! changing data that is outside the module's path"; the per-link
 //! sanitising rsync does instead (leading `/` dropped, `..` cut at the
 //! depth of the link's *name*) has "tricky ways to work around", "so you
-//! had better trust your users". We do not: a link `x -> .`, then
-//! `x/x/l -> ../../elsewhere` stored through it, lands in the module root
-//! and resolves two levels above it. rsync without a confining path resolver
-//! (3.1.3 and 3.2.x, as RHEL 8 and 9 ship them) then writes through such
-//! links; and whatever the daemon does, mariadbd and the joiner follow
-//! them later. `use chroot` stays off: the joiner is not root in
-//! production. With `munge symlinks = yes` every link the donor creates is
-//! stored as `/rsyncd-munged/<value>`, under a directory that does not
+//! had better trust your users". We do not: a link `x -> .`, then `x/x/l ->
+//! ../../elsewhere` stored through it (`-R --no-implied-dirs`), lands in
+//! the module root and resolves two levels above it. An rsync without
+//! confined path resolution (upstream 3.1.3 and 3.2.x; distributions
+//! backport it unevenly, Debian 12's 3.2.7 refuses with EXDEV) then writes
+//! through such links; and whatever the daemon does, mariadbd and the
+//! joiner follow them later. `use chroot` stays off: the joiner is not root
+//! in production. With `munge symlinks = yes` every link the donor creates
+//! is stored as `/rsyncd-munged/<value>`, under a directory that does not
 //! exist (rsync refuses to serve a module when it does, and only root can
 //! create it), so no link and no chain of links the donor creates resolves
 //! anywhere, inside or outside the module. The reference socat joiner
