@@ -1,7 +1,7 @@
 //! Local isolation during a live, rate-limited SST between two fake-mariadbd
 //! nodes (issue 4): another local user (uid 65534, through `setpriv`)
 //! cannot read any file or directory the method creates (rsync
-//! configuration, pid and flag files, rsync's temporary files, the binlog
+//! configuration and its private directory, pid and flag files, rsync's temporary files, the binlog
 //! tar, the marker and its temporary directory), cannot use the donor's
 //! loopback relay (the donor logs the refusal naming the uid), and finds no
 //! listening TCP socket of ours that speaks rsync in plaintext.
@@ -128,12 +128,7 @@ fn another_user_cannot_read_what_the_method_creates() {
         list(&readable)
     );
     assert!(other.is_empty(), "unexpected probe results: {other:?}");
-    for f in [
-        "rsync_tunnel_sst.conf",
-        "sst_in_progress",
-        "rsync_tunnel_sst.pid",
-    ] {
-        let p = pair.joiner.datadir.join(f);
+    let denied = |p: &std::path::Path, what: &str| {
         let s = seen.iter().find(|s| s.path == p);
         assert!(
             matches!(
@@ -143,9 +138,35 @@ fn another_user_cannot_read_what_the_method_creates() {
                     ..
                 })
             ),
-            "joiner {f} was not probed while it existed: {s:?}"
+            "joiner {what} was not probed while it existed: {s:?}"
         );
+    };
+    for f in ["sst_in_progress", "rsync_tunnel_sst.pid"] {
+        denied(&pair.joiner.datadir.join(f), f);
     }
+    // The rsync daemon configuration lives in a private directory in the
+    // joiner's TMPDIR (issue 9), never in the datadir.
+    let private = seen
+        .iter()
+        .find(|s| {
+            s.path.parent() == Some(pair.joiner.dir.join("tmp").as_path())
+                && s.path
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("sst-tunnel-joiner."))
+        })
+        .unwrap_or_else(|| panic!("no private directory seen in the joiner's TMPDIR: {seen:?}"));
+    assert_eq!(private.mode, 0o700, "{private:?}");
+    denied(&private.path, "private directory");
+    denied(
+        &private.path.join("rsync_tunnel_sst.conf"),
+        "rsync_tunnel_sst.conf",
+    );
+    assert!(
+        !seen
+            .iter()
+            .any(|s| s.path == pair.joiner.datadir.join("rsync_tunnel_sst.conf")),
+        "a daemon configuration appeared in the joiner's datadir"
+    );
 }
 
 /// uid 65534 probing every port: what it got, and a root probe's.

@@ -70,13 +70,10 @@ async fn transfer_through_tls_matches_and_every_relay_ends_cleanly() {
 
     // Joiner: TLS listener → rsync daemon per connection.
     let conf = Arc::new(
-        DaemonConfig::write(
-            &d.j_data,
-            &Modules {
-                datadir: d.j_data.clone(),
-                log_dir: d.j_log.clone(),
-            },
-        )
+        DaemonConfig::write(&Modules {
+            datadir: d.j_data.clone(),
+            log_dir: d.j_log.clone(),
+        })
         .expect("config"),
     );
     let tls_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -39,7 +39,7 @@ struct Joiner {
 }
 
 async fn joiner(modules: Modules) -> Joiner {
-    let conf = Arc::new(DaemonConfig::write(&modules.datadir, &modules).expect("daemon config"));
+    let conf = Arc::new(DaemonConfig::write(&modules).expect("daemon config"));
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let token = CancellationToken::new();
@@ -283,13 +283,10 @@ async fn cancellation_kills_the_running_rsync() {
 #[tokio::test]
 async fn dropped_or_killed_server_leaves_no_process() {
     let d = dirs();
-    let conf = DaemonConfig::write(
-        &d.j_data,
-        &Modules {
-            datadir: d.j_data.clone(),
-            log_dir: d.j_log.clone(),
-        },
-    )
+    let conf = DaemonConfig::write(&Modules {
+        datadir: d.j_data.clone(),
+        log_dir: d.j_log.clone(),
+    })
     .expect("config");
     let server = spawn_server(&conf).expect("spawn");
     let pgid = server.pid();
@@ -316,9 +313,18 @@ async fn daemon_config_is_private_and_removed() {
         datadir: d.j_data.clone(),
         log_dir: d.j_log.clone(),
     };
-    let conf = DaemonConfig::write(&d.j_data, &modules).expect("config");
+    let before: Vec<_> = std::fs::read_dir(&d.j_data)
+        .expect("ls")
+        .flatten()
+        .collect();
+    let conf = DaemonConfig::write(&modules).expect("config");
     let path = conf.path().to_path_buf();
-    assert_eq!(path, d.j_data.join("rsync_tunnel_sst.conf"));
+    let dir = conf.private_dir().to_path_buf();
+    // In its own directory (0700), outside both modules.
+    assert_eq!(path, dir.join(CONFIG_FILE));
+    assert!(!dir.starts_with(&d.j_data) && !dir.starts_with(&d.j_log));
+    let dir_mode = std::fs::metadata(&dir).expect("stat").permissions().mode() & 0o7777;
+    assert_eq!(dir_mode, 0o700, "directory mode {dir_mode:o}");
     let mode = std::fs::metadata(&path).expect("stat").permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "mode {mode:o}");
     let text = std::fs::read_to_string(&path).expect("read");
@@ -326,16 +332,26 @@ async fn daemon_config_is_private_and_removed() {
         text.contains(&format!("path = {}", d.j_data.display())),
         "{text}"
     );
-    let leftovers: Vec<_> = std::fs::read_dir(&d.j_data)
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
         .expect("ls")
         .flatten()
         .map(|e| e.file_name())
         .collect();
     assert_eq!(leftovers, [CONFIG_FILE], "temporary files left behind");
+    let after: Vec<_> = std::fs::read_dir(&d.j_data)
+        .expect("ls")
+        .flatten()
+        .collect();
+    assert_eq!(
+        after.len(),
+        before.len(),
+        "a file of ours in the data directory"
+    );
     drop(conf);
-    assert!(!path.exists(), "removed on drop");
+    assert!(!dir.exists(), "removed on drop");
 
-    let conf = DaemonConfig::write(&d.j_data, &modules).expect("config");
+    let conf = DaemonConfig::write(&modules).expect("config");
+    let dir = conf.private_dir().to_path_buf();
     conf.remove().expect("remove");
-    assert!(!path.exists(), "removed by remove()");
+    assert!(!dir.exists(), "removed by remove()");
 }

@@ -1,6 +1,8 @@
 //! Where a verified connection's decrypted bytes go: a fresh
 //! `rsync --server --daemon` over pipes, or (`--forward`) a plaintext TCP
-//! service; and the data directory prepared for the rsync daemon.
+//! service; and the data directory prepared for the rsync daemon, whose
+//! configuration lives in a private directory outside both modules (what
+//! the donor can reach through the daemon: [`crate::rsync::conf`]).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -85,7 +87,8 @@ pub(super) async fn to_rsync(
 }
 
 /// Creates the data and log directories if needed, removes a stale marker
-/// and writes the rsync daemon configuration.
+/// and writes the rsync daemon configuration (in a private directory,
+/// removed when the returned value drops).
 pub fn prepare_datadir(
     datadir: &Path,
     log_dir: &Path,
@@ -112,7 +115,5 @@ pub fn prepare_datadir(
         datadir: datadir.to_path_buf(),
         log_dir: log_dir.to_path_buf(),
     };
-    Ok(crate::rsync::daemon::DaemonConfig::write(
-        datadir, &modules,
-    )?)
+    Ok(crate::rsync::daemon::DaemonConfig::write(&modules)?)
 }

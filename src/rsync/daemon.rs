@@ -1,5 +1,6 @@
-//! The joiner's rsync daemon configuration and `rsync --server --daemon`
-//! per connection, over pipes.
+//! The joiner's rsync daemon: its configuration file, written in a
+//! private directory, and `rsync --server --daemon` per connection, over
+//! pipes.
 //!
 //! The joiner has no plaintext listener: each verified TLS connection gets
 //! its own `rsync --server --daemon --config=FILE .` (what MariaDB's stunnel
@@ -7,17 +8,19 @@
 //! stream for [`crate::relay::pump`]. In this mode rsync writes no pid file
 //! and opens no port, so the configuration carries no `pid file` or `port`.
 //!
-//! The configuration (sst-protocol.md §5.2) serves [`MODULE`] (the data
-//! directory) and [`LOG_MODULE`] (the InnoDB log directory). When we run as
-//! root, `uid`/`gid` are set to our own ids: a root daemon otherwise drops
-//! to `nobody` and fails with "Permission denied" in a mysql-owned datadir.
-//! As another user they are left out, because a non-root rsync that is told
-//! to switch group fails in `setgroups`. `munge symlinks = no` keeps
-//! symlinks as the donor has them (rsync munges them by default without
-//! chroot).
+//! # What the peer can reach
+//!
+//! The configuration serves [`MODULE`] (the data directory) and
+//! [`LOG_MODULE`] (the InnoDB log directory), write-only, unlisted, with
+//! every option our donors do not send refused, symlinks munged and
+//! setuid/setgid bits stripped ([`super::conf`] says why, setting by
+//! setting). The file itself is written in a [`PrivateDir`] outside both
+//! modules: a configuration inside a writable module could be replaced by
+//! the donor, and the next connection's rsync would run what it says
+//! (`pre-xfer exec`).
 
 use std::io::{self, Write as _};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -25,6 +28,8 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::process::{ChildStdin, ChildStdout};
 
+use super::conf::{render, Identities, Owner};
+use super::private_dir::PrivateDir;
 use super::{find_rsync, RsyncError, LOG_MODULE, MODULE};
 use crate::child::{ChildCommand, Output, Supervised};
 
@@ -42,52 +47,62 @@ pub struct Modules {
     pub log_dir: PathBuf,
 }
 
-/// A written daemon configuration; the file is removed on drop.
+/// A written daemon configuration; the file and its private directory are
+/// removed on drop.
 #[derive(Debug)]
 pub struct DaemonConfig {
     path: PathBuf,
     datadir: PathBuf,
     log_dir: PathBuf,
     rsync: PathBuf,
-    removed: bool,
+    // Dropped after the fields above: removes the directory and the file.
+    dir: PrivateDir,
 }
 
 impl DaemonConfig {
-    /// Locates rsync, then writes [`CONFIG_FILE`] in `dir` (mode 0600,
-    /// through a temporary file renamed into place).
-    pub fn write(dir: &Path, modules: &Modules) -> Result<DaemonConfig, RsyncError> {
+    /// Locates rsync, creates a [`PrivateDir`] outside both modules (which
+    /// must exist) and writes [`CONFIG_FILE`] in it (mode 0600).
+    pub fn write(modules: &Modules) -> Result<DaemonConfig, RsyncError> {
         let rsync = find_rsync()?;
-        let text = render(modules, root_ids()?)?;
-        let path = dir.join(CONFIG_FILE);
+        let ids = Identities::for_modules(modules)?;
+        let text = render(modules, &ids)?;
+        log_identities(modules, &ids);
+        let dir = PrivateDir::create(&[&modules.datadir, &modules.log_dir])?;
+        let path = dir.path().join(CONFIG_FILE);
         let err = |source| RsyncError::Config {
             action: "write",
             path: path.clone(),
             source,
         };
-        // tempfile creates the file with mode 0600.
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".rsync_tunnel_sst.conf.")
-            .tempfile_in(dir)
+        // create_new: the directory is fresh, nothing may be there yet.
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
             .map_err(err)?;
-        tmp.write_all(text.as_bytes()).map_err(err)?;
-        tmp.as_file().sync_all().map_err(err)?;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o600))
+        file.write_all(text.as_bytes()).map_err(err)?;
+        file.sync_all().map_err(err)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
             .map_err(err)?;
-        tmp.persist(&path).map_err(|e| err(e.error))?;
         tracing::debug!(path = %path.display(), "rsync daemon configuration written");
         Ok(DaemonConfig {
             path,
             datadir: modules.datadir.clone(),
             log_dir: modules.log_dir.clone(),
             rsync,
-            removed: false,
+            dir,
         })
     }
 
     /// The configuration file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The private directory holding it.
+    pub fn private_dir(&self) -> &Path {
+        self.dir.path()
     }
 
     /// The served data directory (the server's working directory).
@@ -105,101 +120,35 @@ impl DaemonConfig {
         &self.rsync
     }
 
-    /// Removes the file now, reporting failure (a file already gone is fine).
-    pub fn remove(mut self) -> Result<(), RsyncError> {
-        self.removed = true;
-        match std::fs::remove_file(&self.path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(source) => Err(RsyncError::Config {
-                action: "remove",
-                path: self.path.clone(),
-                source,
-            }),
+    /// Removes the file and its directory now, reporting failure (already
+    /// gone is fine).
+    pub fn remove(self) -> Result<(), RsyncError> {
+        self.dir.remove()
+    }
+}
+
+/// One line per served directory when we run as root: which ids its
+/// daemon takes, and a warning when that is root.
+fn log_identities(modules: &Modules, ids: &Identities) {
+    let log_module =
+        (modules.log_dir != modules.datadir).then_some((LOG_MODULE, &modules.log_dir, ids.log_dir));
+    for (module, dir, owner) in [Some((MODULE, &modules.datadir, ids.datadir)), log_module]
+        .into_iter()
+        .flatten()
+    {
+        match owner {
+            Some(Owner { uid: 0, gid }) => tracing::warn!(
+                module, dir = %dir.display(), gid,
+                "the rsync daemon runs as root in this module because its directory is owned by root: \
+                 a donor can create device nodes there; give the directory to the server's user"
+            ),
+            Some(Owner { uid, gid }) => tracing::info!(
+                module, dir = %dir.display(), uid, gid,
+                "the rsync daemon runs as the directory's owner"
+            ),
+            None => {}
         }
     }
-}
-
-impl Drop for DaemonConfig {
-    fn drop(&mut self) {
-        if !self.removed {
-            if let Err(e) = std::fs::remove_file(&self.path) {
-                if e.kind() != io::ErrorKind::NotFound {
-                    tracing::warn!(path = %self.path.display(), error = %e, "cannot remove rsync daemon configuration");
-                }
-            }
-        }
-    }
-}
-
-/// Our effective uid and gid when they are root's, read from
-/// `/proc/self/status` (no `unsafe` needed).
-fn root_ids() -> Result<Option<(u32, u32)>, RsyncError> {
-    let path = Path::new("/proc/self/status");
-    let status = std::fs::read_to_string(path).map_err(|source| RsyncError::Io {
-        action: "read",
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let effective = |key: &str| -> Option<u32> {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(key))?
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()
-    };
-    match (effective("Uid:"), effective("Gid:")) {
-        (Some(0), Some(gid)) => Ok(Some((0, gid))),
-        _ => Ok(None),
-    }
-}
-
-/// The configuration text; `ids` are written as `uid`/`gid` when given.
-pub fn render(modules: &Modules, ids: Option<(u32, u32)>) -> Result<String, RsyncError> {
-    let datadir = conf_path(&modules.datadir)?;
-    let log_dir = conf_path(&modules.log_dir)?;
-    let mut out = String::new();
-    out.push_str("# sst-tunnel: rsync daemon configuration for one transfer, removed at its end\n");
-    out.push_str("use chroot = no\n");
-    out.push_str("read only = no\n");
-    // Without chroot rsync defaults to munging symlinks ("/rsyncd-munged/"
-    // prefix), which would corrupt MyISAM DATA DIRECTORY links; the donor is
-    // an authenticated cluster member that may rewrite the datadir anyway.
-    out.push_str("munge symlinks = no\n");
-    out.push_str(&format!("timeout = {DAEMON_TIMEOUT_SECS}\n"));
-    if let Some((uid, gid)) = ids {
-        out.push_str(&format!("uid = {uid}\n"));
-        out.push_str(&format!("gid = {gid}\n"));
-    }
-    out.push_str(&format!(
-        "\n[{MODULE}]\n    path = {datadir}\n    exclude = .zfs\n"
-    ));
-    out.push_str(&format!("\n[{LOG_MODULE}]\n    path = {log_dir}\n"));
-    Ok(out)
-}
-
-/// A path as an rsyncd.conf value: absolute, one line, no surrounding
-/// blanks (rsync strips them), `%` doubled (rsync expands `%VAR%`).
-fn conf_path(path: &Path) -> Result<String, RsyncError> {
-    let unsafe_path = |reason| RsyncError::UnsafePath {
-        path: path.to_path_buf(),
-        reason,
-    };
-    if !path.is_absolute() {
-        return Err(unsafe_path("not absolute"));
-    }
-    let s = path
-        .to_str()
-        .ok_or_else(|| unsafe_path("not valid UTF-8"))?;
-    if s.contains(['\n', '\r']) {
-        return Err(unsafe_path("contains a line break"));
-    }
-    if s.trim() != s {
-        return Err(unsafe_path("ends with white space"));
-    }
-    Ok(s.replace('%', "%%"))
 }
 
 /// Starts `rsync --server --daemon --config=FILE .` in the data directory,
@@ -341,54 +290,5 @@ impl AsyncWrite for ServerProcess {
         // Dropping the pipe is what closes the child's stdin.
         self.stdin = None;
         Poll::Ready(Ok(()))
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    fn modules(d: &str, l: &str) -> Modules {
-        Modules {
-            datadir: d.into(),
-            log_dir: l.into(),
-        }
-    }
-
-    #[test]
-    fn renders_both_modules_and_globals() {
-        let text = render(&modules("/var/lib/mysql", "/var/lib/mysql-log"), None).unwrap();
-        assert!(text.contains("use chroot = no\n"), "{text}");
-        assert!(text.contains("read only = no\n"), "{text}");
-        assert!(text.contains("timeout = 300\n"), "{text}");
-        assert!(text.contains("munge symlinks = no\n"), "{text}");
-        assert!(!text.contains("uid"), "{text}");
-        assert!(
-            text.contains("[rsync_tunnel_sst]\n    path = /var/lib/mysql\n"),
-            "{text}"
-        );
-        assert!(
-            text.contains("[rsync_tunnel_sst-log_dir]\n    path = /var/lib/mysql-log\n"),
-            "{text}"
-        );
-        assert!(!text.contains("pid file"), "{text}");
-    }
-
-    #[test]
-    fn root_gets_explicit_ids() {
-        let text = render(&modules("/d", "/d"), Some((0, 0))).unwrap();
-        assert!(text.contains("uid = 0\ngid = 0\n"), "{text}");
-    }
-
-    #[test]
-    fn hostile_paths_are_rejected_or_escaped() {
-        let err = render(&modules("/d\n[evil]", "/d"), None).unwrap_err();
-        assert!(err.to_string().contains("line break"), "{err}");
-        assert_eq!(err.exit_code(), crate::exit::ExitCode::Invalid);
-        assert!(render(&modules("relative", "/d"), None).is_err());
-        assert!(render(&modules("/d ", "/d"), None).is_err());
-        let text = render(&modules("/d/100%HOME%", "/d"), None).unwrap();
-        assert!(text.contains("path = /d/100%%HOME%%\n"), "{text}");
     }
 }

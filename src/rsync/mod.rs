@@ -1,5 +1,12 @@
 //! rsync: the joiner's daemon configuration and per-connection server over
-//! pipes ([`daemon`]), and the donor's transfer sequence ([`client`]).
+//! pipes ([`daemon`]; the configuration's text in [`conf`], the options it
+//! refuses in [`refuse`], the directory it is written in in
+//! [`private_dir`]), and the donor's transfer sequence ([`client`]).
+//!
+//! What an authenticated donor can reach through the daemon: a write into
+//! the two modules, and nothing else (no read back, no listing, no option
+//! our donors do not send, no symlink that leads anywhere, no setuid file,
+//! no file of ours it could replace); [`conf`] says how, setting by setting.
 //!
 //! This module owns locating the rsync binary and [`RsyncError`], whose
 //! exit codes follow the original script: rsync 12 becomes 71, 22 becomes
@@ -14,7 +21,10 @@ use crate::child::ChildError;
 use crate::exit::ExitCode;
 
 pub mod client;
+pub mod conf;
 pub mod daemon;
+pub mod private_dir;
+pub mod refuse;
 
 /// The module that receives the data directory.
 pub const MODULE: &str = "rsync_tunnel_sst";
@@ -24,6 +34,15 @@ pub const LOG_MODULE: &str = "rsync_tunnel_sst-log_dir";
 pub const MARKER: &str = "rsync_tunnel_sst_complete";
 /// The binlog tar in the data directory root.
 pub const BINLOG_TAR: &str = "wsrep_sst_binlog.tar";
+/// Joiner: present while a transfer runs (sst-protocol.md §5.1).
+pub const SST_IN_PROGRESS: &str = "sst_in_progress";
+/// The joiner's pid file, as the socat script names its rsync daemon's.
+pub const DAEMON_PID: &str = "rsync_tunnel_sst.pid";
+/// The socat script's socat pid file (both roles).
+pub const SOCAT_PID: &str = "rsync_tunnel_sst-socat.pid";
+/// Names at the root of a module that the daemon neither writes nor
+/// deletes: the joiner acts on their content (see [`conf`]).
+pub const PROTECTED_NAMES: [&str; 3] = [SST_IN_PROGRESS, DAEMON_PID, SOCAT_PID];
 /// Environment variable naming the rsync binary (a path, or a name looked
 /// up in `PATH`).
 pub const RSYNC_ENV: &str = "RSYNC";
@@ -48,6 +67,19 @@ pub enum RsyncError {
         /// Why.
         reason: &'static str,
     },
+    /// Every candidate for the private directory is inside a served one.
+    #[error(
+        "no private directory for the rsync daemon configuration: {dir} is inside the served directory {module}; set TMPDIR to a directory outside it"
+    )]
+    PrivateDirInsideModule {
+        /// The candidate parent (`TMPDIR` first).
+        dir: PathBuf,
+        /// The module directory holding it.
+        module: PathBuf,
+    },
+    /// No candidate for the private directory at all.
+    #[error("no temporary directory for the rsync daemon configuration")]
+    NoPrivateDir,
     /// Writing or removing the daemon configuration failed.
     #[error("cannot {action} rsync daemon configuration {path}")]
     Config {
@@ -116,10 +148,13 @@ impl RsyncError {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             RsyncError::NotFound | RsyncError::OverrideNotFound { .. } => ExitCode::NotFound,
-            RsyncError::UnsafePath { .. } | RsyncError::MarkerLine { .. } => ExitCode::Invalid,
-            RsyncError::Config { .. } | RsyncError::Io { .. } | RsyncError::Child { .. } => {
-                ExitCode::Failure
-            }
+            RsyncError::UnsafePath { .. }
+            | RsyncError::MarkerLine { .. }
+            | RsyncError::PrivateDirInsideModule { .. } => ExitCode::Invalid,
+            RsyncError::Config { .. }
+            | RsyncError::Io { .. }
+            | RsyncError::Child { .. }
+            | RsyncError::NoPrivateDir => ExitCode::Failure,
             RsyncError::Failed { stderr_tail, .. } if reports_no_space(stderr_tail) => {
                 ExitCode::NoSpace
             }

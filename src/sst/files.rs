@@ -20,19 +20,23 @@ use crate::sst::protocol::{State, StateError};
 /// Mode of the flag, pid and staging files the method creates (owner only).
 pub const PRIVATE_FILE_MODE: u32 = 0o600;
 
-/// Joiner: present while a transfer runs (informational).
-pub const SST_IN_PROGRESS: &str = "sst_in_progress";
+/// Joiner: present while a transfer runs (informational; the rsync daemon
+/// neither writes nor deletes it).
+pub use crate::rsync::SST_IN_PROGRESS;
 /// Donor: the server writes the flushed state here after `flush tables`.
 pub const TABLES_FLUSHED: &str = "tables_flushed";
 /// Donor: the server creates this when FLUSH TABLES failed.
 pub const SST_ERROR: &str = "sst_error";
-pub use crate::rsync::MARKER;
-/// The joiner's rsync daemon pid file (reference name).
-pub const RSYNC_PID: &str = "rsync_tunnel_sst.pid";
-/// The joiner's rsync daemon configuration (reference name).
+/// The joiner's rsync daemon configuration (reference name), written in a
+/// private directory outside the data directory.
 pub use crate::rsync::daemon::CONFIG_FILE as RSYNC_CONF;
-/// The reference's socat pid file (both roles).
-pub const SOCAT_PID: &str = "rsync_tunnel_sst-socat.pid";
+/// The joiner's pid file (the reference's name for its rsync daemon's):
+/// what a stale-process check, ours or the socat script's, looks for. The
+/// rsync daemon neither writes nor deletes it.
+pub use crate::rsync::DAEMON_PID as RSYNC_PID;
+pub use crate::rsync::MARKER;
+/// The reference's socat pid file (both roles; protected like [`RSYNC_PID`]).
+pub use crate::rsync::SOCAT_PID;
 /// How often the file waits poll, as the stock scripts (0.2 s).
 pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
 
@@ -144,6 +148,25 @@ pub fn remove_if_present(path: &Path) -> Result<(), FilesError> {
     }
 }
 
+/// Removes `path`, a file or an empty directory (never its content; a
+/// symbolic link is removed, not followed); a missing path is fine.
+fn remove_entry(path: &Path) -> Result<(), FilesError> {
+    let is_dir = fs::symlink_metadata(path).is_ok_and(|m| m.is_dir());
+    let removed = if is_dir {
+        fs::remove_dir(path)
+    } else {
+        fs::remove_file(path)
+    };
+    match removed {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(FilesError::Remove {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
 /// Joiner: `<datadir>/sst_in_progress` exists for as long as this guard lives.
 #[derive(Debug)]
 pub struct InProgress {
@@ -151,18 +174,19 @@ pub struct InProgress {
 }
 
 impl InProgress {
-    /// Creates (or touches) the file.
+    /// Creates the file afresh (one left by an earlier run is replaced,
+    /// never written through should it be a symbolic link).
     pub fn create(datadir: &Path) -> Result<InProgress, FilesError> {
         let path = datadir.join(SST_IN_PROGRESS);
         let err = |source| FilesError::Create {
             path: path.clone(),
             source,
         };
+        remove_if_present(&path)?;
         // Owner only, like every file the method creates: the datadir may
         // be world-traversable (Debian's /var/lib/mysql is 0755).
         let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
+            .create_new(true)
             .write(true)
             .mode(PRIVATE_FILE_MODE)
             .open(&path)
@@ -332,15 +356,17 @@ pub async fn wait_stale_processes(
     }
 }
 
-/// Writes our own pid into `path` (so a reference peer sees us running).
+/// Writes our own pid into `path` (so a later joiner, ours or a reference
+/// peer, sees us running): a fresh file, whatever was there removed first,
+/// so that a planted symbolic link is never written through.
 pub fn write_pid_file(path: &Path) -> Result<(), FilesError> {
     let err = |source| FilesError::Create {
         path: path.to_path_buf(),
         source,
     };
+    remove_if_present(path)?;
     let mut file = fs::OpenOptions::new()
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .write(true)
         .mode(PRIVATE_FILE_MODE)
         .open(path)
@@ -370,6 +396,8 @@ pub fn read_marker(path: &Path) -> Result<Option<State>, FilesError> {
 
 /// Files to remove however the run ends: registered paths are deleted when
 /// [`TempFiles::cleanup`] runs or the registry is dropped (share it in an `Arc`).
+/// A registered directory is removed only once empty (register it before
+/// the files it holds: clean-up goes newest first).
 #[derive(Debug, Default)]
 pub struct TempFiles {
     paths: Mutex<Vec<PathBuf>>,
@@ -405,12 +433,12 @@ impl TempFiles {
         self.paths().clone()
     }
 
-    /// Removes every registered file now (newest first); failures are
-    /// logged, missing files ignored.
+    /// Removes every registered file (and empty directory) now, newest
+    /// first; failures are logged, missing paths ignored.
     pub fn cleanup(&self) {
         let paths = std::mem::take(&mut *self.paths());
         for path in paths.iter().rev() {
-            if let Err(e) = remove_if_present(path) {
+            if let Err(e) = remove_entry(path) {
                 tracing::warn!(error = %e, "temporary file left behind");
             }
         }

@@ -54,6 +54,10 @@ pub async fn run(
     // a successful one unpacks and removes it before the end.
     temp.register(datadir.join(binlog::BINLOG_TAR));
     let conf = Arc::new(joiner::prepare_datadir(datadir, &paths.log_dir)?);
+    // Dropping `conf` removes its private directory; the final clean-up
+    // does too, should a connection task still hold it then.
+    temp.register(conf.private_dir());
+    temp.register(conf.path());
 
     let address = SstAddress::parse(&args.address).map_err(SstError::from)?;
     crate::check::warn_joiner_name(tls.preflight(), &settings.tls.opts, &address);

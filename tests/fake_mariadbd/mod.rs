@@ -14,14 +14,18 @@
 //! - [`faults`]: process-tree kills, datadir write accounting, a tmpfs.
 //! - [`midway`]: a rate-limited pair held mid-transfer, for fault tests.
 //! - [`hostile`]: plaintext and untrusted clients aimed at the joiner.
+//! - [`attacker`]: a donor with a valid certificate and hostile intent,
+//!   tunnelling raw rsync commands into a joiner.
 //! - [`flood`]: every hostile group at once during a transfer, with RSS sampling.
 //! - [`created`]: the files the method creates, probed as another user.
+//! - [`private_dir`]: the joiner's private directory, found and checked.
 //! - [`other_user`]: uid 65534 reading paths and probing ports (`setpriv`).
 //! - [`listeners`]: the listening TCP sockets of a set of processes.
 //! - [`procs`]: `/proc` inspection (children, descriptors, leftovers).
 //! - [`log`]: the `WSREP_SST: [LEVEL] msg (time)` stderr format check.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod attacker;
 pub mod command;
 pub mod created;
 pub mod datadir;
@@ -34,6 +38,7 @@ pub mod midway;
 pub mod other_user;
 pub mod pair;
 pub mod pki;
+pub mod private_dir;
 pub mod procs;
 pub mod run;
 pub mod server;

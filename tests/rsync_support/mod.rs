@@ -46,7 +46,7 @@ pub fn noise(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Entry {
     File { mode: u32, data: Vec<u8> },
     Dir { mode: u32 },
@@ -206,7 +206,15 @@ pub fn check_joiner(d: &Dirs) {
     }
     assert_eq!(got.len(), want.len(), "entry count");
     for (path, entry) in &want {
-        assert_eq!(got.get(path), Some(entry), "{}", path.display());
+        // The joiner's daemon munges every symlink a donor sends (issue 9):
+        // it arrives dangling, its value kept after the prefix.
+        let munged = match entry {
+            Entry::Link { target } => Entry::Link {
+                target: Path::new("/rsyncd-munged").join(target),
+            },
+            other => other.clone(),
+        };
+        assert_eq!(got.get(path), Some(&munged), "{}", path.display());
     }
 
     let log = tree(&d.j_log);

@@ -237,3 +237,60 @@ fn temp_files_cleanup_runs_once() {
         "a second cleanup must not remove a re-created file"
     );
 }
+
+#[test]
+fn temp_files_remove_a_registered_directory_only_once_empty() {
+    let d = tempfile::tempdir().unwrap();
+    let private = d.path().join("private");
+    let busy = d.path().join("busy");
+    for dir in [&private, &busy] {
+        fs::create_dir(dir).unwrap();
+        fs::write(dir.join("conf"), "x").unwrap();
+    }
+    let link = d.path().join("link");
+    std::os::unix::fs::symlink(&busy, &link).unwrap();
+    let t = TempFiles::new();
+    // The directory first, then the file it holds: removed newest first.
+    t.register(&private);
+    t.register(private.join("conf"));
+    t.register(&busy);
+    t.register(&link);
+    t.cleanup();
+    assert!(!private.exists(), "emptied directory left behind");
+    assert!(
+        busy.join("conf").exists(),
+        "a directory's content is never removed"
+    );
+    assert!(
+        fs::symlink_metadata(&link).is_err(),
+        "the link itself goes, not what it points to"
+    );
+}
+
+#[test]
+fn pid_and_in_progress_files_are_created_fresh_never_through_a_planted_link() {
+    let d = tempfile::tempdir().unwrap();
+    let target = d.path().join("elsewhere");
+    fs::write(&target, "precious").unwrap();
+    fs::set_permissions(&target, fs::Permissions::from_mode(0o644)).unwrap();
+    let pid_file = d.path().join(RSYNC_PID);
+    std::os::unix::fs::symlink(&target, &pid_file).unwrap();
+    write_pid_file(&pid_file).unwrap();
+    let in_progress = d.path().join(SST_IN_PROGRESS);
+    std::os::unix::fs::symlink(&target, &in_progress).unwrap();
+    let guard = InProgress::create(d.path()).unwrap();
+
+    assert_eq!(fs::read_to_string(&target).unwrap(), "precious");
+    let mode = fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o644, "the link's target was chmodded");
+    for (path, content) in [
+        (&pid_file, format!("{}\n", std::process::id())),
+        (&in_progress, String::new()),
+    ] {
+        let md = fs::symlink_metadata(path).unwrap();
+        assert!(md.is_file(), "{}", path.display());
+        assert_eq!(md.permissions().mode() & 0o777, PRIVATE_FILE_MODE);
+        assert_eq!(fs::read_to_string(path).unwrap(), content);
+    }
+    drop(guard);
+}

@@ -101,13 +101,13 @@ fn walk(root: &Path, rel: &Path, ignore: &[&str], out: &mut BTreeMap<PathBuf, En
     }
 }
 
-/// How the receiving rsync daemon stores symlinks.
+/// How the receiving rsync daemon stores symlinks (both joiners munge them;
+/// a link arriving as sent would be a difference).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Symlinks {
-    /// As sent (what an SST must do).
-    Intact,
     /// With rsync's `/rsyncd-munged/` prefix: the reference joiner's daemon has
-    /// `use chroot = no` and so rsync's default `munge symlinks = yes`.
+    /// `use chroot = no` and so rsync's default `munge symlinks = yes`; ours
+    /// sets it (a donor's link must lead nowhere, issue 9).
     Munged,
 }
 
@@ -119,12 +119,14 @@ const MUNGE_PREFIX: &str = "/rsyncd-munged/";
 pub fn assert_same_tree(src: &Path, dst: &Path, ignore: &[&str], symlinks: Symlinks) {
     let want = snapshot(src, ignore);
     let mut got = snapshot(dst, ignore);
-    if symlinks == Symlinks::Munged {
-        for entry in got.values_mut() {
-            if let Entry::Symlink { target } = entry {
-                if let Ok(rest) = target.strip_prefix(MUNGE_PREFIX) {
-                    *target = rest.to_path_buf();
-                }
+    let Symlinks::Munged = symlinks;
+    for entry in got.values_mut() {
+        if let Entry::Symlink { target } = entry {
+            if let Ok(rest) = target.strip_prefix(MUNGE_PREFIX) {
+                *target = rest.to_path_buf();
+            } else {
+                // Not munged: keep a marker so that the comparison fails.
+                *target = Path::new("(not munged)").join(&*target);
             }
         }
     }
