@@ -10,6 +10,9 @@
 
 use std::fmt;
 
+use super::{ConfigError, Found, Settings, GROUP};
+use crate::config::mycnf::MYSQLD;
+
 /// The setting as written, before `auto` is resolved.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum AllowedDonors {
@@ -134,9 +137,153 @@ impl fmt::Display for DonorNames {
     }
 }
 
+impl Settings {
+    /// Resolves the donor allow-list ([`Self::donor_names`]) and puts it
+    /// into the TLS settings, where the joiner's acceptor enforces it.
+    /// Returns it for the start-up log.
+    pub fn apply_donor_names(
+        &mut self,
+        cluster_address: Option<&str>,
+    ) -> Result<Option<DonorNames>, ConfigError> {
+        let names = self.donor_names(cluster_address)?;
+        self.tls.allowed_donors = names.as_ref().map(|n| n.names.clone()).unwrap_or_default();
+        Ok(names)
+    }
+
+    /// The donor allow-list in force, `None` when it is off. `auto` takes
+    /// the hosts of `cluster_address` (mariadbd's `--wsrep_cluster_address`
+    /// from `--mysqld-args`, when the SST method got one), else of
+    /// `wsrep_cluster_address` in the server groups of the option files.
+    pub fn donor_names(
+        &self,
+        cluster_address: Option<&str>,
+    ) -> Result<Option<DonorNames>, ConfigError> {
+        let origin = &self.allowed_donors_origin;
+        match &self.allowed_donors {
+            AllowedDonors::Off => Ok(None),
+            AllowedDonors::Names(names) => Ok(Some(DonorNames {
+                names: names.clone(),
+                origin: format!("[{GROUP}] sst-allowed-donors at {origin}"),
+            })),
+            AllowedDonors::Auto => {
+                let found = match cluster_address {
+                    Some(v) => Some(Found {
+                        value: v.to_string(),
+                        origin: "--mysqld-args".into(),
+                    }),
+                    None => self
+                        .files
+                        .get(&[MYSQLD], "wsrep_cluster_address")
+                        .and_then(|e| {
+                            Some(Found {
+                                value: e.value.clone()?,
+                                origin: format!("{}:{}", e.path.display(), e.line),
+                            })
+                        }),
+                };
+                let Some(found) = found else {
+                    return Err(ConfigError::NoClusterAddress {
+                        origin: origin.clone(),
+                        searched: match self.files.files_read_list() {
+                            Some(read) => format!("read: {read}"),
+                            None => "no option file was read".to_string(),
+                        },
+                    });
+                };
+                let names = cluster_hosts(&found.value).map_err(|e| ConfigError::BadValue {
+                    key: "wsrep_cluster_address (for sst-allowed-donors = auto)".into(),
+                    value: found.value.clone(),
+                    origin: found.origin.clone(),
+                    reason: e.to_string(),
+                })?;
+                Ok(Some(DonorNames {
+                    names,
+                    origin: format!(
+                        "[{GROUP}] sst-allowed-donors = auto at {origin}: the hosts of \
+                         wsrep_cluster_address at {}",
+                        found.origin
+                    ),
+                }))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::ConfigArgs;
+    use crate::config::mycnf::OptionFiles;
+    use crate::exit::ExitCode;
+    use std::path::Path;
+
+    fn settings_from(text: &str, flag: Option<&str>) -> Result<Settings, ConfigError> {
+        let files = OptionFiles::parse(Path::new("/etc/my.cnf"), text.as_bytes())?;
+        let cli = ConfigArgs {
+            tcert: Some("/x/cert.pem".into()),
+            allowed_donors: flag.map(str::to_string),
+            ..ConfigArgs::default()
+        };
+        Settings::resolve(&cli, files)
+    }
+
+    #[test]
+    fn allowed_donors_names_auto_and_their_origins() {
+        let cnf = "[mysqld]\nwsrep_cluster_address = gcomm://10.0.0.1,node2.example:4567\n\
+                   [sst]\nsst-allowed-donors = node1.example, 10.0.0.9\n";
+        let s = settings_from(cnf, None).unwrap_or_else(|e| panic!("{e}"));
+        let names = s
+            .donor_names(None)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("no list"));
+        assert_eq!(names.names, ["node1.example", "10.0.0.9"]);
+        assert!(names.origin.contains("/etc/my.cnf:4"), "{names}");
+
+        let s = settings_from(cnf, Some("auto")).unwrap_or_else(|e| panic!("{e}"));
+        let names = s
+            .donor_names(None)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("no list"));
+        assert_eq!(names.names, ["10.0.0.1", "node2.example"]);
+        assert!(names.origin.contains("command line"), "{names}");
+        assert!(
+            names
+                .origin
+                .contains("wsrep_cluster_address at /etc/my.cnf:2"),
+            "{names}"
+        );
+        // mariadbd's own --wsrep_cluster_address wins over the files.
+        let names = s.donor_names(Some("gcomm://[::1]:4567")).ok().flatten();
+        assert_eq!(names.map(|n| n.names), Some(vec!["::1".to_string()]));
+    }
+
+    #[test]
+    fn allowed_donors_errors_name_the_key_and_exit_22() {
+        let e = settings_from("[sst]\nsst-allowed-donors = a/b\n", None)
+            .err()
+            .unwrap_or_else(|| panic!("accepted a/b"));
+        assert_eq!(e.exit_code(), ExitCode::Invalid);
+        assert!(e.to_string().contains("sst-allowed-donors"), "{e}");
+        assert!(e.to_string().contains("/etc/my.cnf:2"), "{e}");
+
+        let s = settings_from("[sst]\nsst-allowed-donors = auto\n", None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let e = s
+            .donor_names(None)
+            .err()
+            .unwrap_or_else(|| panic!("no error"));
+        assert_eq!(e.exit_code(), ExitCode::Invalid);
+        assert!(e.to_string().contains("wsrep_cluster_address"), "{e}");
+        assert!(e.to_string().contains("/etc/my.cnf:2"), "{e}");
+
+        let e = s
+            .donor_names(Some("gcomm://"))
+            .err()
+            .unwrap_or_else(|| panic!("no error"));
+        assert!(e.to_string().contains("names no host"), "{e}");
+    }
 
     #[test]
     fn parses_lists_and_auto() {

@@ -2,13 +2,12 @@
 //! `sst_in_progress` (joiner), `tables_flushed`/`sst_error` (written by the
 //! donor's server after `flush tables`), the reference's pid files that mark
 //! a transfer still running, and the registry that removes our temporary
-//! files on every exit path.
+//! files on every exit path ([`TempFiles`]).
 
 use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -394,62 +393,8 @@ pub fn read_marker(path: &Path) -> Result<Option<State>, FilesError> {
     }
 }
 
-/// Files to remove however the run ends: registered paths are deleted when
-/// [`TempFiles::cleanup`] runs or the registry is dropped (share it in an `Arc`).
-/// A registered directory is removed only once empty (register it before
-/// the files it holds: clean-up goes newest first).
-#[derive(Debug, Default)]
-pub struct TempFiles {
-    paths: Mutex<Vec<PathBuf>>,
-}
-
-impl TempFiles {
-    /// An empty registry.
-    pub fn new() -> TempFiles {
-        TempFiles::default()
-    }
-
-    fn paths(&self) -> std::sync::MutexGuard<'_, Vec<PathBuf>> {
-        // A panic while holding the lock leaves a valid Vec; keep using it.
-        self.paths.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Removes `path` at cleanup (registering twice is harmless).
-    pub fn register(&self, path: impl Into<PathBuf>) {
-        let path = path.into();
-        let mut paths = self.paths();
-        if !paths.contains(&path) {
-            paths.push(path);
-        }
-    }
-
-    /// Keeps `path` after all (e.g. a file handed over to the server).
-    pub fn forget(&self, path: &Path) {
-        self.paths().retain(|p| p != path);
-    }
-
-    /// The registered paths, in registration order.
-    pub fn registered(&self) -> Vec<PathBuf> {
-        self.paths().clone()
-    }
-
-    /// Removes every registered file (and empty directory) now, newest
-    /// first; failures are logged, missing paths ignored.
-    pub fn cleanup(&self) {
-        let paths = std::mem::take(&mut *self.paths());
-        for path in paths.iter().rev() {
-            if let Err(e) = remove_entry(path) {
-                tracing::warn!(error = %e, "temporary file left behind");
-            }
-        }
-    }
-}
-
-impl Drop for TempFiles {
-    fn drop(&mut self) {
-        self.cleanup();
-    }
-}
+mod temp;
+pub use temp::TempFiles;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
