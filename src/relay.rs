@@ -11,8 +11,9 @@
 //! A TLS peer that closes TCP without `close_notify` is a truncation, not an
 //! end of stream: it surfaces as [`RelayError::Truncated`], which callers can
 //! tell apart from other I/O errors to log it precisely. With rust-openssl
-//! this needs the TLS stream built over an [`EofWatch`] and wrapped in a
-//! [`CloseNotify`] (see [`close_notify`] for why).
+//! this needs the TLS stream built over an [`EofWatch`](crate::tls::EofWatch)
+//! and wrapped in a [`CloseNotify`](crate::tls::CloseNotify) (see
+//! [`crate::tls::transport`] for why).
 
 use std::future::Future;
 use std::io;
@@ -27,12 +28,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::meter::Meter;
 
-pub mod close_notify;
-pub mod coalesce;
 mod half;
 
-pub use close_notify::{CloseNotify, EofWatch};
-pub use coalesce::Coalesce;
 use half::Half;
 
 /// Default buffer per direction: large enough that one read from a fast

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sst_tunnel::meter::Meter;
-use sst_tunnel::relay::{pump, CloseNotify, Direction, EofWatch, RelayError, RelayOpts, Transfer};
+use sst_tunnel::relay::{pump, Direction, RelayError, RelayOpts, Transfer};
+use sst_tunnel::tls::{CloseNotify, EofWatch};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;

@@ -20,7 +20,7 @@ use tokio::time::{timeout_at, Instant};
 use tokio_openssl::SslStream;
 
 use super::TlsStream;
-use crate::relay::{CloseNotify, EofWatch};
+use super::{CloseNotify, EofWatch};
 
 use super::verify::{self, Recorder, Rules};
 use super::{context, error, log_start, new_stream, peer_of, preflight};

@@ -25,6 +25,7 @@ pub mod policy;
 pub mod preflight;
 mod server;
 pub mod sockopt;
+pub mod transport;
 mod trust;
 mod verify;
 
@@ -42,15 +43,16 @@ pub use policy::{AllowList, AllowedMatch, NameMatch, NotAllowed, PeerPolicy};
 pub use preflight::{preflight, Preflight};
 pub use server::TlsServer;
 pub use sockopt::{SockOpts, SockoptError};
+pub use transport::{CloseNotify, Coalesce, EofWatch};
 pub use trust::TrustSource;
 
 /// An established TLS connection whose end of file counts only with
 /// `close_notify` (a peer that drops TCP mid-stream is an error, never a
 /// clean end).
-pub type TlsStream = crate::relay::CloseNotify<Transport>;
+pub type TlsStream = CloseNotify<Transport>;
 
 /// What TLS runs over: TCP with writes gathered into large sends.
-pub type Transport = crate::relay::Coalesce<TcpStream>;
+pub type Transport = Coalesce<TcpStream>;
 
 use policy::{subject_line, CertNames};
 
@@ -176,7 +178,7 @@ pub(crate) fn new_stream(
     mode: openssl::ssl::SslVerifyMode,
     rules: &Arc<verify::Rules>,
     extra: impl FnOnce(&mut Ssl) -> Result<(), TlsError>,
-) -> Result<tokio_openssl::SslStream<crate::relay::EofWatch<Transport>>, TlsError> {
+) -> Result<tokio_openssl::SslStream<EofWatch<Transport>>, TlsError> {
     let setup = |source| TlsError::Setup {
         what: "new connection",
         source,
@@ -184,7 +186,7 @@ pub(crate) fn new_stream(
     let mut ssl = Ssl::new(ctx).map_err(setup)?;
     extra(&mut ssl)?;
     rec.install(&mut ssl, mode, Arc::clone(rules));
-    let transport = crate::relay::EofWatch::new(crate::relay::Coalesce::new(tcp));
+    let transport = EofWatch::new(Coalesce::new(tcp));
     tokio_openssl::SslStream::new(ssl, transport).map_err(setup)
 }
 

@@ -12,8 +12,8 @@ use openssl::x509::X509VerifyResult;
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 
+use super::CloseNotify;
 use super::TlsStream;
-use crate::relay::CloseNotify;
 
 use super::verify::{self, Recorder, Rules};
 use super::{context, error, log_start, new_stream, peer_of, preflight};

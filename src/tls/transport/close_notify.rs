@@ -8,7 +8,7 @@
 //! TLS layer and remembers whether TCP itself reached end of file;
 //! [`CloseNotify`] sits over it and turns "TLS read 0 bytes because TCP
 //! ended" into an [`io::ErrorKind::UnexpectedEof`] error, which
-//! [`pump`](super::pump) reports as [`RelayError::Truncated`](super::RelayError::Truncated).
+//! [`crate::relay::pump`] reports as [`crate::relay::RelayError::Truncated`].
 //!
 //! A clean `close_notify` never makes OpenSSL read past the alert record, so
 //! the flag is only set when the peer dropped TCP without it.
@@ -77,16 +77,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for EofWatch<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let n = ready!(Pin::new(&mut self.inner).poll_write(cx, buf))?;
-        // The records of this write may sit in a coalescing transport
-        // (`Coalesce`): push them out now, so that a written byte is a sent
-        // byte for every caller. One write's records still leave in one
-        // send. If the socket is full the bytes stay buffered, the waker is
-        // registered, and the next write or flush sends them.
-        if let Poll::Ready(Err(e)) = Pin::new(&mut self.inner).poll_flush(cx) {
-            return Poll::Ready(Err(e));
-        }
-        Poll::Ready(Ok(n))
+        write_and_push(Pin::new(&mut self.inner), cx, buf)
     }
 
     fn poll_write_vectored(
@@ -108,6 +99,23 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for EofWatch<S> {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
+}
+
+/// Writes `buf` to `inner`, then pushes it out: the records of this write
+/// may sit in a coalescing transport ([`super::Coalesce`]), and a written
+/// byte must be a sent byte for every caller. One write's records still
+/// leave in one send. If the socket is full the bytes stay buffered, the
+/// waker is registered, and the next write or flush sends them.
+fn write_and_push<W: AsyncWrite + Unpin>(
+    mut inner: Pin<&mut W>,
+    cx: &mut Context<'_>,
+    buf: &[u8],
+) -> Poll<io::Result<usize>> {
+    let n = ready!(inner.as_mut().poll_write(cx, buf))?;
+    if let Poll::Ready(Err(e)) = inner.poll_flush(cx) {
+        return Poll::Ready(Err(e));
+    }
+    Poll::Ready(Ok(n))
 }
 
 /// A TLS stream whose end of file counts only with `close_notify`: a peer
@@ -166,16 +174,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for CloseNotify<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let n = ready!(Pin::new(&mut self.inner).poll_write(cx, buf))?;
-        // The records of this write may sit in a coalescing transport
-        // (`Coalesce`): push them out now, so that a written byte is a sent
-        // byte for every caller. One write's records still leave in one
-        // send. If the socket is full the bytes stay buffered, the waker is
-        // registered, and the next write or flush sends them.
-        if let Poll::Ready(Err(e)) = Pin::new(&mut self.inner).poll_flush(cx) {
-            return Poll::Ready(Err(e));
-        }
-        Poll::Ready(Ok(n))
+        write_and_push(Pin::new(&mut self.inner), cx, buf)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
