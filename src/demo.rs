@@ -44,7 +44,7 @@ pub async fn run(args: DemoArgs, shutdown: Shutdown) -> Result<ExitCode, Error> 
         std::fs::create_dir_all(d).map_err(io_err(format!("cannot create {}", d.display())))?;
     }
     let pki = |e: crate::pki::PkiError| {
-        Error::Usage(format!("demo certificates: {}", crate::error::chain(&e)))
+        Error::Usage(format!("demo certificates: {}", crate::exit::chain(&e)))
     };
     let ca = Ca::new("sst-tunnel demo CA").map_err(pki)?;
     let ca_file = ca.write(&certs, "ca").map_err(pki)?;

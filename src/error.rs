@@ -1,6 +1,6 @@
 //! The program's error type: one variant per boundary, each mapping to the
 //! exit-code table in [`crate::exit`]. `main` prints the chain once with
-//! [`chain`] and exits with [`Error::exit_code`].
+//! [`crate::exit::chain`] and exits with [`Error::exit_code`].
 
 use crate::exit::ExitCode;
 
@@ -116,19 +116,4 @@ impl Error {
             Error::Stdout(_) => ExitCode::BrokenPipe,
         }
     }
-}
-
-/// Renders an error and its `source()` chain on one line: `a: b: c`.
-pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let text = s.to_string();
-        if !out.ends_with(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        cur = s.source();
-    }
-    out
 }

@@ -5,6 +5,10 @@
 //! script (sst-protocol.md §5.5), because mariadbd logs a failed method's exit
 //! status as an errno text and operators grep for those. `--help` prints
 //! [`help_table`].
+//!
+//! Also here, because every layer needs it to say why a run ends: [`chain`],
+//! the one-line rendering of an error and its causes used by every log line
+//! and by the final message.
 
 use std::fmt;
 
@@ -156,6 +160,21 @@ pub fn help_table() -> String {
             code.name(),
             code.meaning()
         ));
+    }
+    out
+}
+
+/// Renders an error and its `source()` chain on one line: `a: b: c`.
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let text = s.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cur = s.source();
     }
     out
 }

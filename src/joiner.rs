@@ -352,7 +352,7 @@ async fn serve(
     let (mut tls, info) = match handshake {
         Ok(ok) => ok,
         Err(e) => {
-            let error = crate::error::chain(&e);
+            let error = crate::exit::chain(&e);
             match shared.rejects.note(Cause::of(&e)) {
                 Verdict::Full => warn!(%error, "tls handshake failed, connection dropped"),
                 Verdict::Counted => debug!(%error, "tls handshake failed, connection dropped"),

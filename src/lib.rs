@@ -42,6 +42,7 @@ pub mod mount;
 pub mod pki;
 pub mod relay;
 pub mod rsync;
+pub mod runtime;
 pub mod shutdown;
 pub mod sockowner;
 pub mod sst;
@@ -49,14 +50,3 @@ pub mod tls;
 
 pub use error::Error;
 pub use exit::ExitCode;
-
-/// The runtime every entry point uses: one thread. The tunnel's work is
-/// syscalls and AES; on the 2-core hosts it was measured on, handing buffers
-/// between worker threads cost more CPU per GiB than it gained
-/// (docs/performance.md), and children spawned from the one thread keep
-/// their parent-death signal for the whole life of the process.
-pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-}

@@ -29,7 +29,7 @@ fn main() -> ExitCode {
         }
     };
     init_logging();
-    let runtime = match sst_tunnel::runtime() {
+    let runtime = match sst_tunnel::runtime::build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("sst-tunnel: cannot start the runtime: {e}");
@@ -45,7 +45,7 @@ fn main() -> ExitCode {
         match sst_tunnel::manual::run(cli.command, shutdown).await {
             Ok(code) => code,
             Err(e) => {
-                tracing::error!("{}", sst_tunnel::error::chain(&e));
+                tracing::error!("{}", sst_tunnel::exit::chain(&e));
                 e.exit_code()
             }
         }

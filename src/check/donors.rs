@@ -27,7 +27,7 @@ pub fn check(settings: &mut Settings, leaf: Option<&X509Ref>, report: &mut Repor
             return;
         }
         Err(e) => {
-            report.add(Finding::fail(SUBJECT, crate::error::chain(&e)));
+            report.add(Finding::fail(SUBJECT, crate::exit::chain(&e)));
             return;
         }
     };

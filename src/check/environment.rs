@@ -152,7 +152,7 @@ pub async fn port(target: Option<&SstTarget>, report: &mut Report) {
             };
             report.add(Finding::fail(subject, cause));
         }
-        Err(e) => report.add(Finding::fail(subject, crate::error::chain(&e))),
+        Err(e) => report.add(Finding::fail(subject, crate::exit::chain(&e))),
     }
 }
 

@@ -96,7 +96,7 @@ pub async fn local_checks(config: &ConfigArgs, report: &mut Report) -> Option<Se
     let files = match Settings::load_files(config) {
         Ok(f) => f,
         Err(e) => {
-            report.add(Finding::fail("option files", crate::error::chain(&e)));
+            report.add(Finding::fail("option files", crate::exit::chain(&e)));
             OptionFiles::default()
         }
     };
@@ -181,7 +181,7 @@ fn config_finding(e: &ConfigError) -> Finding {
     match e {
         ConfigError::MissingCert { .. } => Finding::fail("[sst] tcert", e.to_string()),
         ConfigError::BadValue { key, .. } => Finding::fail(key.as_str(), e.to_string()),
-        _ => Finding::fail("[sst]", crate::error::chain(e)),
+        _ => Finding::fail("[sst]", crate::exit::chain(e)),
     }
 }
 

@@ -14,7 +14,7 @@ use tokio::net::TcpStream;
 
 use super::report::{Finding, Report};
 use crate::config::Settings;
-use crate::error::chain;
+use crate::exit::chain;
 use crate::shutdown::Shutdown;
 use crate::sst::address::SstAddress;
 use crate::tls::policy::{subject_line, CertNames};

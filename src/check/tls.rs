@@ -10,7 +10,7 @@ use openssl::pkey::{PKey, Private};
 use openssl::x509::X509;
 
 use super::report::{Finding, Level, Report};
-use crate::error::chain;
+use crate::exit::chain;
 use crate::tls::files::{self, CnfKey};
 use crate::tls::policy::{subject_line, CertNames};
 use crate::tls::preflight::{self, DateStatus};

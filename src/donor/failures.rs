@@ -134,7 +134,7 @@ pub(super) fn explain(
     if e.exit_code() == ExitCode::NoSpace {
         return e.into();
     }
-    let rsync = crate::error::chain(&e);
+    let rsync = crate::exit::chain(&e);
     if let Some(idle) = idle {
         if watch.is_stalled() || is_rsync_timeout(&e) {
             return DonorError::Stalled {

@@ -130,7 +130,7 @@ async fn relay_one(
     let (tls, info) = match connected {
         Ok(ok) => ok,
         Err(e) => {
-            let text = crate::error::chain(&e);
+            let text = crate::exit::chain(&e);
             warn!(error = %text, "connection to the joiner failed");
             // Unreachable (111) and timeouts (110) keep their codes; any
             // other failure of a relay handshake is reported as the TLS
@@ -155,7 +155,7 @@ async fn relay_one(
             bytes_out = t.a_to_b, bytes_in = t.b_to_a, elapsed_ms = elapsed_ms(), "connection closed"
         ),
         Err(e) => {
-            let text = crate::error::chain(&e);
+            let text = crate::exit::chain(&e);
             warn!(subject = %info.subject, elapsed_ms = elapsed_ms(), error = %text, "connection failed");
             if broke_mid_transfer(&e) {
                 // Authenticated, then cut: the joiner (or the network) went

@@ -39,7 +39,7 @@ where
     }
     let mut t = relay::pump(backend, tls, &cfg.relay, token)
         .await
-        .map_err(|e| crate::error::chain(&e))?;
+        .map_err(|e| crate::exit::chain(&e))?;
     t.b_to_a += first.len() as u64;
     Ok(t)
 }
@@ -68,7 +68,7 @@ pub(super) async fn to_rsync(
     token: &CancellationToken,
 ) -> Result<relay::Transfer, String> {
     let mut server =
-        crate::rsync::daemon::spawn_server(conf).map_err(|e| crate::error::chain(&e))?;
+        crate::rsync::daemon::spawn_server(conf).map_err(|e| crate::exit::chain(&e))?;
     let pumped = feed(tls, first, &mut server, cfg, token).await;
     // The pump ended (or failed): the server must be gone before we report,
     // so that "connection closed" means rsync has finished writing.
@@ -82,7 +82,7 @@ pub(super) async fn to_rsync(
         Err(_) => server.kill().await,
     };
     let transfer = pumped?;
-    exited.map_err(|e| crate::error::chain(&e))?;
+    exited.map_err(|e| crate::exit::chain(&e))?;
     Ok(transfer)
 }
 

@@ -161,7 +161,7 @@ impl Drop for PrivateDir {
     fn drop(&mut self) {
         if !self.removed {
             if let Err(e) = remove(&self.path) {
-                tracing::warn!(error = %crate::error::chain(&e), "private directory left behind");
+                tracing::warn!(error = %crate::exit::chain(&e), "private directory left behind");
             }
         }
     }

@@ -43,14 +43,14 @@ pub fn main(argv: Vec<OsString>) -> ExitCode {
     let args = match SstArgs::parse(argv) {
         Ok(a) => a,
         Err(e) => {
-            error!("{}", crate::error::chain(&e));
+            error!("{}", crate::exit::chain(&e));
             return e.exit_code();
         }
     };
     for unknown in &args.unknown {
         warn!("ignoring unknown option {unknown}");
     }
-    let runtime = match crate::runtime() {
+    let runtime = match crate::runtime::build() {
         Ok(rt) => rt,
         Err(e) => {
             error!("cannot start the runtime: {e}");
@@ -69,10 +69,10 @@ pub fn main(argv: Vec<OsString>) -> ExitCode {
             Err(e) => {
                 // After a stop from outside, the reason decides the code.
                 if let Some(reason) = shutdown.reason() {
-                    warn!("{}", crate::error::chain(&e));
+                    warn!("{}", crate::exit::chain(&e));
                     reason.exit_code()
                 } else {
-                    error!("{}", crate::error::chain(&e));
+                    error!("{}", crate::exit::chain(&e));
                     e.exit_code()
                 }
             }
