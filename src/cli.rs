@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::config::ConfigArgs;
+
 /// Text shown after `--help`: a my.cnf example and the exit-code table.
 fn after_help() -> String {
     let mut keys = String::from("[sst] keys:\n");
@@ -18,6 +20,35 @@ fn after_help() -> String {
          [sst]\n  tca   = /etc/mysql/ssl/ca.pem\n  tcert = /etc/mysql/ssl/node.crt\n  \
          tkey  = /etc/mysql/ssl/node.key\n\n{keys}\n{}",
         crate::exit::help_table()
+    )
+}
+
+/// The text after `sst-tunnel check --help`.
+fn check_help() -> String {
+    format!(
+        "Each finding is one line on stdout:\n\
+         \x20 OK    checked and fine\n\
+         \x20 WARN  works, but deserves attention (an SST logs the TLS ones at start)\n\
+         \x20 FAIL  an SST with this configuration would fail, or not be authenticated\n\
+         followed by what was checked (the [sst] or [mysqld] key and its file) and\n\
+         the result or cause.\n\n\
+         Checked: the option files; tcert, tkey and tca readable and parsable; the\n\
+         key matches the certificate; the chain verifies against the CA (with the\n\
+         intermediates of the tcert file); validity (expired or not yet valid: FAIL;\n\
+         expiring within {days} days, or a CA or intermediate that does: WARN); the\n\
+         EKU allows serverAuth and clientAuth; the key file is not readable by group\n\
+         or others (WARN); sockopt; the SST address derived from\n\
+         wsrep_sst_receive_address / wsrep_node_address / bind_address as mariadbd\n\
+         derives it, covered by the certificate (socat's name rules); rsync and its\n\
+         version; the SST port free; the donor allow-list (sst-allowed-donors) and\n\
+         whether this node's certificate passes it. --peer HOST:PORT adds a real mutual-TLS\n\
+         handshake with a joiner or `sst-tunnel check --listen` on another node.\n\n\
+         Exit status: 0 when no line is FAIL (warnings allowed), {code} ({name}) when\n\
+         at least one is; a usage error is also {usage}.",
+        days = crate::tls::preflight::EXPIRY_WARN_DAYS,
+        code = crate::exit::CHECK_FAILED.code(),
+        name = crate::exit::CHECK_FAILED.name(),
+        usage = crate::exit::ExitCode::Invalid.code(),
     )
 }
 
@@ -43,47 +74,11 @@ pub enum Command {
     /// Run a complete encrypted transfer on loopback with throwaway certificates.
     Demo(DemoArgs),
     /// Preflight this node's SST configuration: certificates, names, port, rsync; optionally a handshake with a peer.
-    #[command(after_help = crate::check::help(), after_long_help = crate::check::help())]
+    #[command(after_help = check_help(), after_long_help = check_help())]
     Check(CheckArgs),
     /// Print the sst-tunnel(1) manual page (roff) on stdout; used by packaging.
     #[command(hide = true)]
     Man,
-}
-
-/// Where configuration comes from, and the TLS options that override it.
-#[derive(Debug, Clone, Default, Args)]
-pub struct ConfigArgs {
-    /// Read only this option file (as mariadbd's --defaults-file).
-    #[arg(long, value_name = "FILE")]
-    pub defaults_file: Option<PathBuf>,
-    /// Read this option file after the default ones.
-    #[arg(long, value_name = "FILE")]
-    pub defaults_extra_file: Option<PathBuf>,
-    /// Also read groups named `<group><SUFFIX>` (e.g. [sst.node2]).
-    #[arg(long, value_name = "SUFFIX")]
-    pub defaults_group_suffix: Option<String>,
-    /// Read no option file at all; take everything from flags.
-    #[arg(long, conflicts_with_all = ["defaults_file", "defaults_extra_file"])]
-    pub no_defaults: bool,
-    /// CA certificate file (or directory used as a CA path); overrides [sst] tca.
-    #[arg(long, value_name = "FILE")]
-    pub tca: Option<PathBuf>,
-    /// Directory of hashed CA certificates; overrides [sst] tcapath.
-    #[arg(long, value_name = "DIR")]
-    pub tcapath: Option<PathBuf>,
-    /// This node's certificate chain (may hold the key); overrides [sst] tcert.
-    #[arg(long, value_name = "FILE")]
-    pub tcert: Option<PathBuf>,
-    /// This node's private key; overrides [sst] tkey.
-    #[arg(long, value_name = "FILE")]
-    pub tkey: Option<PathBuf>,
-    /// socat OPENSSL options (e.g. `verify=1,cipher=HIGH`); overrides [sst] sockopt.
-    #[arg(long, value_name = "OPTIONS", allow_hyphen_values = true)]
-    pub sockopt: Option<String>,
-    /// Joiner: names a donor's certificate must carry (comma-separated), or
-    /// `auto` for the hosts of wsrep_cluster_address; overrides [sst] sst-allowed-donors.
-    #[arg(long, value_name = "NAMES|auto")]
-    pub allowed_donors: Option<String>,
 }
 
 /// `sst-tunnel joiner`.

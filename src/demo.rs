@@ -11,8 +11,9 @@ use std::time::Instant;
 
 use tokio::net::TcpListener;
 
-use crate::cli::{ConfigArgs, DemoArgs};
+use crate::cli::DemoArgs;
 use crate::config::mycnf::OptionFiles;
+use crate::config::ConfigArgs;
 use crate::config::Settings;
 use crate::donor;
 use crate::error::Error;

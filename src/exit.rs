@@ -12,6 +12,9 @@
 
 use std::fmt;
 
+/// `sst-tunnel check` found at least one `FAIL`.
+pub const CHECK_FAILED: ExitCode = ExitCode::Invalid;
+
 /// Every exit status the program uses.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]

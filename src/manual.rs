@@ -44,7 +44,7 @@ pub fn say(line: &str) -> Result<(), Error> {
         .map_err(Error::Stdout)
 }
 
-fn load(config: &crate::cli::ConfigArgs) -> Result<Settings, Error> {
+fn load(config: &crate::config::ConfigArgs) -> Result<Settings, Error> {
     let files = Settings::load_files(config)?;
     let settings = Settings::resolve(config, files)?;
     for w in &settings.tls.opts.warnings {

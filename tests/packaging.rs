@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use sst_tunnel::cli::ConfigArgs;
+use sst_tunnel::config::ConfigArgs;
 use sst_tunnel::config::{Settings, KEYS};
 
 fn repo_file(path: &str) -> String {

@@ -4,7 +4,7 @@
 //! finding on stdout, `OK`, `WARN` or `FAIL`, each naming what was checked
 //! (the `[sst]`/`[mysqld]` key and its file) and the result or cause.
 //!
-//! - [`report`]: findings, their lines and the exit code ([`report::FAIL_EXIT`]).
+//! - [`report`]: findings, their lines and the exit code ([`crate::exit::CHECK_FAILED`]).
 //! - [`tls`]: certificate, key, CA, chain, dates, EKU, key permissions, sockopt.
 //! - [`address`]: the SST address as mariadbd derives it, and the donor's name check.
 //! - [`environment`]: option files, `wsrep_sst_method`, rsync, the SST port.
@@ -21,8 +21,9 @@ pub mod peer;
 pub mod report;
 pub mod tls;
 
-use crate::cli::{CheckArgs, ConfigArgs};
+use crate::cli::CheckArgs;
 use crate::config::mycnf::OptionFiles;
+use crate::config::ConfigArgs;
 use crate::config::{ConfigError, Settings};
 use crate::error::Error;
 use crate::exit::ExitCode;
@@ -30,36 +31,7 @@ use crate::shutdown::Shutdown;
 
 use report::{Finding, Report};
 
-/// The text after `sst-tunnel check --help`.
-pub fn help() -> String {
-    format!(
-        "Each finding is one line on stdout:\n\
-         \x20 OK    checked and fine\n\
-         \x20 WARN  works, but deserves attention (an SST logs the TLS ones at start)\n\
-         \x20 FAIL  an SST with this configuration would fail, or not be authenticated\n\
-         followed by what was checked (the [sst] or [mysqld] key and its file) and\n\
-         the result or cause.\n\n\
-         Checked: the option files; tcert, tkey and tca readable and parsable; the\n\
-         key matches the certificate; the chain verifies against the CA (with the\n\
-         intermediates of the tcert file); validity (expired or not yet valid: FAIL;\n\
-         expiring within {days} days, or a CA or intermediate that does: WARN); the\n\
-         EKU allows serverAuth and clientAuth; the key file is not readable by group\n\
-         or others (WARN); sockopt; the SST address derived from\n\
-         wsrep_sst_receive_address / wsrep_node_address / bind_address as mariadbd\n\
-         derives it, covered by the certificate (socat's name rules); rsync and its\n\
-         version; the SST port free; the donor allow-list (sst-allowed-donors) and\n\
-         whether this node's certificate passes it. --peer HOST:PORT adds a real mutual-TLS\n\
-         handshake with a joiner or `sst-tunnel check --listen` on another node.\n\n\
-         Exit status: 0 when no line is FAIL (warnings allowed), {code} ({name}) when\n\
-         at least one is; a usage error is also {usage}.",
-        days = crate::tls::preflight::EXPIRY_WARN_DAYS,
-        code = report::FAIL_EXIT.code(),
-        name = report::FAIL_EXIT.name(),
-        usage = ExitCode::Invalid.code(),
-    )
-}
-
-/// Runs the check and returns its exit code (see [`help`]).
+/// Runs the check and returns its exit code (see `sst-tunnel check --help`).
 pub async fn run(args: CheckArgs, shutdown: Shutdown) -> Result<ExitCode, Error> {
     let mut report = Report::new();
     let settings = local_checks(&args.config, &mut report).await;

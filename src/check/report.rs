@@ -6,10 +6,7 @@
 use std::fmt;
 use std::io::Write;
 
-use crate::exit::ExitCode;
-
-/// The exit code of a check that found at least one `FAIL`.
-pub const FAIL_EXIT: ExitCode = ExitCode::Invalid;
+use crate::exit::{ExitCode, CHECK_FAILED};
 
 /// How bad a finding is.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -134,12 +131,12 @@ impl Report {
         self.findings.iter().filter(|f| f.level == level).count()
     }
 
-    /// [`ExitCode::Success`] without a `FAIL`, else [`FAIL_EXIT`].
+    /// [`ExitCode::Success`] without a `FAIL`, else [`CHECK_FAILED`].
     pub fn exit_code(&self) -> ExitCode {
         if self.count(Level::Fail) == 0 {
             ExitCode::Success
         } else {
-            FAIL_EXIT
+            CHECK_FAILED
         }
     }
 }
@@ -168,7 +165,7 @@ mod tests {
         r.add(Finding::warn("a", "b"));
         assert_eq!(r.exit_code(), ExitCode::Success);
         r.add(Finding::fail("a", "b"));
-        assert_eq!(r.exit_code(), FAIL_EXIT);
-        assert_eq!(FAIL_EXIT.code(), 22);
+        assert_eq!(r.exit_code(), CHECK_FAILED);
+        assert_eq!(CHECK_FAILED.code(), 22);
     }
 }

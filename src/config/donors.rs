@@ -212,8 +212,8 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::ConfigArgs;
     use crate::config::mycnf::OptionFiles;
+    use crate::config::ConfigArgs;
     use crate::exit::ExitCode;
     use std::path::Path;
 

@@ -4,13 +4,15 @@
 //! A flag overrides the option files. Every `[sst]` key this program reads
 //! is listed in [`KEYS`] with its default, which the README repeats.
 
+mod args;
 pub mod donors;
 pub mod mycnf;
+
+pub use args::ConfigArgs;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::cli::ConfigArgs;
 use crate::exit::ExitCode;
 use crate::tls::{sockopt, SockOpts, TlsSettings};
 use donors::AllowedDonors;

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use tracing::{error, info, warn};
 
-use crate::cli::ConfigArgs;
 use crate::config::mycnf::{OptionFiles, MYSQLD};
+use crate::config::ConfigArgs;
 use crate::config::Settings;
 use crate::error::Error;
 use crate::exit::ExitCode;

@@ -1,0 +1,43 @@
+//! Where the configuration comes from, and the TLS options that override
+//! it: the flags every command shares (`--defaults-file`, `--tcert`, ...),
+//! as raw values. [`super::Settings::resolve`] validates them.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+/// Where configuration comes from, and the TLS options that override it.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConfigArgs {
+    /// Read only this option file (as mariadbd's --defaults-file).
+    #[arg(long, value_name = "FILE")]
+    pub defaults_file: Option<PathBuf>,
+    /// Read this option file after the default ones.
+    #[arg(long, value_name = "FILE")]
+    pub defaults_extra_file: Option<PathBuf>,
+    /// Also read groups named `<group><SUFFIX>` (e.g. [sst.node2]).
+    #[arg(long, value_name = "SUFFIX")]
+    pub defaults_group_suffix: Option<String>,
+    /// Read no option file at all; take everything from flags.
+    #[arg(long, conflicts_with_all = ["defaults_file", "defaults_extra_file"])]
+    pub no_defaults: bool,
+    /// CA certificate file (or directory used as a CA path); overrides [sst] tca.
+    #[arg(long, value_name = "FILE")]
+    pub tca: Option<PathBuf>,
+    /// Directory of hashed CA certificates; overrides [sst] tcapath.
+    #[arg(long, value_name = "DIR")]
+    pub tcapath: Option<PathBuf>,
+    /// This node's certificate chain (may hold the key); overrides [sst] tcert.
+    #[arg(long, value_name = "FILE")]
+    pub tcert: Option<PathBuf>,
+    /// This node's private key; overrides [sst] tkey.
+    #[arg(long, value_name = "FILE")]
+    pub tkey: Option<PathBuf>,
+    /// socat OPENSSL options (e.g. `verify=1,cipher=HIGH`); overrides [sst] sockopt.
+    #[arg(long, value_name = "OPTIONS", allow_hyphen_values = true)]
+    pub sockopt: Option<String>,
+    /// Joiner: names a donor's certificate must carry (comma-separated), or
+    /// `auto` for the hosts of wsrep_cluster_address; overrides [sst] sst-allowed-donors.
+    #[arg(long, value_name = "NAMES|auto")]
+    pub allowed_donors: Option<String>,
+}
