@@ -10,22 +10,21 @@
 //! what the tunnel met (`failures`).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::config::{Settings, Timeouts};
-use crate::error::Error;
-use crate::exit::ExitCode;
 use crate::meter::Meter;
 use crate::relay::RelayOpts;
 use crate::sst::address::SstAddress;
-use crate::tls::{PeerInfo, SockOpts, TlsClient, TlsError};
+use crate::tls::{PeerInfo, SockOpts, TlsClient};
 
+mod error;
 mod failures;
 mod tunnel;
+pub use error::{ConnectAttempt, DonorError, TunnelFailure};
 pub use tunnel::Relay;
 
 /// The joiner to connect to.
@@ -62,70 +61,6 @@ pub struct DonorConfig {
     pub relay: RelayOpts,
 }
 
-/// Errors of the donor side.
-#[derive(Debug, thiserror::Error)]
-pub enum DonorError {
-    /// The joiner's name could not be resolved.
-    #[error("cannot resolve the joiner address {target}")]
-    Resolve {
-        /// The joiner.
-        target: Target,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// No TCP connection within the retry window.
-    #[error("cannot connect to the joiner {target} within {}s (sst-connect-retry): {last}", window.as_secs())]
-    Unreachable {
-        /// The joiner.
-        target: Target,
-        /// The retry window.
-        window: Duration,
-        /// The last attempt's error.
-        last: String,
-    },
-    /// The TLS handshake with the joiner failed.
-    #[error("TLS handshake with the joiner {target} failed")]
-    Tls {
-        /// The joiner.
-        target: Target,
-        /// What went wrong, names included.
-        #[source]
-        source: TlsError,
-    },
-    /// No byte moved through the tunnel for the idle timeout.
-    #[error(
-        "transfer to the joiner {target} ({subject}) stalled: no byte moved for {}s \
-         (sst-idle-timeout); rsync then reported: {rsync}",
-        idle.as_secs()
-    )]
-    Stalled {
-        /// The joiner.
-        target: Target,
-        /// The joiner certificate's subject (empty before any handshake).
-        subject: String,
-        /// The idle timeout that elapsed.
-        idle: Duration,
-        /// What rsync said.
-        rsync: String,
-    },
-    /// The relay listener failed.
-    #[error("relay listener failed")]
-    Listener(#[source] std::io::Error),
-}
-
-impl DonorError {
-    /// The exit code this error ends the program with.
-    pub fn exit_code(&self) -> ExitCode {
-        match self {
-            DonorError::Resolve { .. } | DonorError::Unreachable { .. } => ExitCode::Unreachable,
-            DonorError::Tls { source, .. } => source.exit_code(),
-            DonorError::Stalled { .. } => ExitCode::TimedOut,
-            DonorError::Listener(_) => ExitCode::Failure,
-        }
-    }
-}
-
 mod connect;
 pub use connect::connect_joiner;
 use connect::RETRY_PAUSE;
@@ -152,7 +87,7 @@ pub fn donor_config(
     settings: &Settings,
     address: &str,
     meter: &Arc<Meter>,
-) -> Result<DonorConfig, Error> {
+) -> Result<DonorConfig, DonorError> {
     let address = SstAddress::parse(address)?;
     let tls = Arc::new(TlsClient::new(&settings.tls, &address.host_unbracketed)?);
     Ok(DonorConfig {

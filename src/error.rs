@@ -18,24 +18,13 @@ pub enum Error {
     Rsync(#[from] crate::rsync::RsyncError),
     /// The joiner's run loop.
     #[error(transparent)]
-    Joiner(#[from] crate::joiner::JoinerError),
+    Joiner(Box<crate::joiner::JoinerError>),
     /// The donor's relay or its connection to the joiner.
     #[error(transparent)]
     Donor(Box<crate::donor::DonorError>),
     /// The SST contract (argv, files, binlogs, stdout).
     #[error(transparent)]
     Sst(#[from] crate::sst::SstError),
-    /// rsync failed because the tunnel under it failed: the tunnel's reason first.
-    #[error("transfer failed because the tunnel failed: {tunnel} (rsync then reported: {rsync})")]
-    Tunnel {
-        /// What the relay met (TLS failure, names included).
-        tunnel: String,
-        /// What rsync said about it.
-        rsync: String,
-        /// The tunnel failure's exit code (13 for a rejected certificate,
-        /// 255 for a connection that broke mid-transfer, ...).
-        code: ExitCode,
-    },
     /// A malformed address.
     #[error("invalid address {address:?}: {reason}")]
     Address {
@@ -81,6 +70,12 @@ impl From<crate::tls::TlsError> for Error {
     }
 }
 
+impl From<crate::joiner::JoinerError> for Error {
+    fn from(e: crate::joiner::JoinerError) -> Self {
+        Error::Joiner(Box::new(e))
+    }
+}
+
 impl From<crate::donor::DonorError> for Error {
     fn from(e: crate::donor::DonorError) -> Self {
         Error::Donor(Box::new(e))
@@ -103,7 +98,6 @@ impl Error {
             Error::Joiner(e) => e.exit_code(),
             Error::Donor(e) => e.exit_code(),
             Error::Sst(e) => e.exit_code(),
-            Error::Tunnel { code, .. } => *code,
             Error::Address { .. } | Error::Usage(_) => ExitCode::Invalid,
             Error::Bind { source, .. } if source.kind() == std::io::ErrorKind::AddrInUse => {
                 ExitCode::Busy

@@ -21,15 +21,16 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, info, info_span, warn, Instrument};
 
 use crate::config::Timeouts;
-use crate::exit::ExitCode;
+
 use crate::meter::Meter;
 use crate::relay::{self, RelayOpts};
 use crate::rsync::daemon::DaemonConfig;
 use crate::rsync::MARKER;
-use crate::tls::{PeerInfo, SockOpts, TlsServer};
+use crate::tls::{SockOpts, TlsServer};
 
 pub mod admission;
 mod backend;
+mod error;
 mod failure;
 mod listen;
 mod peers;
@@ -37,6 +38,7 @@ pub mod rejects;
 use admission::{Admission, HandshakeSlot};
 pub use backend::prepare_datadir;
 use backend::{forward, to_rsync};
+pub use error::{ConnectionError, ConnectionFailure, JoinerError};
 use failure::LastFailure;
 pub use listen::bind_listener;
 use peers::OpenPeers;
@@ -84,58 +86,6 @@ pub enum JoinerOutcome {
     Complete(String),
     /// The token was cancelled.
     Stopped,
-}
-
-/// Errors that end a joiner run.
-#[derive(Debug, thiserror::Error)]
-pub enum JoinerError {
-    /// No authenticated connection within the first-connection timeout.
-    #[error("no donor connected within {}s (sst-initial-timeout)", .0.as_secs())]
-    InitialTimeout(Duration),
-    /// Connections were served but nothing arrived from the donor for too long.
-    #[error("transfer stalled: no byte moved for {}s (sst-idle-timeout) from the donor {peers}{}", .idle.as_secs(),
-        .last_failure.as_ref().map(|f| format!("; the last failed connection: {f}")).unwrap_or_default())]
-    Stalled {
-        /// The idle timeout that elapsed.
-        idle: Duration,
-        /// The donor connections open at that moment (address and
-        /// certificate subject), or the last one seen.
-        peers: String,
-        /// The last connection failure (donor's peer address, subject and
-        /// cause): what broke the transfer, when something did.
-        last_failure: Option<String>,
-    },
-    /// A served connection's rsync found the file system full: waiting on
-    /// cannot help, the run ends at once.
-    #[error("the joiner's file system is full: cannot write into {} on {mount}: No space left on device (ENOSPC); {detail}", dir.display())]
-    NoSpace {
-        /// The data or InnoDB log directory rsync was writing into.
-        dir: PathBuf,
-        /// The mount holding it (mount point, type, source).
-        mount: String,
-        /// rsync's line and the connection it came from.
-        detail: String,
-    },
-    /// The marker exists but cannot be read.
-    #[error("cannot read the completion marker {}", path.display())]
-    Marker {
-        /// The marker path.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-impl JoinerError {
-    /// The exit code this error ends the program with.
-    pub fn exit_code(&self) -> ExitCode {
-        match self {
-            JoinerError::InitialTimeout(_) | JoinerError::Stalled { .. } => ExitCode::TimedOut,
-            JoinerError::Marker { .. } => ExitCode::BrokenPipe,
-            JoinerError::NoSpace { .. } => ExitCode::NoSpace,
-        }
-    }
 }
 
 /// Says at start which donors the joiner accepts: any certificate from the
@@ -397,41 +347,28 @@ async fn serve(
     if let Some(m) = cfg.meter() {
         m.connection_opened();
     }
-    log_open(&info);
+    relay::log::opened(&info);
     let _open = shared.peers.open(peer, &info);
     let outcome = match &cfg.backend {
         Backend::Forward(addr) => forward(cfg, tls, &first, *addr, token).await,
         Backend::Rsync(conf) => to_rsync(cfg, tls, &first, conf, token).await,
     };
-    if let Err(e) = &outcome {
-        let from = format!("from {peer} ({})", info.subject);
-        if let Backend::Rsync(conf) = &cfg.backend {
-            failure::note_no_space(&shared.failures, conf, e, &from);
-        }
-        shared.failures.record(format!("{from}: {e}"));
+    relay::log::closed(&info, start.elapsed(), outcome.as_ref());
+    if let Err(error) = outcome {
+        let conf = match &cfg.backend {
+            Backend::Rsync(conf) => Some(&**conf),
+            Backend::Forward(_) => None,
+        };
+        let failure = ConnectionFailure {
+            peer,
+            subject: info.subject.clone(),
+            error,
+        };
+        shared.failures.record(failure, conf);
     }
-    log_close(&info, start, outcome);
 }
 
 fn prepare_socket(tcp: &TcpStream, opts: &SockOpts) -> std::io::Result<()> {
     tcp.set_nodelay(true)?;
     opts.apply_tcp(tcp)
-}
-
-fn log_open(info: &PeerInfo) {
-    info!(subject = %info.subject, protocol = %info.protocol, cipher = %info.cipher, "connection opened");
-}
-
-fn log_close(info: &PeerInfo, start: Instant, outcome: Result<relay::Transfer, String>) {
-    let elapsed_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
-    match outcome {
-        Ok(t) => info!(
-            subject = %info.subject, protocol = %info.protocol, cipher = %info.cipher,
-            bytes_in = t.b_to_a, bytes_out = t.a_to_b, elapsed_ms, "connection closed"
-        ),
-        Err(e) => warn!(
-            subject = %info.subject, protocol = %info.protocol, cipher = %info.cipher,
-            elapsed_ms, error = %e, "connection failed"
-        ),
-    }
 }

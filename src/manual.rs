@@ -87,12 +87,7 @@ async fn joiner_command(args: JoinerArgs, shutdown: Shutdown) -> Result<ExitCode
             return Err(Error::Usage("joiner needs --datadir or --forward".into()));
         }
     };
-    let listener = joiner::bind_listener(&address).await?;
-    let bound = listener.local_addr().map_err(|source| Error::Bind {
-        held_by: String::new(),
-        address: address.authority(),
-        source,
-    })?;
+    let (listener, bound) = joiner::bind_listener(&address).await?;
     let cfg = JoinerConfig {
         tls,
         sockopts: settings.tls.opts.clone(),

@@ -29,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use crate::meter::Meter;
 
 mod half;
+pub mod log;
 
 use half::Half;
 

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use crate::config::mycnf::{OptionFiles, MYSQLD};
-use crate::error::Error;
+use crate::joiner::JoinerError;
 use crate::sst::address::{SstAddress, DEFAULT_PORT};
 
 use super::address::SstTarget;
@@ -130,22 +130,22 @@ pub async fn port(target: Option<&SstTarget>, report: &mut Report) {
         },
     };
     match crate::joiner::bind_listener(&address).await {
-        Ok(listener) => {
-            let bound = listener
-                .local_addr()
-                .map_or_else(|_| address.authority(), |a| a.to_string());
+        Ok((listener, bound)) => {
             drop(listener);
             report.add(Finding::ok(
                 subject,
                 format!("SST port free: {bound} can be bound"),
             ));
         }
-        Err(Error::Bind {
+        Err(JoinerError::Bind {
             address: a,
             held_by,
             source,
         }) => {
             let cause = if source.kind() == std::io::ErrorKind::AddrInUse {
+                let held_by = held_by
+                    .map(|h| format!(" (held by {h})"))
+                    .unwrap_or_default();
                 format!("SST port in use: cannot bind {a}{held_by}")
             } else {
                 format!("cannot bind {a}: {source}")

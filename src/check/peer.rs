@@ -157,13 +157,9 @@ pub async fn listen(
             ))
         }
     };
-    let listener = match crate::joiner::bind_listener(&address).await {
+    let (listener, bound) = match crate::joiner::bind_listener(&address).await {
         Ok(l) => l,
         Err(e) => return report.add(Finding::fail(subject, chain(&e))),
-    };
-    let bound = match listener.local_addr() {
-        Ok(a) => a,
-        Err(e) => return report.add(Finding::fail(subject, format!("no local address: {e}"))),
     };
     let handshake = settings.timeouts.handshake;
     report.add(Finding::ok(

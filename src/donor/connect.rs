@@ -10,7 +10,7 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
-use super::{DonorConfig, DonorError};
+use super::{ConnectAttempt, DonorConfig, DonorError};
 use crate::tls::{PeerInfo, TlsError};
 
 /// Pause between connect attempts while the joiner is not listening yet.
@@ -21,7 +21,7 @@ async fn connect_tcp(
     token: &CancellationToken,
 ) -> Result<TcpStream, DonorError> {
     let deadline = Instant::now() + cfg.timeouts.connect_retry;
-    let mut last = String::from("no attempt made");
+    let mut last = ConnectAttempt::None;
     loop {
         // An IP literal needs no resolver (which would be a thread hop per
         // relay connection); a host name is resolved again on every retry.
@@ -38,12 +38,12 @@ async fn connect_tcp(
         for addr in addrs {
             match tokio::time::timeout(cfg.timeouts.connect, TcpStream::connect(addr)).await {
                 Ok(Ok(tcp)) => return Ok(tcp),
-                Ok(Err(e)) => last = format!("{addr}: {e}"),
+                Ok(Err(source)) => last = ConnectAttempt::Failed { addr, source },
                 Err(_) => {
-                    last = format!(
-                        "{addr}: connect timed out after {}s",
-                        cfg.timeouts.connect.as_secs()
-                    )
+                    last = ConnectAttempt::TimedOut {
+                        addr,
+                        timeout: cfg.timeouts.connect,
+                    }
                 }
             }
         }
@@ -58,7 +58,7 @@ async fn connect_tcp(
             _ = token.cancelled() => return Err(DonorError::Unreachable {
                 target: cfg.target.clone(),
                 window: cfg.timeouts.connect_retry,
-                last: "cancelled".into(),
+                last: ConnectAttempt::Cancelled,
             }),
             _ = tokio::time::sleep(RETRY_PAUSE) => {}
         }
@@ -97,7 +97,7 @@ pub async fn connect_joiner(
             Err(source) => {
                 return Err(DonorError::Tls {
                     target: cfg.target.clone(),
-                    source,
+                    source: Box::new(source),
                 })
             }
         }

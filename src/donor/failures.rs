@@ -7,8 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::{DonorError, Target};
-use crate::error::Error;
+use super::{DonorError, Target, TunnelFailure};
 use crate::exit::ExitCode;
 use crate::meter::Meter;
 use crate::relay::RelayError;
@@ -19,21 +18,21 @@ use crate::tls::PeerInfo;
 /// connection": its own `--timeout` fired, i.e. the tunnel stopped moving.
 const RSYNC_TIMEOUT_STATUSES: [i32; 2] = [30, 35];
 
-/// The first failure a relay connection met (text and the exit code it
-/// deserves), kept so that the donor can report it instead of rsync's "did
-/// not see server greeting" or "write error: Broken pipe".
+/// The first failure a relay connection met, kept so that the donor can
+/// report it instead of rsync's "did not see server greeting" or "write
+/// error: Broken pipe".
 #[derive(Clone, Debug, Default)]
-pub(super) struct FirstFailure(Arc<Mutex<Option<(String, ExitCode)>>>);
+pub(super) struct FirstFailure(Arc<Mutex<Option<Arc<TunnelFailure>>>>);
 
 impl FirstFailure {
-    pub(super) fn record(&self, text: String, code: ExitCode) {
+    pub(super) fn record(&self, failure: TunnelFailure) {
         if let Ok(mut slot) = self.0.lock() {
-            slot.get_or_insert((text, code));
+            slot.get_or_insert(Arc::new(failure));
         }
     }
 
     /// The recorded failure, if any.
-    pub(super) fn get(&self) -> Option<(String, ExitCode)> {
+    pub(super) fn get(&self) -> Option<Arc<TunnelFailure>> {
         self.0.lock().ok().and_then(|s| s.clone())
     }
 }
@@ -128,29 +127,26 @@ pub(super) fn explain(
     idle: Option<Duration>,
     failures: &FirstFailure,
     watch: &StallWatch,
-) -> Error {
+) -> DonorError {
     // rsync's own report of a full joiner disk is the cause, whatever the
     // tunnel met after the joiner gave up.
     if e.exit_code() == ExitCode::NoSpace {
         return e.into();
     }
-    let rsync = crate::exit::chain(&e);
     if let Some(idle) = idle {
         if watch.is_stalled() || is_rsync_timeout(&e) {
             return DonorError::Stalled {
                 target: target.clone(),
                 subject: watch.subject(),
                 idle,
-                rsync,
-            }
-            .into();
+                rsync: Box::new(e),
+            };
         }
     }
     match failures.get() {
-        Some((tunnel, code)) => Error::Tunnel {
+        Some(tunnel) => DonorError::Tunnel {
             tunnel,
-            rsync,
-            code,
+            rsync: Box::new(e),
         },
         None => e.into(),
     }
@@ -220,7 +216,10 @@ mod tests {
     #[test]
     fn other_failures_keep_the_tunnel_reason_first() {
         let failures = FirstFailure::default();
-        failures.record("peer certificate rejected".into(), ExitCode::AuthFailed);
+        failures.record(TunnelFailure::Alert(RelayError::Read {
+            direction: Direction::BToA,
+            source: std::io::Error::other("tlsv13 alert certificate required"),
+        }));
         let idle = Some(Duration::from_secs(5));
         let e = explain(
             failed(12),
@@ -229,7 +228,15 @@ mod tests {
             &failures,
             &StallWatch::default(),
         );
-        assert!(matches!(e, Error::Tunnel { .. }), "{e}");
+        assert!(matches!(e, DonorError::Tunnel { .. }), "{e}");
+        assert_eq!(e.exit_code(), ExitCode::AuthFailed);
+        let text = crate::exit::chain(&e);
+        assert!(
+            text.starts_with("transfer failed because the tunnel failed: ")
+                && text.contains("certificate required")
+                && text.contains("(rsync then reported: rsync directory db1 failed"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -281,8 +288,24 @@ mod tests {
     fn the_first_failure_is_kept() {
         let f = FirstFailure::default();
         assert!(f.get().is_none());
-        f.record("cut".into(), ExitCode::TransferFailed);
-        f.record("later".into(), ExitCode::AuthFailed);
-        assert_eq!(f.get(), Some(("cut".to_string(), ExitCode::TransferFailed)));
+        let cut = || RelayError::Truncated {
+            direction: Direction::BToA,
+            source: std::io::Error::from(ErrorKind::UnexpectedEof),
+        };
+        f.record(TunnelFailure::Broke {
+            target: target(),
+            subject: "CN=joiner".into(),
+            elapsed_ms: 7,
+            source: cut(),
+        });
+        f.record(TunnelFailure::Alert(cut()));
+        let first = f.get().unwrap();
+        assert_eq!(first.exit_code(), ExitCode::TransferFailed);
+        assert!(
+            first.to_string().starts_with(
+                "the connection to the joiner 10.0.0.1:4444 (CN=joiner) broke after 7 ms"
+            ),
+            "{first}"
+        );
     }
 }

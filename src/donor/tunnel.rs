@@ -10,12 +10,10 @@ use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{info, info_span, warn, Instrument};
+use tracing::{info_span, warn, Instrument};
 
 use super::failures::{self, broke_mid_transfer, FirstFailure, StallWatch};
-use super::{connect_joiner, DonorConfig, DonorError, RETRY_PAUSE};
-use crate::error::Error;
-use crate::exit::ExitCode;
+use super::{connect_joiner, DonorConfig, DonorError, TunnelFailure, RETRY_PAUSE};
 use crate::relay;
 use crate::sockowner;
 
@@ -130,16 +128,8 @@ async fn relay_one(
     let (tls, info) = match connected {
         Ok(ok) => ok,
         Err(e) => {
-            let text = crate::exit::chain(&e);
-            warn!(error = %text, "connection to the joiner failed");
-            // Unreachable (111) and timeouts (110) keep their codes; any
-            // other failure of a relay handshake is reported as the TLS
-            // authentication failure it most likely is (13).
-            let code = match e.exit_code() {
-                c @ (ExitCode::Unreachable | ExitCode::TimedOut) => c,
-                _ => ExitCode::AuthFailed,
-            };
-            failures.record(text, code);
+            warn!(error = %crate::exit::chain(&e), "connection to the joiner failed");
+            failures.record(TunnelFailure::Connect(e));
             return;
         }
     };
@@ -147,66 +137,54 @@ async fn relay_one(
         m.connection_opened();
     }
     let _pumping = watch.pumping(&info);
-    info!(subject = %info.subject, protocol = %info.protocol, cipher = %info.cipher, "connection opened");
-    let elapsed_ms = || u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
-    match relay::pump(local, tls, &cfg.relay, token).await {
-        Ok(t) => info!(
-            subject = %info.subject, protocol = %info.protocol, cipher = %info.cipher,
-            bytes_out = t.a_to_b, bytes_in = t.b_to_a, elapsed_ms = elapsed_ms(), "connection closed"
-        ),
-        Err(e) => {
-            let text = crate::exit::chain(&e);
-            warn!(subject = %info.subject, elapsed_ms = elapsed_ms(), error = %text, "connection failed");
-            if broke_mid_transfer(&e) {
-                // Authenticated, then cut: the joiner (or the network) went
-                // away mid-transfer. Not an authentication failure; rsync
-                // failed because of it, which the table calls 255.
-                failures.record(
-                    format!(
-                        "the connection to the joiner {} ({}) broke after {} ms: {text}",
-                        cfg.target,
-                        info.subject,
-                        elapsed_ms()
-                    ),
-                    ExitCode::TransferFailed,
-                );
-            } else {
-                // A TLS alert after the handshake: with TLS 1.3 the joiner
-                // rejects our certificate only after our side finished.
-                failures.record(text, ExitCode::AuthFailed);
+    relay::log::opened(&info);
+    let pumped = relay::pump(local, tls, &cfg.relay, token).await;
+    relay::log::closed(&info, start.elapsed(), pumped.as_ref());
+    if let Err(e) = pumped {
+        failures.record(if broke_mid_transfer(&e) {
+            // Authenticated, then cut: not an authentication failure; rsync
+            // failed because of it, which the table calls 255.
+            TunnelFailure::Broke {
+                target: cfg.target.clone(),
+                subject: info.subject.clone(),
+                elapsed_ms: u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
+                source: e,
             }
-        }
+        } else {
+            TunnelFailure::Alert(e)
+        });
     }
 }
 
 /// Binds the donor's relay on loopback (`127.0.0.1:0` unless `listen` names one).
-async fn bind_relay(listen: Option<&str>) -> Result<TcpListener, Error> {
+async fn bind_relay(listen: Option<&str>) -> Result<(TcpListener, SocketAddr), DonorError> {
     let addr: SocketAddr = match listen {
         None => SocketAddr::from(([127, 0, 0, 1], 0)),
-        Some(text) => text.parse().map_err(|_| Error::Address {
+        Some(text) => text.parse().map_err(|_| DonorError::RelayAddress {
             address: text.to_string(),
-            reason: "expected a loopback IP:PORT such as 127.0.0.1:4445".into(),
+            reason: "expected a loopback IP:PORT such as 127.0.0.1:4445",
         })?,
     };
     if !addr.ip().is_loopback() {
-        return Err(Error::Address {
+        return Err(DonorError::RelayAddress {
             address: addr.to_string(),
-            reason: "the relay listens on loopback only".into(),
+            reason: "the relay listens on loopback only",
         });
     }
-    TcpListener::bind(addr).await.map_err(|source| Error::Bind {
-        held_by: String::new(),
-        address: addr.to_string(),
+    let bind_err = |source| DonorError::RelayBind {
+        address: addr,
         source,
-    })
+    };
+    let listener = TcpListener::bind(addr).await.map_err(bind_err)?;
+    let bound = listener.local_addr().map_err(bind_err)?;
+    Ok((listener, bound))
 }
 
 /// Waits for the relay task and surfaces its error.
-async fn join_relay(relay: tokio::task::JoinHandle<Result<(), DonorError>>) -> Result<(), Error> {
-    match relay.await {
-        Ok(r) => Ok(r?),
-        Err(e) => Err(Error::Task(e.to_string())),
-    }
+async fn join_relay(
+    relay: tokio::task::JoinHandle<Result<(), DonorError>>,
+) -> Result<(), DonorError> {
+    relay.await.map_err(DonorError::Task)?
 }
 
 /// A running relay: where the rsync clients connect, and what it met.
@@ -228,13 +206,8 @@ impl Relay {
         cfg: Arc<DonorConfig>,
         listen: Option<&str>,
         abort: &CancellationToken,
-    ) -> Result<Relay, Error> {
-        let listener = bind_relay(listen).await?;
-        let addr = listener.local_addr().map_err(|source| Error::Bind {
-            held_by: String::new(),
-            address: "relay".into(),
-            source,
-        })?;
+    ) -> Result<Relay, DonorError> {
+        let (listener, addr) = bind_relay(listen).await?;
         let failures = FirstFailure::default();
         let watch = StallWatch::default();
         let stop = CancellationToken::new();
@@ -265,7 +238,7 @@ impl Relay {
     pub async fn step<T>(
         &self,
         step: impl std::future::Future<Output = Result<T, crate::rsync::RsyncError>>,
-    ) -> Result<T, Error> {
+    ) -> Result<T, DonorError> {
         step.await.map_err(|e| {
             failures::explain(
                 e,
@@ -283,7 +256,7 @@ impl Relay {
         plan: &crate::rsync::client::TransferPlan,
         state: &str,
         token: &CancellationToken,
-    ) -> Result<(), Error> {
+    ) -> Result<(), DonorError> {
         self.step(crate::rsync::client::send_data(plan, token))
             .await?;
         self.step(crate::rsync::client::send_marker(plan, state, token))
@@ -292,21 +265,21 @@ impl Relay {
 
     /// Stops accepting, lets open connections finish within the close
     /// timeout, and surfaces the relay's own error.
-    pub async fn finish(self) -> Result<(), Error> {
+    pub async fn finish(self) -> Result<(), DonorError> {
         self.stop.cancel();
         join_relay(self.task).await
     }
 
     /// Ends every connection at once (after a failed step, whose rsyncs
     /// are gone: what is still open has nothing left to deliver).
-    pub async fn abort(self) -> Result<(), Error> {
+    pub async fn abort(self) -> Result<(), DonorError> {
         self.kill.cancel();
         self.stop.cancel();
         join_relay(self.task).await
     }
 
     /// [`Relay::finish`] when `ok`, else [`Relay::abort`].
-    pub async fn close(self, ok: bool) -> Result<(), Error> {
+    pub async fn close(self, ok: bool) -> Result<(), DonorError> {
         if ok {
             self.finish().await
         } else {

@@ -12,8 +12,8 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
+use super::error::{ConnectionError, JoinerError};
 use super::JoinerConfig;
-use crate::error::Error;
 use crate::relay;
 use crate::rsync::daemon::DaemonConfig;
 
@@ -25,7 +25,7 @@ async fn feed<S, B>(
     mut backend: B,
     cfg: &JoinerConfig,
     token: &CancellationToken,
-) -> Result<relay::Transfer, String>
+) -> Result<relay::Transfer, ConnectionError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     B: AsyncRead + AsyncWrite + Unpin,
@@ -33,13 +33,11 @@ where
     backend
         .write_all(first)
         .await
-        .map_err(|e| format!("cannot write to the backend: {e}"))?;
+        .map_err(ConnectionError::Backend)?;
     if let Some(m) = cfg.meter() {
         m.add_inbound(first.len() as u64);
     }
-    let mut t = relay::pump(backend, tls, &cfg.relay, token)
-        .await
-        .map_err(|e| crate::exit::chain(&e))?;
+    let mut t = relay::pump(backend, tls, &cfg.relay, token).await?;
     t.b_to_a += first.len() as u64;
     Ok(t)
 }
@@ -50,13 +48,13 @@ pub(super) async fn forward(
     first: &[u8],
     addr: SocketAddr,
     token: &CancellationToken,
-) -> Result<relay::Transfer, String> {
+) -> Result<relay::Transfer, ConnectionError> {
     let backend = TcpStream::connect(addr)
         .await
-        .map_err(|e| format!("cannot connect to the forward target {addr}: {e}"))?;
+        .map_err(|source| ConnectionError::Forward { addr, source })?;
     backend
         .set_nodelay(true)
-        .map_err(|e| format!("cannot set TCP_NODELAY: {e}"))?;
+        .map_err(ConnectionError::NoDelay)?;
     feed(tls, first, backend, cfg, token).await
 }
 
@@ -66,9 +64,8 @@ pub(super) async fn to_rsync(
     first: &[u8],
     conf: &DaemonConfig,
     token: &CancellationToken,
-) -> Result<relay::Transfer, String> {
-    let mut server =
-        crate::rsync::daemon::spawn_server(conf).map_err(|e| crate::exit::chain(&e))?;
+) -> Result<relay::Transfer, ConnectionError> {
+    let mut server = crate::rsync::daemon::spawn_server(conf)?;
     let pumped = feed(tls, first, &mut server, cfg, token).await;
     // The pump ended (or failed): the server must be gone before we report,
     // so that "connection closed" means rsync has finished writing.
@@ -82,7 +79,7 @@ pub(super) async fn to_rsync(
         Err(_) => server.kill().await,
     };
     let transfer = pumped?;
-    exited.map_err(|e| crate::exit::chain(&e))?;
+    exited?;
     Ok(transfer)
 }
 
@@ -92,10 +89,11 @@ pub(super) async fn to_rsync(
 pub fn prepare_datadir(
     datadir: &Path,
     log_dir: &Path,
-) -> Result<crate::rsync::daemon::DaemonConfig, Error> {
+) -> Result<crate::rsync::daemon::DaemonConfig, JoinerError> {
     for dir in [datadir, log_dir] {
-        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-            what: format!("cannot create {}", dir.display()),
+        std::fs::create_dir_all(dir).map_err(|source| JoinerError::Prepare {
+            action: "create",
+            path: dir.to_path_buf(),
             source,
         })?;
     }
@@ -104,8 +102,9 @@ pub fn prepare_datadir(
         Ok(()) => warn!(path = %marker.display(), "removed a stale completion marker"),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(source) => {
-            return Err(Error::Io {
-                what: format!("cannot remove the stale marker {}", marker.display()),
+            return Err(JoinerError::Prepare {
+                action: "remove the stale marker",
+                path: marker,
                 source,
             })
         }

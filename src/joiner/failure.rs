@@ -1,16 +1,16 @@
 //! What the joiner's connections met, kept for its final error: the last
-//! connection failure (peer, subject, cause) for a stall, and a full file
-//! system, which ends the run at once.
+//! connection failure (peer, subject, typed cause) for a stall, and a full
+//! file system, which ends the run at once.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::JoinerError;
+use super::error::{ConnectionFailure, JoinerError};
 use crate::rsync::daemon::DaemonConfig;
 
 #[derive(Debug, Default)]
 struct Seen {
-    last: Option<String>,
+    last: Option<Arc<ConnectionFailure>>,
     no_space: Option<JoinerError>,
 }
 
@@ -20,17 +20,25 @@ pub(super) struct LastFailure(Arc<Mutex<Seen>>);
 
 impl LastFailure {
     fn lock(&self) -> MutexGuard<'_, Seen> {
-        // A poisoned slot of strings is still worth reading.
+        // A poisoned record of failures is still worth reading.
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Records a served connection's failure (the latest wins).
-    pub(super) fn record(&self, text: String) {
-        self.lock().last = Some(text);
+    /// Records a served connection's failure (the latest wins); if its
+    /// rsync found the file system full (`conf` tells which directory it
+    /// was writing into), the run's full-disk error is recorded too.
+    pub(super) fn record(&self, failure: ConnectionFailure, conf: Option<&DaemonConfig>) {
+        let failure = Arc::new(failure);
+        let no_space = conf.and_then(|conf| no_space(conf, &failure));
+        let mut seen = self.lock();
+        if seen.no_space.is_none() {
+            seen.no_space = no_space;
+        }
+        seen.last = Some(failure);
     }
 
     /// The latest failure recorded.
-    pub(super) fn get(&self) -> Option<String> {
+    pub(super) fn get(&self) -> Option<Arc<ConnectionFailure>> {
         self.lock().last.clone()
     }
 
@@ -40,28 +48,20 @@ impl LastFailure {
     }
 }
 
-/// If rsync's error `text` reports a full file system, records it with the
+/// The full-disk error for `failure`, when its rsync reported one: the
 /// directory it was writing into (the log module's, else the data
 /// directory) and the mount holding that directory.
-pub(super) fn note_no_space(failures: &LastFailure, conf: &DaemonConfig, text: &str, from: &str) {
-    let Some(line) = crate::rsync::no_space_line(&text.replace(" | ", "\n")).map(str::to_string)
-    else {
-        return;
-    };
+fn no_space(conf: &DaemonConfig, failure: &Arc<ConnectionFailure>) -> Option<JoinerError> {
+    let line = failure.error.no_space_line()?;
     let dir: &Path = if line.contains(crate::rsync::LOG_MODULE) {
         conf.log_dir()
     } else {
         conf.datadir()
     };
-    let mount = crate::mount::containing(dir)
-        .map_or_else(|| "an unknown mount".to_string(), |m| m.to_string());
-    let err = JoinerError::NoSpace {
+    Some(JoinerError::NoSpace {
         dir: dir.to_path_buf(),
-        mount,
-        detail: format!("rsync reported, for the connection {from}: {}", line.trim()),
-    };
-    let mut seen = failures.lock();
-    if seen.no_space.is_none() {
-        seen.no_space = Some(err);
-    }
+        mount: crate::mount::containing(dir).map(Box::new),
+        line: line.to_string(),
+        connection: failure.clone(),
+    })
 }

@@ -6,19 +6,31 @@ use std::net::SocketAddr;
 use tokio::net::TcpListener;
 use tracing::warn;
 
-use crate::error::Error;
+use super::error::JoinerError;
 use crate::sst::address::SstAddress;
 
-/// Binds the joiner's TLS listener. A port in use is [`crate::exit::ExitCode::Busy`]
-/// with the holder named when it can be found; an address that is not on
-/// this host (NAT: the advertised address belongs to a router) falls back
-/// to all interfaces, as MariaDB's own rsync method does.
-pub async fn bind_listener(address: &SstAddress) -> Result<TcpListener, Error> {
+/// Binds the joiner's TLS listener and returns it with the address it got
+/// (port 0 becomes the port the kernel chose). A port in use is
+/// [`crate::exit::ExitCode::Busy`] with the holder named when it can be
+/// found; an address that is not on this host (NAT: the advertised address
+/// belongs to a router) falls back to all interfaces, as MariaDB's own
+/// rsync method does.
+pub async fn bind_listener(address: &SstAddress) -> Result<(TcpListener, SocketAddr), JoinerError> {
+    let listener = bind(address).await?;
+    let bound = listener.local_addr().map_err(|source| JoinerError::Bind {
+        held_by: None,
+        address: address.authority(),
+        source,
+    })?;
+    Ok((listener, bound))
+}
+
+async fn bind(address: &SstAddress) -> Result<TcpListener, JoinerError> {
     let port = address.port;
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host((address.host_unbracketed.as_str(), port))
         .await
-        .map_err(|source| Error::Bind {
-            held_by: String::new(),
+        .map_err(|source| JoinerError::Bind {
+            held_by: None,
             address: address.authority(),
             source,
         })?
@@ -54,12 +66,10 @@ pub async fn bind_listener(address: &SstAddress) -> Result<TcpListener, Error> {
     };
     let held_by = if source.kind() == std::io::ErrorKind::AddrInUse {
         crate::sockowner::listener_owner(port)
-            .map(|o| format!(" (held by {o})"))
-            .unwrap_or_default()
     } else {
-        String::new()
+        None
     };
-    Err(Error::Bind {
+    Err(JoinerError::Bind {
         held_by,
         address: addr,
         source,

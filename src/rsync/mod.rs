@@ -144,6 +144,15 @@ fn tail_suffix(tail: &str) -> String {
 }
 
 impl RsyncError {
+    /// rsync's own line reporting a full file system, when that is why it
+    /// failed ([`no_space_line`] of its stderr).
+    pub fn no_space_line(&self) -> Option<&str> {
+        match self {
+            RsyncError::Failed { stderr_tail, .. } => no_space_line(stderr_tail),
+            _ => None,
+        }
+    }
+
     /// The exit code this error ends the program with.
     pub fn exit_code(&self) -> ExitCode {
         match self {
@@ -155,7 +164,7 @@ impl RsyncError {
             | RsyncError::Io { .. }
             | RsyncError::Child { .. }
             | RsyncError::NoPrivateDir => ExitCode::Failure,
-            RsyncError::Failed { stderr_tail, .. } if reports_no_space(stderr_tail) => {
+            RsyncError::Failed { stderr_tail, .. } if no_space_line(stderr_tail).is_some() => {
                 ExitCode::NoSpace
             }
             RsyncError::Failed { status, .. } => match status.code() {
@@ -179,11 +188,6 @@ pub fn no_space_line(stderr: &str) -> Option<&str> {
                 || l.ends_with("(122)")
                 || l.contains("No space left on device"))
     })
-}
-
-/// True when rsync's stderr reports a full file system ([`no_space_line`]).
-pub fn reports_no_space(stderr: &str) -> bool {
-    no_space_line(stderr).is_some()
 }
 
 /// Locates rsync: `$RSYNC` if set, else `rsync` in `PATH`.

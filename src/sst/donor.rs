@@ -66,7 +66,7 @@ pub async fn run(
     plan.io_timeout = settings.timeouts.idle;
     plan.parallel = settings.parallel.unwrap_or(plan.parallel);
     let progress_stop = CancellationToken::new();
-    let result = async {
+    let result: Result<(), Error> = async {
         if !args.bypass {
             let total = tree_size(datadir);
             say(protocol, |w| w.total(total))?;
@@ -88,7 +88,8 @@ pub async fn run(
                 &state.to_string(),
                 token,
             ))
-            .await
+            .await?;
+        Ok(())
     }
     .await;
     progress_stop.cancel();

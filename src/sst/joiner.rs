@@ -61,12 +61,7 @@ pub async fn run(
 
     let address = SstAddress::parse(&args.address).map_err(SstError::from)?;
     crate::check::warn_joiner_name(tls.preflight(), &settings.tls.opts, &address);
-    let listener = joiner::bind_listener(&address).await?;
-    let bound = listener.local_addr().map_err(|source| Error::Bind {
-        held_by: String::new(),
-        address: address.authority(),
-        source,
-    })?;
+    let (listener, bound) = joiner::bind_listener(&address).await?;
     let ready = address
         .with_port(bound.port())
         .ready_address()
