@@ -38,6 +38,7 @@ pub mod joiner;
 pub mod manpage;
 pub mod manual;
 pub mod meter;
+pub mod method;
 pub mod mount;
 pub mod pki;
 pub mod relay;

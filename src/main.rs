@@ -12,7 +12,7 @@ fn main() -> ExitCode {
     let mut argv = std::env::args_os();
     let argv0 = argv.next().unwrap_or_default();
     if sst_tunnel::sst::invoked_as_sst(&argv0) {
-        return ExitCode::from(sst_tunnel::sst::method::main(argv.collect()).code());
+        return ExitCode::from(sst_tunnel::method::main(argv.collect()).code());
     }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

@@ -3,8 +3,8 @@
 //! data directory, the binlog tar, the server paths and the `WSREP_SST:` log
 //! format (sst-protocol.md §1–§5).
 //!
-//! Everything here is independent of the tunnel itself; the joiner and donor
-//! run loops are built on top of it.
+//! This is the contract only; the method that runs on it (the joiner and
+//! donor roles) sits above it, in the `method` module.
 //!
 //! - [`args`]: mariadbd's argv, parsed into [`args::SstArgs`].
 //! - [`address`]: `--address` forms and the `ready` address.
@@ -26,10 +26,6 @@ pub mod files;
 pub mod log;
 pub mod paths;
 pub mod protocol;
-
-pub mod donor;
-pub mod joiner;
-pub mod method;
 
 /// The program name under which the binary speaks mariadbd's protocol.
 pub const PROGRAM_NAME: &str = "wsrep_sst_rsync_tunnel";

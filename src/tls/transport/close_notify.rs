@@ -8,7 +8,7 @@
 //! TLS layer and remembers whether TCP itself reached end of file;
 //! [`CloseNotify`] sits over it and turns "TLS read 0 bytes because TCP
 //! ended" into an [`io::ErrorKind::UnexpectedEof`] error, which
-//! [`crate::relay::pump`] reports as [`crate::relay::RelayError::Truncated`].
+//! the relay's pump, one layer up, reports as a truncated transfer.
 //!
 //! A clean `close_notify` never makes OpenSSL read past the alert record, so
 //! the flag is only set when the peer dropped TCP without it.

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
+use super::stdout::{say, Protocol};
 use crate::config::Settings;
 use crate::donor;
 use crate::error::Error;
@@ -19,7 +20,6 @@ use crate::shutdown::Shutdown;
 use crate::sst::args::SstArgs;
 use crate::sst::binlog::{self, MaxBinlogs};
 use crate::sst::files::{self, TempFiles};
-use crate::sst::method::{say, Protocol};
 use crate::sst::paths::ServerPaths;
 use crate::sst::SstError;
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use super::stdout::{say, Protocol};
 use crate::config::Settings;
 use crate::error::Error;
 use crate::exit::ExitCode;
@@ -17,7 +18,6 @@ use crate::sst::address::SstAddress;
 use crate::sst::args::SstArgs;
 use crate::sst::binlog;
 use crate::sst::files::{self, InProgress, TempFiles};
-use crate::sst::method::{say, Protocol};
 use crate::sst::paths::ServerPaths;
 use crate::sst::protocol::State;
 use crate::sst::SstError;

@@ -3,6 +3,15 @@
 //! `WSREP_SST:` log, reads `[sst]` with the defaults trio mariadbd passed,
 //! runs the joiner or donor role, cleans up on every path and maps the
 //! outcome to the exit-code table.
+//!
+//! - [`joiner`] and [`donor`]: the two roles, each over the data path of
+//!   the same name ([`crate::joiner`], [`crate::donor`]).
+//! - [`stdout`]: the one writer of mariadbd's stdout protocol, shared by a
+//!   role and its progress task.
+
+pub mod donor;
+pub mod joiner;
+pub mod stdout;
 
 use std::ffi::OsString;
 use std::sync::{Arc, Mutex};
@@ -20,9 +29,7 @@ use crate::sst::args::{Role, SstArgs};
 use crate::sst::files::{self, TempFiles};
 use crate::sst::paths::ServerOptions;
 use crate::sst::protocol::ProtocolWriter;
-
-/// The stdout protocol writer, shared by the role and its progress task.
-pub type Protocol = Arc<Mutex<ProtocolWriter<std::io::Stdout>>>;
+use stdout::Protocol;
 
 /// How often the joiner looks for mariadbd (the checklist asks for ≤ 1 s).
 const PARENT_POLL: Duration = Duration::from_millis(250);
@@ -117,12 +124,12 @@ async fn run(args: &SstArgs, shutdown: &Shutdown, temp: &TempFiles) -> Result<Ex
             } else {
                 shutdown.watch_stdout_reader();
             }
-            crate::sst::joiner::run(args, &settings, &protocol, shutdown, temp).await
+            crate::method::joiner::run(args, &settings, &protocol, shutdown, temp).await
         }
         Role::Donor => {
             // mariadbd gives the donor no --parent: its closed stdout is the sign.
             shutdown.watch_stdout_reader();
-            crate::sst::donor::run(args, &settings, &protocol, shutdown, temp).await
+            crate::method::donor::run(args, &settings, &protocol, shutdown, temp).await
         }
     }
 }
@@ -153,17 +160,4 @@ async fn watch_parent(pid: u32, shutdown: Shutdown) {
             return;
         }
     }
-}
-
-/// Writes one protocol line through the shared writer.
-pub fn say(
-    protocol: &Protocol,
-    line: impl FnOnce(
-        &mut ProtocolWriter<std::io::Stdout>,
-    ) -> Result<(), crate::sst::protocol::ProtocolError>,
-) -> Result<(), Error> {
-    let mut w = protocol
-        .lock()
-        .map_err(|_| Error::Task("the stdout writer was poisoned".into()))?;
-    line(&mut w).map_err(|e| Error::Sst(e.into()))
 }
