@@ -26,7 +26,9 @@ use crate::meter::Meter;
 use crate::relay::{self, RelayOpts};
 use crate::rsync::daemon::DaemonConfig;
 use crate::rsync::MARKER;
-use crate::tls::{SockOpts, TlsServer};
+use crate::sst::address::SstAddress;
+use crate::tls::policy::OwnName;
+use crate::tls::{Preflight, SockOpts, TlsServer};
 
 pub mod admission;
 mod backend;
@@ -86,6 +88,26 @@ pub enum JoinerOutcome {
     Complete(String),
     /// The token was cancelled.
     Stopped,
+}
+
+/// The check a joiner runs on itself at start: does its certificate carry
+/// the name donors will check for `address` (its host, or `commonname=`)?
+/// Logged as a warning when not (never fatal: the donors' `commonname=`
+/// may differ from ours).
+pub fn warn_own_name(preflight: &Preflight, opts: &SockOpts, address: &SstAddress) {
+    let verdict = OwnName::judge(
+        &preflight.cert_names,
+        opts.commonname.as_deref(),
+        &address.host_unbracketed,
+    );
+    if !matches!(verdict, OwnName::Covered { .. }) {
+        let source = if opts.commonname.is_some() {
+            "[sst] sockopt commonname"
+        } else {
+            "--address"
+        };
+        warn!(role = "joiner", "{source}: {verdict}");
+    }
 }
 
 /// Says at start which donors the joiner accepts: any certificate from the

@@ -59,7 +59,7 @@ async fn joiner_command(args: JoinerArgs, shutdown: Shutdown) -> Result<ExitCode
     let address = SstAddress::parse(&args.address)?;
     let meter = Arc::new(Meter::new());
     let tls = Arc::new(TlsServer::new(&settings.tls)?);
-    crate::check::warn_joiner_name(tls.preflight(), &settings.tls.opts, &address);
+    joiner::warn_own_name(tls.preflight(), &settings.tls.opts, &address);
     let (backend, marker_dir, _conf) = match (&args.forward, &args.datadir) {
         (Some(fwd), _) => {
             let target = SstAddress::parse(fwd)?;

@@ -11,9 +11,9 @@
 
 use crate::config::mycnf::{OptionFiles, MYSQLD};
 use crate::sst::address::{SstAddress, DEFAULT_PORT};
-use crate::tls::policy::{match_names, CertNames, PeerPolicy};
+use crate::tls::policy::{CertNames, OwnName};
 
-use super::report::{Finding, Report};
+use super::report::{Finding, Level, Report};
 
 /// The derived SST address and where it came from.
 #[derive(Clone, Debug)]
@@ -118,42 +118,18 @@ pub fn name_check(
     host: &str,
     origin: &str,
 ) -> Finding {
-    let policy = PeerPolicy::for_connector(commonname, host);
     let source = if commonname.is_some() {
         "[sst] sockopt commonname".to_string()
     } else {
         origin.to_string()
     };
-    let Some(expected) = policy.expected else {
-        return Finding::warn(
-            source,
-            "commonname= is empty: donors check no name on this node's certificate, only \
-             its chain",
-        );
+    let verdict = OwnName::judge(names, commonname, host);
+    let level = match verdict {
+        OwnName::Covered { .. } => Level::Ok,
+        OwnName::Unchecked | OwnName::CoveredOutsideRfc { .. } => Level::Warn,
+        OwnName::Refused(_) => Level::Fail,
     };
-    match match_names(names, &expected) {
-        Ok(m) => match m.non_rfc_reason() {
-            Some(why) => Finding::warn(
-                source,
-                format!(
-                    "the certificate covers `{expected}` only by a socat rule outside RFC 6125 \
-                     ({why}: {} by {})",
-                    m.name, m.rule
-                ),
-            ),
-            None => Finding::ok(
-                source,
-                format!(
-                    "the certificate covers `{expected}`, the name donors check ({} by {})",
-                    m.name, m.rule
-                ),
-            ),
-        },
-        Err(mismatch) => Finding::fail(
-            source,
-            format!("{mismatch}: donors will refuse this node as a joiner"),
-        ),
-    }
+    Finding::new(level, source, verdict.to_string())
 }
 
 #[cfg(test)]

@@ -156,22 +156,3 @@ fn config_finding(e: &ConfigError) -> Finding {
         _ => Finding::fail("[sst]", crate::exit::chain(e)),
     }
 }
-
-/// The check an SST joiner runs on itself at start: does our certificate
-/// carry the name donors will check for `address`? Logged as a warning
-/// (never fatal: `commonname=` on the donors may differ from ours).
-pub fn warn_joiner_name(
-    preflight: &crate::tls::Preflight,
-    opts: &crate::tls::SockOpts,
-    address: &crate::sst::address::SstAddress,
-) {
-    let f = address::name_check(
-        &preflight.cert_names,
-        opts.commonname.as_deref(),
-        &address.host_unbracketed,
-        "--address",
-    );
-    if f.level != report::Level::Ok {
-        tracing::warn!(role = "joiner", "{}: {}", f.subject, f.detail);
-    }
-}

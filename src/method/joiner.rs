@@ -60,7 +60,7 @@ pub async fn run(
     temp.register(conf.path());
 
     let address = SstAddress::parse(&args.address).map_err(SstError::from)?;
-    crate::check::warn_joiner_name(tls.preflight(), &settings.tls.opts, &address);
+    joiner::warn_own_name(tls.preflight(), &settings.tls.opts, &address);
     let (listener, bound) = joiner::bind_listener(&address).await?;
     let ready = address
         .with_port(bound.port())

@@ -16,8 +16,10 @@ use openssl::nid::Nid;
 use openssl::x509::X509Ref;
 
 mod allow;
+mod own;
 
 pub use allow::{AllowList, AllowedMatch, NotAllowed};
+pub use own::OwnName;
 
 /// Which name the peer certificate must carry, if any.
 #[derive(Clone, Debug, PartialEq, Eq)]
