@@ -134,12 +134,26 @@ pub struct DonorArgs {
 
 impl DonorArgs {
     /// Cross-flag rules clap cannot express (a `SetTrue` flag always counts as present).
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), UsageError> {
         if self.listen.is_some() && !self.relay_only {
-            return Err("--listen only applies with --relay-only".into());
+            return Err(UsageError::ListenWithoutRelayOnly);
         }
         Ok(())
     }
+}
+
+/// A command-line combination clap cannot rule out by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UsageError {
+    /// `donor --listen` without `--relay-only`.
+    #[error("--listen only applies with --relay-only")]
+    ListenWithoutRelayOnly,
+    /// `joiner` with neither `--datadir` nor `--forward`.
+    #[error("joiner needs --datadir or --forward")]
+    JoinerWithoutTarget,
+    /// `donor` without `--datadir` (and without `--relay-only`).
+    #[error("donor needs --datadir")]
+    DonorWithoutDatadir,
 }
 
 /// `sst-tunnel check`.
@@ -225,7 +239,7 @@ mod tests {
         ]);
         match r.map(|c| c.command) {
             Ok(Command::Donor(d)) => {
-                assert!(d.validate().is_err_and(|e| e.contains("--relay-only")))
+                assert_eq!(d.validate(), Err(UsageError::ListenWithoutRelayOnly))
             }
             other => panic!("unexpected parse: {other:?}"),
         }

@@ -9,8 +9,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::net::TcpListener;
-
 use crate::cli::DemoArgs;
 use crate::config::mycnf::OptionFiles;
 use crate::config::ConfigArgs;
@@ -22,14 +20,19 @@ use crate::joiner::{self, Backend, JoinerConfig, JoinerOutcome};
 use crate::manual::say;
 use crate::meter::Meter;
 use crate::pki::{Ca, LeafSpec};
-use crate::rsync::client::TransferPlan;
 use crate::shutdown::Shutdown;
+use crate::sst::address::SstAddress;
 use crate::tls::TlsServer;
 
 const STATE: &str = "5ee7d3a0-0000-4000-8000-00000000demo:42 0";
 
-fn io_err(what: String) -> impl FnOnce(std::io::Error) -> Error {
-    move |source| Error::Io { what, source }
+fn io_err(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
+    let path = path.to_path_buf();
+    move |source| Error::Io {
+        action,
+        path,
+        source,
+    }
 }
 
 /// Runs the demo.
@@ -37,16 +40,17 @@ pub async fn run(args: DemoArgs, shutdown: Shutdown) -> Result<ExitCode, Error> 
     let tmp = tempfile::Builder::new()
         .prefix("sst-tunnel-demo.")
         .tempdir()
-        .map_err(io_err("cannot create a temporary directory".into()))?;
+        .map_err(io_err(
+            "create a temporary directory in",
+            &std::env::temp_dir(),
+        ))?;
     let root = tmp.path().to_path_buf();
     let certs = root.join("certs");
     let (src, dst) = (root.join("donor-datadir"), root.join("joiner-datadir"));
     for d in [&certs, &src, &dst] {
-        std::fs::create_dir_all(d).map_err(io_err(format!("cannot create {}", d.display())))?;
+        std::fs::create_dir_all(d).map_err(io_err("create", d))?;
     }
-    let pki = |e: crate::pki::PkiError| {
-        Error::Usage(format!("demo certificates: {}", crate::exit::chain(&e)))
-    };
+    let pki = Error::Pki;
     let ca = Ca::new("sst-tunnel demo CA").map_err(pki)?;
     let ca_file = ca.write(&certs, "ca").map_err(pki)?;
     let node = |cn: &str| LeafSpec::new(cn).dns("localhost").ip("127.0.0.1");
@@ -83,30 +87,15 @@ pub async fn run(args: DemoArgs, shutdown: Shutdown) -> Result<ExitCode, Error> 
     // Joiner: a TLS listener on an ephemeral loopback port, rsync per connection.
     let joiner_meter = Arc::new(Meter::new());
     let conf = Arc::new(joiner::prepare_datadir(&dst, &dst)?);
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|source| Error::Bind {
-            held_by: String::new(),
-            address: "127.0.0.1:0".into(),
-            source,
-        })?;
-    let port = listener
-        .local_addr()
-        .map_err(|source| Error::Bind {
-            held_by: String::new(),
-            address: "127.0.0.1:0".into(),
-            source,
-        })?
-        .port();
-    let jcfg = JoinerConfig {
-        tls: Arc::new(TlsServer::new(&joiner_settings.tls)?),
-        sockopts: joiner_settings.tls.opts.clone(),
-        backend: Backend::Rsync(conf.clone()),
-        marker_dir: Some(dst.clone()),
-        timeouts: joiner_settings.timeouts.clone(),
-        max_connections: joiner_settings.max_connections,
-        relay: joiner_settings.relay_opts(&joiner_meter),
-    };
+    let (listener, bound) = joiner::bind_listener(&SstAddress::parse("127.0.0.1:0")?).await?;
+    let port = bound.port();
+    let jcfg = JoinerConfig::new(
+        &joiner_settings,
+        Arc::new(TlsServer::new(&joiner_settings.tls)?),
+        Backend::Rsync(conf.clone()),
+        Some(dst.clone()),
+        &joiner_meter,
+    );
     let joiner_task = tokio::spawn(joiner::run_joiner(jcfg, listener, shutdown.token().clone()));
 
     // Donor: relay on loopback, preflight handshake, the SST rsync sequence.
@@ -119,13 +108,13 @@ pub async fn run(args: DemoArgs, shutdown: Shutdown) -> Result<ExitCode, Error> 
     )?);
     let relay = donor::Relay::start(dcfg.clone(), None, shutdown.token()).await?;
     let peer = donor::preflight(&dcfg, shutdown.token()).await?;
-    let plan = TransferPlan::new(src.clone(), src.clone(), relay.addr)?;
+    let plan = donor::transfer_plan(&donor_settings, src.clone(), src.clone(), relay.addr, None)?;
     let sent = relay.send(&plan, STATE, shutdown.token()).await;
     relay.finish().await?;
     sent?;
     let outcome = match joiner_task.await {
         Ok(r) => r?,
-        Err(e) => return Err(Error::Task(e.to_string())),
+        Err(e) => return Err(Error::Task(e)),
     };
     let elapsed = started.elapsed();
     let state = match outcome {
@@ -134,7 +123,7 @@ pub async fn run(args: DemoArgs, shutdown: Shutdown) -> Result<ExitCode, Error> 
     };
     drop(conf);
     std::fs::remove_file(dst.join(crate::rsync::MARKER))
-        .map_err(io_err("cannot remove the marker".into()))?;
+        .map_err(io_err("remove the marker", &dst.join(crate::rsync::MARKER)))?;
 
     let mismatches = compare_trees(&src, &dst)?;
     let moved = joiner_meter.inbound();
@@ -197,18 +186,15 @@ fn make_datadir(dir: &Path, total: u64) -> Result<u64, Error> {
     let mut written = 0u64;
     let mut file = |path: PathBuf, size: u64| -> Result<(), Error> {
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(io_err(format!("cannot create {}", parent.display())))?;
+            std::fs::create_dir_all(parent).map_err(io_err("create", parent))?;
         }
-        let mut f = std::fs::File::create(&path)
-            .map_err(io_err(format!("cannot create {}", path.display())))?;
+        let mut f = std::fs::File::create(&path).map_err(io_err("create", &path))?;
         let mut buf = vec![0u8; 1 << 20];
         let mut left = size;
         while left > 0 {
             let n = left.min(buf.len() as u64) as usize;
             noise.fill(&mut buf[..n]);
-            f.write_all(&buf[..n])
-                .map_err(io_err(format!("cannot write {}", path.display())))?;
+            f.write_all(&buf[..n]).map_err(io_err("write", &path))?;
             left -= n as u64;
         }
         written += size;
@@ -234,7 +220,7 @@ fn make_datadir(dir: &Path, total: u64) -> Result<u64, Error> {
         file(d.join("db.opt"), 67)?;
     }
     std::fs::create_dir_all(dir.join("empty_schema"))
-        .map_err(io_err("cannot create empty_schema".into()))?;
+        .map_err(io_err("create", &dir.join("empty_schema")))?;
     Ok(written)
 }
 
@@ -244,10 +230,8 @@ fn compare_trees(a: &Path, b: &Path) -> Result<Vec<String>, Error> {
         let mut out = Vec::new();
         let mut stack = vec![root.to_path_buf()];
         while let Some(d) = stack.pop() {
-            for e in
-                std::fs::read_dir(&d).map_err(io_err(format!("cannot list {}", d.display())))?
-            {
-                let e = e.map_err(io_err(format!("cannot list {}", d.display())))?;
+            for e in std::fs::read_dir(&d).map_err(io_err("list", &d))? {
+                let e = e.map_err(io_err("list", &d))?;
                 let p = e.path();
                 if p.is_dir() {
                     stack.push(p.clone());

@@ -9,6 +9,8 @@
 //! watches for a stalled transfer, and explains a failed rsync step by
 //! what the tunnel met (`failures`).
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::io::AsyncWriteExt;
@@ -18,6 +20,7 @@ use tracing::{info, warn};
 use crate::config::{Settings, Timeouts};
 use crate::meter::Meter;
 use crate::relay::RelayOpts;
+use crate::rsync::client::TransferPlan;
 use crate::sst::address::SstAddress;
 use crate::tls::{PeerInfo, SockOpts, TlsClient};
 
@@ -80,6 +83,25 @@ pub async fn preflight(
         warn!(error = %e, "closing the preflight connection failed");
     }
     Ok(info)
+}
+
+/// The one way every entry point (the SST method, the manual donor, the
+/// demo) builds the transfer: rsync located, the relay's address, and from
+/// the settings the bandwidth limit, rsync's own `--timeout`
+/// (`sst-idle-timeout`) and the parallel streams (`parallel`, e.g.
+/// `--parallel`, else `backup-threads`, else one per CPU).
+pub fn transfer_plan(
+    settings: &Settings,
+    datadir: PathBuf,
+    log_dir: PathBuf,
+    relay: SocketAddr,
+    parallel: Option<usize>,
+) -> Result<TransferPlan, DonorError> {
+    let mut plan = TransferPlan::new(datadir, log_dir, relay)?;
+    plan.bwlimit_kib = settings.bwlimit_kib;
+    plan.io_timeout = settings.timeouts.idle;
+    plan.parallel = parallel.or(settings.parallel).unwrap_or(plan.parallel);
+    Ok(plan)
 }
 
 /// Builds the donor side for `address`: connector with the expected name.

@@ -33,22 +33,13 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
-    /// The listening address cannot be bound.
-    #[error("cannot listen on {address}{held_by}")]
-    Bind {
-        /// The address.
-        address: String,
-        /// ` (held by pid N (name))` when a port in use has a known owner, else empty.
-        held_by: String,
-        /// Why (`Address already in use`).
-        #[source]
-        source: std::io::Error,
-    },
     /// A file-system operation failed.
-    #[error("{what}")]
+    #[error("cannot {action} {}", path.display())]
     Io {
-        /// What was being done, path included.
-        what: String,
+        /// What was being done (`create`, `remove the marker`).
+        action: &'static str,
+        /// The path.
+        path: std::path::PathBuf,
         /// Why.
         #[source]
         source: std::io::Error,
@@ -57,11 +48,17 @@ pub enum Error {
     #[error("cannot write to stdout")]
     Stdout(#[source] std::io::Error),
     /// A command-line problem clap could not express.
-    #[error("{0}")]
-    Usage(String),
+    #[error(transparent)]
+    Usage(#[from] crate::cli::UsageError),
+    /// The demo's throwaway certificates could not be made.
+    #[error("demo certificates")]
+    Pki(#[source] crate::pki::PkiError),
     /// A task panicked or was aborted.
-    #[error("internal task failed: {0}")]
-    Task(String),
+    #[error("internal task failed")]
+    Task(#[source] tokio::task::JoinError),
+    /// A task panicked while it wrote to stdout.
+    #[error("the stdout writer was poisoned")]
+    StdoutPoisoned,
 }
 
 impl From<crate::tls::TlsError> for Error {
@@ -98,15 +95,11 @@ impl Error {
             Error::Joiner(e) => e.exit_code(),
             Error::Donor(e) => e.exit_code(),
             Error::Sst(e) => e.exit_code(),
-            Error::Address { .. } | Error::Usage(_) => ExitCode::Invalid,
-            Error::Bind { source, .. } if source.kind() == std::io::ErrorKind::AddrInUse => {
-                ExitCode::Busy
-            }
-            Error::Bind { .. } => ExitCode::Invalid,
+            Error::Address { .. } | Error::Usage(_) | Error::Pki(_) => ExitCode::Invalid,
             Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
                 ExitCode::NotFound
             }
-            Error::Io { .. } | Error::Task(_) => ExitCode::Failure,
+            Error::Io { .. } | Error::Task(_) | Error::StdoutPoisoned => ExitCode::Failure,
             Error::Stdout(_) => ExitCode::BrokenPipe,
         }
     }

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, info_span, warn, Instrument};
 
-use crate::config::Timeouts;
+use crate::config::{Settings, Timeouts};
 
 use crate::meter::Meter;
 use crate::relay::{self, RelayOpts};
@@ -76,6 +76,28 @@ pub struct JoinerConfig {
 }
 
 impl JoinerConfig {
+    /// The one way every entry point (the SST method, the manual joiner,
+    /// the demo) builds a joiner from its settings: `tls` built from
+    /// `settings.tls`, connections sent to `backend`, the run ended by the
+    /// marker in `marker_dir` (`None`: until cancelled), bytes counted in `meter`.
+    pub fn new(
+        settings: &Settings,
+        tls: Arc<TlsServer>,
+        backend: Backend,
+        marker_dir: Option<PathBuf>,
+        meter: &Arc<Meter>,
+    ) -> JoinerConfig {
+        JoinerConfig {
+            tls,
+            sockopts: settings.tls.opts.clone(),
+            backend,
+            marker_dir,
+            timeouts: settings.timeouts.clone(),
+            max_connections: settings.max_connections,
+            relay: settings.relay_opts(meter),
+        }
+    }
+
     fn meter(&self) -> Option<&Arc<Meter>> {
         self.relay.meter.as_ref()
     }

@@ -51,3 +51,22 @@ pub mod tls;
 
 pub use error::Error;
 pub use exit::ExitCode;
+
+/// Runs one subcommand of the manual command line to its end and returns
+/// the exit code to use (`main` prints an error's chain once).
+pub async fn run(command: cli::Command, shutdown: shutdown::Shutdown) -> Result<ExitCode, Error> {
+    use std::io::Write as _;
+    match command {
+        cli::Command::Joiner(args) => manual::joiner(args, shutdown).await,
+        cli::Command::Donor(args) => manual::donor(args, shutdown).await,
+        cli::Command::Demo(args) => demo::run(args, shutdown).await,
+        cli::Command::Check(args) => check::run(args, shutdown).await,
+        cli::Command::Man => {
+            let mut out = std::io::stdout().lock();
+            manpage::write(&mut out)
+                .and_then(|()| out.flush())
+                .map_err(Error::Stdout)?;
+            Ok(ExitCode::Success)
+        }
+    }
+}

@@ -42,7 +42,7 @@ fn main() -> ExitCode {
             eprintln!("sst-tunnel: cannot install signal handlers: {e}");
             return sst_tunnel::ExitCode::Failure;
         }
-        match sst_tunnel::manual::run(cli.command, shutdown).await {
+        match sst_tunnel::run(cli.command, shutdown).await {
             Ok(code) => code,
             Err(e) => {
                 tracing::error!("{}", sst_tunnel::exit::chain(&e));

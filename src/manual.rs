@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use tracing::{info, warn};
 
-use crate::cli::{Command, DonorArgs, JoinerArgs};
+use crate::cli::{DonorArgs, JoinerArgs, UsageError};
 use crate::config::Settings;
 use crate::donor;
 use crate::error::Error;
@@ -18,23 +18,6 @@ use crate::meter::Meter;
 use crate::shutdown::Shutdown;
 use crate::sst::address::SstAddress;
 use crate::tls::TlsServer;
-
-/// Runs one manual command to its end and returns the exit code to use.
-pub async fn run(command: Command, shutdown: Shutdown) -> Result<ExitCode, Error> {
-    match command {
-        Command::Joiner(args) => joiner_command(args, shutdown).await,
-        Command::Donor(args) => donor_command(args, shutdown).await,
-        Command::Demo(args) => crate::demo::run(args, shutdown).await,
-        Command::Check(args) => crate::check::run(args, shutdown).await,
-        Command::Man => {
-            let mut out = std::io::stdout().lock();
-            crate::manpage::write(&mut out)
-                .and_then(|()| out.flush())
-                .map_err(Error::Stdout)?;
-            Ok(ExitCode::Success)
-        }
-    }
-}
 
 /// Prints one protocol line on stdout and flushes it.
 pub fn say(line: &str) -> Result<(), Error> {
@@ -53,7 +36,9 @@ fn load(config: &crate::config::ConfigArgs) -> Result<Settings, Error> {
     Ok(settings)
 }
 
-async fn joiner_command(args: JoinerArgs, shutdown: Shutdown) -> Result<ExitCode, Error> {
+/// `sst-tunnel joiner`: receives a data directory (or forwards decrypted
+/// bytes) until the marker arrives or it is interrupted.
+pub async fn joiner(args: JoinerArgs, shutdown: Shutdown) -> Result<ExitCode, Error> {
     let mut settings = load(&args.config)?;
     joiner::log_donor_names(settings.apply_donor_names(None)?.as_ref());
     let address = SstAddress::parse(&args.address)?;
@@ -84,19 +69,11 @@ async fn joiner_command(args: JoinerArgs, shutdown: Shutdown) -> Result<ExitCode
             )
         }
         (None, None) => {
-            return Err(Error::Usage("joiner needs --datadir or --forward".into()));
+            return Err(UsageError::JoinerWithoutTarget.into());
         }
     };
     let (listener, bound) = joiner::bind_listener(&address).await?;
-    let cfg = JoinerConfig {
-        tls,
-        sockopts: settings.tls.opts.clone(),
-        backend,
-        marker_dir,
-        timeouts: settings.timeouts.clone(),
-        max_connections: settings.max_connections,
-        relay: settings.relay_opts(&meter),
-    };
+    let cfg = JoinerConfig::new(&settings, tls, backend, marker_dir, &meter);
     info!(address = %bound, "joiner listening");
     let ready = address
         .with_port(bound.port())
@@ -117,7 +94,8 @@ async fn joiner_command(args: JoinerArgs, shutdown: Shutdown) -> Result<ExitCode
                 // The marker is a protocol artefact, not part of the data.
                 let marker = absolute(dir)?.join(crate::rsync::MARKER);
                 std::fs::remove_file(&marker).map_err(|source| Error::Io {
-                    what: format!("cannot remove the marker {}", marker.display()),
+                    action: "remove the marker",
+                    path: marker.clone(),
                     source,
                 })?;
             }
@@ -142,13 +120,16 @@ fn stopped_code(shutdown: &Shutdown) -> ExitCode {
 /// configuration needs absolute paths).
 pub fn absolute(path: &Path) -> Result<std::path::PathBuf, Error> {
     std::path::absolute(path).map_err(|source| Error::Io {
-        what: format!("cannot resolve {}", path.display()),
+        action: "resolve",
+        path: path.to_path_buf(),
         source,
     })
 }
 
-async fn donor_command(args: DonorArgs, shutdown: Shutdown) -> Result<ExitCode, Error> {
-    args.validate().map_err(Error::Usage)?;
+/// `sst-tunnel donor`: sends a data directory, or only relays rsync
+/// connections (`--relay-only`).
+pub async fn donor(args: DonorArgs, shutdown: Shutdown) -> Result<ExitCode, Error> {
+    args.validate()?;
     let settings = load(&args.config)?;
     let meter = Arc::new(Meter::new());
     let cfg = Arc::new(donor::donor_config(&settings, &args.address, &meter)?);
@@ -168,19 +149,18 @@ async fn donor_command(args: DonorArgs, shutdown: Shutdown) -> Result<ExitCode, 
     let datadir = args
         .datadir
         .clone()
-        .ok_or_else(|| Error::Usage("donor needs --datadir".into()))?;
+        .ok_or(UsageError::DonorWithoutDatadir)?;
     let state = args
         .state
         .clone()
         .unwrap_or_else(|| "00000000-0000-0000-0000-000000000000:-1 0".to_string());
-    let mut plan = crate::rsync::client::TransferPlan::new(
+    let plan = donor::transfer_plan(
+        &settings,
         datadir.clone(),
         args.log_dir.clone().unwrap_or(datadir),
         relay_addr,
+        args.parallel,
     )?;
-    plan.bwlimit_kib = settings.bwlimit_kib;
-    plan.io_timeout = settings.timeouts.idle;
-    plan.parallel = args.parallel.or(settings.parallel).unwrap_or(plan.parallel);
     let sent = relay.send(&plan, &state, shutdown.token()).await;
     let closed = relay.close(sent.is_ok()).await;
     sent?;
@@ -191,9 +171,4 @@ async fn donor_command(args: DonorArgs, shutdown: Shutdown) -> Result<ExitCode, 
         "transfer complete"
     );
     Ok(ExitCode::Success)
-}
-
-/// Parallel rsync streams when neither flag nor `backup-threads` says: the CPU count.
-pub fn default_parallel() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get())
 }

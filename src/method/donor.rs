@@ -15,7 +15,6 @@ use crate::donor;
 use crate::error::Error;
 use crate::exit::ExitCode;
 use crate::meter::{self, Meter};
-use crate::rsync::client::TransferPlan;
 use crate::shutdown::Shutdown;
 use crate::sst::args::SstArgs;
 use crate::sst::binlog::{self, MaxBinlogs};
@@ -61,10 +60,13 @@ pub async fn run(
         state
     };
 
-    let mut plan = TransferPlan::new(datadir.clone(), paths.log_dir.clone(), relay.addr)?;
-    plan.bwlimit_kib = settings.bwlimit_kib;
-    plan.io_timeout = settings.timeouts.idle;
-    plan.parallel = settings.parallel.unwrap_or(plan.parallel);
+    let plan = donor::transfer_plan(
+        settings,
+        datadir.clone(),
+        paths.log_dir.clone(),
+        relay.addr,
+        None,
+    )?;
     let progress_stop = CancellationToken::new();
     let result: Result<(), Error> = async {
         if !args.bypass {

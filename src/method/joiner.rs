@@ -67,15 +67,13 @@ pub async fn run(
         .ready_address()
         .map_err(SstError::from)?;
     let meter = Arc::new(Meter::new());
-    let cfg = JoinerConfig {
+    let cfg = JoinerConfig::new(
+        settings,
         tls,
-        sockopts: settings.tls.opts.clone(),
-        backend: Backend::Rsync(conf.clone()),
-        marker_dir: Some(datadir.clone()),
-        timeouts: settings.timeouts.clone(),
-        max_connections: settings.max_connections,
-        relay: settings.relay_opts(&meter),
-    };
+        Backend::Rsync(conf.clone()),
+        Some(datadir.clone()),
+        &meter,
+    );
     info!(address = %bound, "joiner: listening with TLS");
     say(protocol, |w| w.ready(&ready))?;
 

@@ -14,8 +14,6 @@ pub fn say(
     protocol: &Protocol,
     line: impl FnOnce(&mut ProtocolWriter<std::io::Stdout>) -> Result<(), ProtocolError>,
 ) -> Result<(), Error> {
-    let mut w = protocol
-        .lock()
-        .map_err(|_| Error::Task("the stdout writer was poisoned".into()))?;
+    let mut w = protocol.lock().map_err(|_| Error::StdoutPoisoned)?;
     line(&mut w).map_err(|e| Error::Sst(e.into()))
 }
