@@ -11,8 +11,11 @@ use crate::config::ConfigArgs;
 /// Text shown after `--help`: a my.cnf example and the exit-code table.
 fn after_help() -> String {
     let mut keys = String::from("[sst] keys:\n");
-    for (key, default, meaning) in crate::config::KEYS {
-        keys.push_str(&format!("  {key:<22} {meaning} (default: {default})\n"));
+    for k in crate::config::keys::keys() {
+        keys.push_str(&format!(
+            "  {:<22} {} (default: {})\n",
+            k.name, k.meaning, k.default
+        ));
     }
     format!(
         "Configuration is read from the [sst] group of the MariaDB option files, as\n\

@@ -7,7 +7,7 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use sst_tunnel::config::KEYS;
+use sst_tunnel::config::keys::keys;
 use sst_tunnel::exit::ALL;
 
 const BIN: &str = env!("CARGO_BIN_EXE_sst-tunnel");
@@ -75,7 +75,7 @@ fn rendered() -> String {
 }
 
 fn assert_carries_everything(text: &str, what: &str) {
-    for (key, _, _) in KEYS {
+    for key in keys().iter().map(|k| k.name) {
         assert!(
             text.lines()
                 .any(|l| l.trim_start().starts_with(&format!("{key} "))),

@@ -7,8 +7,9 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use sst_tunnel::config::keys::keys;
 use sst_tunnel::config::ConfigArgs;
-use sst_tunnel::config::{Settings, KEYS};
+use sst_tunnel::config::Settings;
 
 fn repo_file(path: &str) -> String {
     let full = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
@@ -83,8 +84,8 @@ fn spec_version_is_cargo_version() {
 fn example_names_every_sst_key_and_no_other() {
     let text = repo_file(EXAMPLE);
     let found: BTreeSet<String> = sst_lines(&text).into_iter().map(|(_, k, _)| k).collect();
-    let known: BTreeSet<String> = KEYS.iter().map(|(k, _, _)| (*k).to_owned()).collect();
-    assert_eq!(found, known, "{EXAMPLE} and config::KEYS differ");
+    let known: BTreeSet<String> = keys().iter().map(|k| k.name.to_owned()).collect();
+    assert_eq!(found, known, "{EXAMPLE} and config::keys differ");
     assert!(
         text.contains("wsrep_sst_method = rsync_tunnel"),
         "{EXAMPLE} does not select the method"
@@ -125,4 +126,63 @@ fn example_as_shipped_and_fully_uncommented_is_accepted() {
         everything.tls.ca_path,
         Some(PathBuf::from("/etc/pki/tls/certs"))
     );
+}
+
+/// The example's commented-out lines show each numeric key at the value the
+/// program uses when the key is absent (its one definition: config::keys).
+#[test]
+fn example_shows_the_programs_own_defaults() {
+    let text = repo_file(EXAMPLE);
+    let commented: Vec<(String, String)> = sst_lines(&text)
+        .into_iter()
+        .filter(|(active, _, _)| !active)
+        .map(|(_, k, v)| (k, v))
+        .collect();
+    let mut checked = 0;
+    for key in keys() {
+        if key.default.parse::<i64>().is_err() {
+            continue;
+        }
+        let (_, value) = commented
+            .iter()
+            .find(|(k, _)| k == key.name)
+            .unwrap_or_else(|| panic!("{EXAMPLE} has no commented-out {} line", key.name));
+        assert_eq!(
+            value, &key.default,
+            "{EXAMPLE} shows {} = {value}, the program's default is {}",
+            key.name, key.default
+        );
+        checked += 1;
+    }
+    assert!(checked >= 9, "only {checked} numeric defaults checked");
+}
+
+/// README's configuration table lists every key, in the program's order,
+/// with the program's default first in its default column.
+#[test]
+fn readme_table_lists_every_key_with_its_default() {
+    let readme = repo_file("README.md");
+    let rows: Vec<(String, String)> = readme
+        .lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            let name = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
+            let default = cells.get(2)?.replace(['*', '`'], "");
+            Some((name.to_owned(), default))
+        })
+        .collect();
+    let names: Vec<&str> = rows.iter().map(|(n, _)| n.as_str()).collect();
+    let expected: Vec<&str> = keys().iter().map(|k| k.name).collect();
+    assert_eq!(
+        names, expected,
+        "README's configuration table and config::keys differ"
+    );
+    for (key, (_, default)) in keys().iter().zip(&rows) {
+        assert!(
+            default.starts_with(&key.default),
+            "README gives {} the default {default:?}, the program {:?}",
+            key.name,
+            key.default
+        );
+    }
 }

@@ -2,10 +2,11 @@
 //! flags into validated [`Settings`].
 //!
 //! A flag overrides the option files. Every `[sst]` key this program reads
-//! is listed in [`KEYS`] with its default, which the README repeats.
+//! is listed in [`keys`] with its default, the one definition of both.
 
 mod args;
 pub mod donors;
+pub mod keys;
 pub mod mycnf;
 
 pub use args::ConfigArgs;
@@ -20,82 +21,6 @@ use mycnf::{DefaultsArgs, MyCnfError, OptionFiles};
 
 /// The option-file group this program reads.
 pub const GROUP: &str = "sst";
-
-/// Every `[sst]` key read, with its default, for documentation and `--help`.
-pub const KEYS: &[(&str, &str, &str)] = &[
-    (
-        "tca",
-        "none (system store, with a warning)",
-        "CA bundle; a directory is used as a CA path",
-    ),
-    ("tcapath", "none", "directory of hashed CA certificates"),
-    (
-        "tcert",
-        "required",
-        "this node's certificate chain (may also hold the key)",
-    ),
-    ("tkey", "the tcert file", "this node's private key"),
-    (
-        "sockopt",
-        "empty",
-        "socat OPENSSL options (verify, commonname, cipher, ...)",
-    ),
-    (
-        "sst-initial-timeout",
-        "300",
-        "joiner: seconds to wait for the first donor connection (0 = forever)",
-    ),
-    (
-        "sst-idle-timeout",
-        "300",
-        "no byte moved for this long = stalled, on both sides (donor: rsync --timeout; 0 = never)",
-    ),
-    (
-        "sst-handshake-timeout",
-        "10",
-        "seconds a peer gets to complete the TLS handshake",
-    ),
-    (
-        "sst-connect-timeout",
-        "10",
-        "donor: seconds for one TCP connect attempt to the joiner",
-    ),
-    (
-        "sst-connect-retry",
-        "30",
-        "donor: seconds during which failed connects to the joiner are retried",
-    ),
-    (
-        "sst-close-timeout",
-        "30",
-        "seconds one direction may go on after the other has closed",
-    ),
-    (
-        "sst-max-connections",
-        "64",
-        "joiner: authenticated connections served at once; more are refused (4x as many handshakes may be pending; the oldest is dropped when full)",
-    ),
-    (
-        "sst-bwlimit",
-        "0",
-        "donor: rsync --bwlimit in KiB/s per rsync process (0 = unlimited)",
-    ),
-    (
-        "backup-threads",
-        "number of CPUs",
-        "donor: schema directories sent in parallel",
-    ),
-    (
-        "sst-max-binlogs",
-        "1",
-        "donor: binlogs shipped (0 = none, negative = all)",
-    ),
-    (
-        "sst-allowed-donors",
-        "off",
-        "joiner: names a donor certificate must carry (one of them), comma-separated, or auto = the hosts of wsrep_cluster_address",
-    ),
-];
 
 /// Errors found while reading and validating the configuration.
 #[derive(Debug, thiserror::Error)]
@@ -173,12 +98,12 @@ pub struct Timeouts {
 impl Default for Timeouts {
     fn default() -> Self {
         Timeouts {
-            handshake: Duration::from_secs(10),
-            connect: Duration::from_secs(10),
-            connect_retry: Duration::from_secs(30),
-            initial: Some(Duration::from_secs(300)),
-            idle: Some(Duration::from_secs(300)),
-            close: Duration::from_secs(30),
+            handshake: keys::HANDSHAKE_TIMEOUT,
+            connect: keys::CONNECT_TIMEOUT,
+            connect_retry: keys::CONNECT_RETRY,
+            initial: Some(keys::INITIAL_TIMEOUT),
+            idle: Some(keys::IDLE_TIMEOUT),
+            close: keys::CLOSE_TIMEOUT,
         }
     }
 }
@@ -344,25 +269,26 @@ impl Settings {
             handshake: seconds(&files, "sst-handshake-timeout", defaults.handshake)?,
             connect: seconds(&files, "sst-connect-timeout", defaults.connect)?,
             connect_retry: seconds(&files, "sst-connect-retry", defaults.connect_retry)?,
-            initial: optional_seconds(&files, "sst-initial-timeout", Duration::from_secs(300))?,
-            idle: optional_seconds(&files, "sst-idle-timeout", Duration::from_secs(300))?,
+            initial: optional_seconds(&files, "sst-initial-timeout", keys::INITIAL_TIMEOUT)?,
+            idle: optional_seconds(&files, "sst-idle-timeout", keys::IDLE_TIMEOUT)?,
             close: seconds(&files, "sst-close-timeout", defaults.close)?,
         };
         let max_connections = match lookup(&files, "sst-max-connections") {
             Some(f) => parse_number::<usize>(&f, "sst-max-connections")?.max(1),
-            None => 64,
+            None => keys::MAX_CONNECTIONS,
         };
         let bwlimit_kib = match lookup(&files, "sst-bwlimit") {
-            Some(f) => Some(parse_number::<u64>(&f, "sst-bwlimit")?).filter(|v| *v > 0),
-            None => None,
-        };
+            Some(f) => Some(parse_number::<u64>(&f, "sst-bwlimit")?),
+            None => Some(keys::BWLIMIT_KIB),
+        }
+        .filter(|v| *v > 0);
         let parallel = match lookup(&files, "backup-threads") {
             Some(f) => Some(parse_number::<usize>(&f, "backup-threads")?.max(1)),
             None => None,
         };
         let max_binlogs = match lookup(&files, "sst-max-binlogs") {
             Some(f) => parse_number::<i64>(&f, "sst-max-binlogs")?,
-            None => 1,
+            None => keys::MAX_BINLOGS,
         };
         let donors = match &cli.allowed_donors {
             Some(v) => Some(Found {

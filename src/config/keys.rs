@@ -1,0 +1,122 @@
+//! Every `[sst]` key this program reads: its name, its default and what it
+//! does. This is the one definition: [`super::Settings::resolve`] applies
+//! these defaults, `--help` and the man page print [`keys`], and tests tie
+//! README's configuration table and `packaging/sst-tunnel.cnf` to it.
+
+use std::time::Duration;
+
+/// `sst-initial-timeout`: joiner, wait for the first donor connection.
+pub const INITIAL_TIMEOUT: Duration = Duration::from_secs(300);
+/// `sst-idle-timeout`: no byte moved for this long means stalled.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// `sst-handshake-timeout`: a peer's TLS handshake.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// `sst-connect-timeout`: donor, one TCP connect attempt.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// `sst-connect-retry`: donor, the window for retried connects.
+pub const CONNECT_RETRY: Duration = Duration::from_secs(30);
+/// `sst-close-timeout`: one direction after the other closed.
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
+/// `sst-max-connections`: joiner, authenticated connections at once.
+pub const MAX_CONNECTIONS: usize = 64;
+/// `sst-bwlimit`: donor, KiB/s (0 = unlimited).
+pub const BWLIMIT_KIB: u64 = 0;
+/// `sst-max-binlogs`: donor, binlogs shipped.
+pub const MAX_BINLOGS: i64 = 1;
+
+/// One `[sst]` key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Key {
+    /// Its name in `[sst]`.
+    pub name: &'static str,
+    /// Its default, as users read it (`300`, `none`, `number of CPUs`).
+    pub default: String,
+    /// What it does.
+    pub meaning: &'static str,
+}
+
+fn key(name: &'static str, default: impl ToString, meaning: &'static str) -> Key {
+    Key {
+        name,
+        default: default.to_string(),
+        meaning,
+    }
+}
+
+/// Every `[sst]` key, in the order the documentation lists them.
+pub fn keys() -> Vec<Key> {
+    vec![
+        key(
+            "tca",
+            "none",
+            "CA bundle; a directory is used as a CA path (none: the system store, with a warning)",
+        ),
+        key("tcapath", "none", "directory of hashed CA certificates"),
+        key(
+            "tcert",
+            "required",
+            "this node's certificate chain (may also hold the key)",
+        ),
+        key("tkey", "the tcert file", "this node's private key"),
+        key(
+            "sockopt",
+            "empty",
+            "socat OPENSSL options (verify, commonname, cipher, ...)",
+        ),
+        key(
+            "sst-initial-timeout",
+            INITIAL_TIMEOUT.as_secs(),
+            "joiner: seconds to wait for the first donor connection (0 = forever)",
+        ),
+        key(
+            "sst-idle-timeout",
+            IDLE_TIMEOUT.as_secs(),
+            "no byte moved for this long = stalled, on both sides (donor: rsync --timeout; 0 = never)",
+        ),
+        key(
+            "sst-handshake-timeout",
+            HANDSHAKE_TIMEOUT.as_secs(),
+            "seconds a peer gets to complete the TLS handshake",
+        ),
+        key(
+            "sst-connect-timeout",
+            CONNECT_TIMEOUT.as_secs(),
+            "donor: seconds for one TCP connect attempt to the joiner",
+        ),
+        key(
+            "sst-connect-retry",
+            CONNECT_RETRY.as_secs(),
+            "donor: seconds during which failed connects to the joiner are retried",
+        ),
+        key(
+            "sst-close-timeout",
+            CLOSE_TIMEOUT.as_secs(),
+            "seconds one direction may go on after the other has closed",
+        ),
+        key(
+            "sst-max-connections",
+            MAX_CONNECTIONS,
+            "joiner: authenticated connections served at once; more are refused (4x as many handshakes may be pending; the oldest is dropped when full)",
+        ),
+        key(
+            "sst-bwlimit",
+            BWLIMIT_KIB,
+            "donor: rsync --bwlimit in KiB/s per rsync process (0 = unlimited)",
+        ),
+        key(
+            "backup-threads",
+            "number of CPUs",
+            "donor: schema directories sent in parallel",
+        ),
+        key(
+            "sst-max-binlogs",
+            MAX_BINLOGS,
+            "donor: binlogs shipped (0 = none, negative = all)",
+        ),
+        key(
+            "sst-allowed-donors",
+            "off",
+            "joiner: names a donor certificate must carry (one of them), comma-separated, or auto = the hosts of wsrep_cluster_address",
+        ),
+    ]
+}
