@@ -8,21 +8,35 @@
 //! pipes: no plaintext listener exists on the joiner. The donor runs a
 //! loopback relay that serves only its own uid; each relay connection
 //! becomes one TLS connection to the joiner, whose certificate and name are
-//! checked with socat's rules.
+//! checked with socat's rules. docs/architecture.md draws it.
 //!
-//! - [`config`]: MariaDB option files ([`config::mycnf`]) and the validated [`config::Settings`].
-//! - [`tls`]: acceptor and connector, the peer-name [`tls::policy`], socat's
-//!   `sockopt` grammar ([`tls::sockopt`]) and the start-up [`tls::preflight`].
-//! - [`relay`]: the byte pump with half-close, close timeout and counters.
-//! - [`joiner`] and [`donor`]: the two data paths, each taking an already
-//!   bound listener and a cancellation token.
-//! - [`rsync`]: the joiner's daemon configuration and per-connection server,
-//!   the donor's transfer sequence; [`child`] supervises every child process.
-//! - [`sockowner`]: which uid owns the other end of a loopback TCP connection.
-//! - [`sst`]: the contract with mariadbd (argv, stdout lines, files).
-//! - [`exit`]: the exit-code table; [`error`]: the error type that maps to it.
-//! - [`pki`]: throwaway certificates for the demo and the tests.
-//! - [`check`]: `sst-tunnel check`, the operator's preflight of one node.
+//! The modules form layers; each imports only from the layers below it
+//! (and, inside layer 2 and 7, from the ones listed before it):
+//!
+//! 0. [`exit`]: the exit-code table, and the one-line rendering of an error chain.
+//! 1. Process and OS helpers: [`child`] (supervised child processes),
+//!    [`shutdown`] (signals, a dead parent), [`sockowner`] (which uid owns a
+//!    loopback peer), [`mount`] (which file system holds a path), [`meter`]
+//!    (byte counters), [`pki`] (throwaway certificates), [`runtime`] (the
+//!    tokio runtime).
+//! 2. Transport: [`tls`] (acceptor, connector, identity policy, sockopt,
+//!    preflight, what TLS runs over), [`relay`] (the byte pump, the
+//!    connection log line), [`rsync`] (the joiner's daemon and what it
+//!    refuses, the donor's transfer sequence).
+//! 3. [`config`]: option files, the `[sst]` keys and their defaults, the
+//!    validated [`config::Settings`].
+//! 4. [`sst`]: the contract with mariadbd (argv, address forms, stdout
+//!    protocol, data-directory files, server paths, binlogs, log format).
+//! 5. The two data paths: [`joiner`] and [`donor`], each taking an already
+//!    bound listener and a cancellation token, each built from `Settings`
+//!    in one place ([`joiner::JoinerConfig::new`], [`donor::donor_config`],
+//!    [`donor::transfer_plan`]).
+//! 6. [`cli`]: the manual command line's clap definitions, raw values only.
+//! 7. The entry points, thin adapters over layer 5: [`error`] (their error
+//!    type), [`method`] (the SST method mariadbd runs), [`manual`] (`sst-tunnel
+//!    joiner|donor`), [`check`] (the operator's preflight, a leaf nothing
+//!    else calls), [`manpage`], then [`demo`].
+//! 8. [`run`] here, and `main.rs`.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -1,6 +1,6 @@
-//! The manual commands: `sst-tunnel joiner`, `donor`, `demo` and `check`, from parsed
-//! flags to an outcome. The SST method (`wsrep_sst_rsync_tunnel`) reuses the
-//! same pieces from [`crate::sst`].
+//! The manual commands `sst-tunnel joiner` and `sst-tunnel donor`: from
+//! parsed flags to a transfer, over the same data paths the SST method uses,
+//! printing `ready ADDR` / `relay ADDR` and the state on stdout.
 
 use std::io::Write;
 use std::path::Path;
