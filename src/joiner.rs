@@ -264,44 +264,16 @@ pub async fn run_joiner(
     result
 }
 
-/// The marker is written by the donor, so it is read as untrusted input:
-/// never through a symbolic link, only a regular file, at most this much.
-const MARKER_MAX: u64 = 4096;
-
 fn read_marker(dir: &Path) -> Result<String, JoinerError> {
-    use std::io::Read as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
     let path = dir.join(MARKER);
-    let err = |source| JoinerError::Marker {
-        path: path.clone(),
-        source,
-    };
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(&path)
-        .map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) => err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "it is a symbolic link",
-            )),
-            _ => err(e),
-        })?;
-    if !file.metadata().map_err(err)?.is_file() {
-        return Err(err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            "not a regular file",
-        )));
+    match crate::sst::files::read_marker_line(&path) {
+        Ok(Some(line)) => Ok(line),
+        Ok(None) => Err(JoinerError::Marker {
+            path,
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        }),
+        Err(source) => Err(JoinerError::Marker { path, source }),
     }
-    let mut text = Vec::new();
-    file.take(MARKER_MAX).read_to_end(&mut text).map_err(err)?;
-    let text = String::from_utf8_lossy(&text);
-    Ok(text
-        .lines()
-        .next()
-        .unwrap_or("")
-        .trim_end_matches('\r')
-        .to_string())
 }
 
 /// What every connection task shares with the accept loop.

@@ -198,3 +198,36 @@ fn ready_is_printed_only_once_listening() {
     drop(conn);
     pair::end_joiner_by_parent_death(&mut pair, &mut joiner, port);
 }
+
+/// A previous transfer whose process is still ending (its pid file names a
+/// live process) is waited for, as the stock scripts do, instead of failing
+/// at once with 114: once it is gone the joiner goes on and the SST
+/// completes. (Before, the joiner exited 114 immediately.)
+#[test]
+fn a_previous_transfer_still_ending_is_waited_for() {
+    let pair = Pair::new();
+    let plan = Plan::default();
+    let mut previous = std::process::Command::new("sleep")
+        .arg("600")
+        .spawn()
+        .unwrap();
+    let pid_file = pair.joiner.datadir.join("rsync_tunnel_sst.pid");
+    std::fs::write(&pid_file, format!("{}\n", previous.id())).unwrap();
+    let log = pair.joiner.log.clone();
+    let ender = std::thread::spawn(move || {
+        let seen = procs::poll(STEP, || {
+            std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .contains("a previous transfer is still running")
+        });
+        previous.kill().unwrap();
+        previous.wait().unwrap();
+        seen
+    });
+    let out = pair::run(&pair, &plan);
+    assert!(
+        ender.join().unwrap(),
+        "the joiner never said it was waiting"
+    );
+    out.assert_success(&pair, &plan);
+}

@@ -32,7 +32,13 @@ pub async fn run(
     temp: &TempFiles,
 ) -> Result<ExitCode, Error> {
     let datadir = &args.datadir;
-    files::check_stale_processes(datadir).map_err(SstError::from)?;
+    // A previous transfer's processes may still be ending (a joiner whose
+    // mariadbd died takes up to 2 s): wait for them as the stock scripts
+    // do, then exit 114.
+    let stale_deadline = tokio::time::Instant::now() + files::STALE_WAIT;
+    files::wait_stale_processes(datadir, shutdown.token(), stale_deadline)
+        .await
+        .map_err(SstError::from)?;
     let _in_progress = InProgress::create(datadir).map_err(SstError::from)?;
     let paths = ServerPaths::resolve(args, &*settings.files);
     // Before `ready`: once the donor writes, the index is its word, not ours.

@@ -36,6 +36,9 @@ pub use crate::rsync::DAEMON_PID as RSYNC_PID;
 pub use crate::rsync::MARKER;
 /// The reference's socat pid file (both roles; protected like [`RSYNC_PID`]).
 pub use crate::rsync::SOCAT_PID;
+/// How long a joiner waits for a previous transfer's processes to end
+/// before it gives up with exit 114, as the stock scripts (30 × 1 s).
+pub const STALE_WAIT: Duration = Duration::from_secs(30);
 /// How often the file waits poll, as the stock scripts (0.2 s).
 pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
 
@@ -340,6 +343,7 @@ pub async fn wait_stale_processes(
 ) -> Result<(), FilesError> {
     let mut tick = tokio::time::interval(POLL_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut said = false;
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return Err(FilesError::Cancelled { path: datadir.join(RSYNC_PID) }),
@@ -349,7 +353,13 @@ pub async fn wait_stale_processes(
             Err(e @ FilesError::AlreadyRunning { .. }) if Instant::now() >= deadline => {
                 return Err(e)
             }
-            Err(FilesError::AlreadyRunning { .. }) => {}
+            Err(e @ FilesError::AlreadyRunning { .. }) => {
+                if !said {
+                    said = true;
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    tracing::info!("{e}; waiting up to {}s for it to end", left.as_secs());
+                }
+            }
             other => return other,
         }
     }
@@ -376,21 +386,42 @@ pub fn write_pid_file(path: &Path) -> Result<(), FilesError> {
         .map_err(err)
 }
 
-/// Reads the marker's state (its first line), `None` while it has not arrived.
-pub fn read_marker(path: &Path) -> Result<Option<State>, FilesError> {
-    match fs::read_to_string(path) {
-        Ok(content) => State::from_first_line(&content)
-            .map(Some)
-            .map_err(|source| FilesError::MarkerState {
-                path: path.to_path_buf(),
-                source,
-            }),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(FilesError::Read {
-            path: path.to_path_buf(),
-            source,
-        }),
+/// The most of the completion marker that is read: its first line is a
+/// state of a few dozen bytes.
+pub const MARKER_MAX: u64 = 4096;
+
+/// Reads the first line of the completion marker at `path` (`None` while
+/// it has not arrived). The donor writes the marker, so it is read as
+/// untrusted input: never through a symbolic link, only a regular file,
+/// at most [`MARKER_MAX`] bytes.
+pub fn read_marker_line(path: &Path) -> io::Result<Option<String>> {
+    use std::io::Read as _;
+    let invalid = |what| io::Error::new(io::ErrorKind::InvalidData, what);
+    let file = match fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(invalid("it is a symbolic link"))
+        }
+        Err(e) => return Err(e),
+    };
+    if !file.metadata()?.is_file() {
+        return Err(invalid("not a regular file"));
     }
+    let mut text = Vec::new();
+    file.take(MARKER_MAX).read_to_end(&mut text)?;
+    let text = String::from_utf8_lossy(&text);
+    Ok(Some(
+        text.lines()
+            .next()
+            .unwrap_or("")
+            .trim_end_matches('\r')
+            .to_string(),
+    ))
 }
 
 mod temp;

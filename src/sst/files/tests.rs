@@ -183,18 +183,36 @@ async fn waiting_for_stale_processes_gives_up_at_the_deadline() {
 }
 
 #[test]
-fn marker_first_line_is_the_state() {
+fn marker_first_line_is_read_as_untrusted_input() {
     let d = tempfile::tempdir().unwrap();
     let m = d.path().join(MARKER);
-    assert_eq!(read_marker(&m).unwrap(), None);
-    fs::write(&m, format!("{UUID}:9 0\nsecret 00ff\nbypass\n")).unwrap();
+    assert_eq!(read_marker_line(&m).unwrap(), None);
+    fs::write(&m, format!("{UUID}:9 0\r\nsecret 00ff\nbypass\n")).unwrap();
     assert_eq!(
-        read_marker(&m).unwrap().unwrap().to_string(),
+        read_marker_line(&m).unwrap().unwrap(),
         format!("{UUID}:9 0")
     );
-    fs::write(&m, "half").unwrap();
-    let e = read_marker(&m).unwrap_err();
-    assert_eq!(e.exit_code(), ExitCode::BrokenPipe);
+    // A huge marker is read only as far as MARKER_MAX.
+    fs::write(&m, vec![b'x'; 10 << 20]).unwrap();
+    assert_eq!(
+        read_marker_line(&m).unwrap().unwrap().len() as u64,
+        MARKER_MAX
+    );
+    // A link (to a file elsewhere) and a FIFO are refused, without blocking.
+    fs::remove_file(&m).unwrap();
+    let elsewhere = d.path().join("elsewhere");
+    fs::write(&elsewhere, format!("{UUID}:9 0\n")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &m).unwrap();
+    let e = read_marker_line(&m).unwrap_err();
+    assert!(e.to_string().contains("symbolic link"), "{e}");
+    fs::remove_file(&m).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&m)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let e = read_marker_line(&m).unwrap_err();
+    assert!(e.to_string().contains("not a regular file"), "{e}");
 }
 
 #[test]
