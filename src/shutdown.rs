@@ -194,7 +194,6 @@ fn reports_a_closed_reader(fd: &OwnedFd) -> bool {
 /// Resolves when process `pid` has exited, as the kernel reports it through
 /// a pidfd (Linux 5.3+): no polling delay. `None` when no pidfd can be had
 /// (an older kernel, or `pid` already gone); callers then poll `/proc`.
-/// Must be called inside a tokio runtime.
 pub fn process_exit(pid: u32) -> Option<impl std::future::Future<Output = ()>> {
     let pid = Pid::from_raw(i32::try_from(pid).ok().filter(|&p| p > 0)?)?;
     let fd = pidfd_open(pid, PidfdFlags::empty()).ok()?;
