@@ -22,6 +22,8 @@ use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use rustix::io::Errno;
+use rustix::process::{kill_process_group, Pid, Signal};
 use tokio::process::{Child, ChildStdin, ChildStdout};
 use tokio::task::JoinHandle;
 
@@ -224,14 +226,14 @@ impl Supervised {
     /// The stdin pipe, if [`ChildCommand::stdin_piped`] was set.
     pub fn take_stdin(&mut self) -> Option<ChildStdin> {
         let stdin = self.child.stdin.take()?;
-        sandbox::grow_pipe(std::os::fd::AsFd::as_fd(&stdin), PIPE_SIZE);
+        grow_pipe(&stdin, PIPE_SIZE);
         Some(stdin)
     }
 
     /// The stdout pipe, if [`Output::Piped`] was chosen.
     pub fn take_stdout(&mut self) -> Option<ChildStdout> {
         let stdout = self.child.stdout.take()?;
-        sandbox::grow_pipe(std::os::fd::AsFd::as_fd(&stdout), PIPE_SIZE);
+        grow_pipe(&stdout, PIPE_SIZE);
         Some(stdout)
     }
 
@@ -260,13 +262,13 @@ impl Supervised {
     /// then `SIGKILL` to the group; reaps it and returns how it ended.
     pub async fn kill(&mut self) -> Result<Exit, ChildError> {
         if self.status.is_none() {
-            sandbox::signal_group(self.pgid, libc::SIGTERM);
+            signal_group(self.pgid, Signal::TERM);
             let waited = tokio::time::timeout(TERM_GRACE, self.child.wait()).await;
             let status = match waited {
                 Ok(r) => r,
                 Err(_elapsed) => {
                     tracing::debug!(program = %self.name, pid = self.pgid, "child ignored SIGTERM, sending SIGKILL");
-                    sandbox::signal_group(self.pgid, libc::SIGKILL);
+                    signal_group(self.pgid, Signal::KILL);
                     self.child.wait().await
                 }
             }
@@ -284,7 +286,7 @@ impl Supervised {
     /// more byte into the data directory while it tidies up.
     pub async fn kill_now(&mut self) -> Result<Exit, ChildError> {
         if self.status.is_none() {
-            sandbox::signal_group(self.pgid, libc::SIGKILL);
+            signal_group(self.pgid, Signal::KILL);
             let status = self.child.wait().await.map_err(|source| ChildError::Wait {
                 program: self.name.clone(),
                 source,
@@ -299,7 +301,7 @@ impl Supervised {
     /// reaped an instant ago, so this reaches only our own stragglers.
     fn reaped(&mut self, status: ExitStatus) -> ExitStatus {
         self.status = Some(status);
-        sandbox::signal_group(self.pgid, libc::SIGKILL);
+        signal_group(self.pgid, Signal::KILL);
         tracing::debug!(program = %self.name, pid = self.pgid, %status, "child exited");
         status
     }
@@ -321,7 +323,34 @@ impl Drop for Supervised {
     fn drop(&mut self) {
         if self.status.is_none() {
             // The leader is not reaped, so its pid still names our group.
-            sandbox::signal_group(self.pgid, libc::SIGKILL);
+            signal_group(self.pgid, Signal::KILL);
         }
+    }
+}
+
+/// Sends `sig` to process group `pgid`; a group already gone is fine.
+fn signal_group(pgid: i32, sig: Signal) {
+    // Never 0 (our own group), never 1 (`kill(-1)` reaches every process
+    // we may signal): only a group we created.
+    if pgid <= 1 {
+        return;
+    }
+    let Some(group) = Pid::from_raw(pgid) else {
+        return;
+    };
+    match kill_process_group(group, sig) {
+        Ok(()) | Err(Errno::SRCH) => {}
+        Err(e) => {
+            tracing::warn!(pgid, sig = sig.as_raw(), error = %io::Error::from(e), "killpg failed")
+        }
+    }
+}
+
+/// Asks the kernel for a pipe buffer of `size` bytes on `pipe` (best
+/// effort: the default 64 KiB pipe made the joiner's relay wake up every
+/// 64 KiB).
+fn grow_pipe(pipe: &impl AsFd, size: usize) {
+    if let Err(e) = rustix::pipe::fcntl_setpipe_size(pipe, size) {
+        tracing::debug!(error = %io::Error::from(e), "cannot enlarge a child pipe");
     }
 }

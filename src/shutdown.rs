@@ -11,13 +11,17 @@
 //! server mid-transfer (mariadbd passes no `--parent` to the donor, and the
 //! donor writes nothing to stdout while rsync runs).
 
-use std::sync::{Arc, OnceLock};
-
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::FileTypeExt;
+use std::os::unix::net::UnixStream;
+use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
 
-use tokio::io::unix::AsyncFd;
-use tokio::io::Interest;
+use rustix::event::{poll, PollFd, PollFlags};
+use rustix::io::Errno;
+use rustix::process::{pidfd_open, Pid, PidfdFlags};
 use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use crate::exit::ExitCode;
@@ -137,10 +141,10 @@ impl Shutdown {
 
     /// Stops the run ([`StopReason::StdoutClosed`]) when stdout is a pipe
     /// or socket whose reading end is closed. The kernel reports that as an
-    /// error condition on our writing end, so this waits on epoll for it
-    /// without writing anything. Stdout that cannot be watched (a regular
-    /// file, `/dev/null`) is not watched. Must be called inside a tokio
-    /// runtime.
+    /// error (or hang-up) condition on our writing end, so a thread waits in
+    /// poll(2) for it without writing anything. Stdout that cannot report it
+    /// (a regular file, `/dev/null`, a terminal) is not watched. Must be
+    /// called inside a tokio runtime.
     pub fn watch_stdout_reader(&self) {
         let fd = match std::io::stdout().as_fd().try_clone_to_owned() {
             Ok(fd) => fd,
@@ -149,22 +153,26 @@ impl Shutdown {
                 return;
             }
         };
-        // epoll refuses regular files and /dev/null (EPERM): nothing to watch.
-        let Ok(watched) = watch_errors(fd) else {
-            tracing::debug!("stdout cannot be polled, not watching its reader");
+        if !reports_a_closed_reader(&fd) {
+            tracing::debug!("stdout is not a pipe or socket, not watching its reader");
             return;
+        }
+        let closed = match PollWait::spawn(fd, PollFlags::empty()) {
+            Ok((wait, _thread)) => wait,
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot watch stdout's reader");
+                return;
+            }
         };
         let this = self.clone();
         tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = this.token.cancelled() => return,
-                    ready = watched.ready(Interest::ERROR) => match ready {
-                        Ok(guard) if guard.ready().is_error() => break,
-                        Ok(mut guard) => guard.clear_ready(),
-                        Err(_) => return,
-                    },
-                }
+            tokio::select! {
+                _ = this.token.cancelled() => return,
+                // With no event asked for, poll returns only for an error
+                // or hang-up; a failure to poll means we cannot tell.
+                polled = closed.wait() => if polled.is_err() {
+                    return;
+                },
             }
             tracing::error!("{}", StopReason::StdoutClosed);
             this.stop(StopReason::StdoutClosed);
@@ -172,55 +180,113 @@ impl Shutdown {
     }
 }
 
+/// Whether `fd` can report that its reader went away: a pipe (error once
+/// no reader is left) or a socket (hang-up, error).
+fn reports_a_closed_reader(fd: &OwnedFd) -> bool {
+    let Ok(clone) = fd.try_clone() else {
+        return false;
+    };
+    std::fs::File::from(clone)
+        .metadata()
+        .is_ok_and(|m| m.file_type().is_fifo() || m.file_type().is_socket())
+}
+
 /// Resolves when process `pid` has exited, as the kernel reports it through
 /// a pidfd (Linux 5.3+): no polling delay. `None` when no pidfd can be had
 /// (an older kernel, or `pid` already gone); callers then poll `/proc`.
-/// Must be called inside a tokio runtime.
 pub fn process_exit(pid: u32) -> Option<impl std::future::Future<Output = ()>> {
-    let fd = pidfd_open(pid).ok()?;
-    let watched = match register(fd, Interest::READABLE) {
-        Ok(w) => w,
+    let pid = Pid::from_raw(i32::try_from(pid).ok().filter(|&p| p > 0)?)?;
+    let fd = pidfd_open(pid, PidfdFlags::empty()).ok()?;
+    let exited = match PollWait::spawn(fd, PollFlags::IN) {
+        Ok((wait, _thread)) => wait,
         Err(e) => {
-            tracing::debug!(pid, error = %e, "cannot poll the pidfd");
+            tracing::debug!(pid = pid.as_raw_pid(), error = %e, "cannot poll the pidfd");
             return None;
         }
     };
     Some(async move {
-        // A pidfd becomes readable once the process exits; an error from
-        // the reactor means we cannot tell, which the caller's poll covers.
-        if watched.readable().await.is_err() {
+        // A pidfd becomes readable once the process exits; a failure to
+        // poll means we cannot tell, which the caller's poll covers.
+        if exited.wait().await.is_err() {
             std::future::pending::<()>().await;
         }
     })
 }
 
-#[allow(unsafe_code)]
-fn pidfd_open(pid: u32) -> std::io::Result<OwnedFd> {
-    use std::os::fd::FromRawFd;
-    let pid = libc::pid_t::try_from(pid).map_err(std::io::Error::other)?;
-    // SAFETY: pidfd_open takes a pid and flags and touches no memory of ours.
-    let r = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, libc::PIDFD_NONBLOCK) };
-    if r < 0 {
-        return Err(std::io::Error::last_os_error());
+/// One poll(2) on one descriptor, run on a thread of its own so that the
+/// runtime's reactor never sees the descriptor. Registering a raw
+/// descriptor with tokio is `unsafe` (`AsyncFd::register_with_interest`;
+/// the safe constructors are deprecated as unsound since tokio 1.51.6 and
+/// 1.53.3, <https://github.com/tokio-rs/tokio/pull/8587>), and tokio has no
+/// pidfd of its own for a process that is not our child. A thread keeps the
+/// crate's `unsafe` to the child's `pre_exec`, at the price of one parked
+/// thread per watch (one per run: the parent's pidfd or stdout's reader).
+///
+/// Dropping the `PollWait` ends the thread: it also polls its end of a
+/// socket pair whose other end the `PollWait` holds.
+#[derive(Debug)]
+struct PollWait {
+    done: oneshot::Receiver<std::io::Result<PollFlags>>,
+    _cancel: UnixStream,
+}
+
+impl PollWait {
+    /// Starts polling `fd` for `events` (error and hang-up are always
+    /// reported). Returns the wait and the thread, which ends once the
+    /// descriptor reports an event or the wait is dropped.
+    fn spawn(fd: OwnedFd, events: PollFlags) -> std::io::Result<(Self, JoinHandle<()>)> {
+        let (cancel, cancelled) = UnixStream::pair()?;
+        let (report, done) = oneshot::channel();
+        let thread = std::thread::Builder::new()
+            .name("sst-poll".into())
+            .spawn(move || {
+                let polled = poll_until(&fd, events, &cancelled);
+                if let Some(result) = polled {
+                    // The waiter may be gone meanwhile: nothing to tell then.
+                    let _unheard = report.send(result);
+                }
+            })?;
+        let wait = PollWait {
+            done,
+            _cancel: cancel,
+        };
+        Ok((wait, thread))
     }
-    let raw = std::os::fd::RawFd::try_from(r).map_err(std::io::Error::other)?;
-    // SAFETY: the kernel just returned this descriptor to us; nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+
+    /// The events `fd` reported.
+    async fn wait(self) -> std::io::Result<PollFlags> {
+        let PollWait { done, _cancel } = self;
+        done.await
+            .unwrap_or_else(|_| Err(std::io::Error::other("the poll thread ended")))
+    }
 }
 
-/// Registers `fd` with the runtime's reactor for `interest`.
-#[allow(unsafe_code)]
-fn register(fd: OwnedFd, interest: Interest) -> std::io::Result<AsyncFd<OwnedFd>> {
-    // SAFETY: the descriptor is owned and moved into the AsyncFd, so it is
-    // neither closed nor replaced while registered (tokio's I/O-safety
-    // requirement); it is deregistered and closed when the AsyncFd drops.
-    let registered = unsafe { AsyncFd::register_with_interest(fd, interest) };
-    registered.map_err(std::io::Error::from)
-}
-
-/// Registers `fd` with the runtime's reactor for error readiness only.
-fn watch_errors(fd: OwnedFd) -> std::io::Result<AsyncFd<OwnedFd>> {
-    register(fd, Interest::ERROR)
+/// Polls `fd` until it reports an event (`Some`) or `cancelled` is readable
+/// or hung up (`None`).
+fn poll_until(
+    fd: &OwnedFd,
+    events: PollFlags,
+    cancelled: &UnixStream,
+) -> Option<std::io::Result<PollFlags>> {
+    loop {
+        let mut fds = [
+            PollFd::new(fd, events),
+            PollFd::new(cancelled, PollFlags::IN),
+        ];
+        match poll(&mut fds, None) {
+            Ok(_) => {}
+            // A signal handler ran (tokio's): poll again.
+            Err(Errno::INTR) => continue,
+            Err(e) => return Some(Err(e.into())),
+        }
+        if !fds[1].revents().is_empty() {
+            return None;
+        }
+        let got = fds[0].revents();
+        if !got.is_empty() {
+            return Some(Ok(got));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -258,23 +324,48 @@ mod tests {
 
     #[tokio::test]
     async fn a_closed_reader_is_noticed_only_on_its_pipe() -> std::io::Result<()> {
-        // The watcher reads fd 1; test the same mechanism on a pipe of our own.
+        // The watcher polls fd 1; test the same mechanism on a pipe of our own.
         let (writer, reader) = tokio::net::unix::pipe::pipe()?;
-        let watched = watch_errors(writer.into_blocking_fd()?)?;
-        let quiet = tokio::time::timeout(
-            std::time::Duration::from_millis(100),
-            watched.ready(Interest::ERROR),
-        )
-        .await;
-        assert!(quiet.is_err(), "error reported while the reader is open");
+        let writer = writer.into_blocking_fd()?;
+        assert!(reports_a_closed_reader(&writer));
+        let (closed, thread) = PollWait::spawn(writer, PollFlags::empty())?;
+        let closed = closed.wait();
+        tokio::pin!(closed);
+        let quiet = tokio::time::timeout(std::time::Duration::from_millis(100), &mut closed).await;
+        assert!(quiet.is_err(), "reported while the reader is open");
         drop(reader);
-        let guard = tokio::time::timeout(
-            std::time::Duration::from_secs(5),
-            watched.ready(Interest::ERROR),
-        )
-        .await
-        .map_err(std::io::Error::other)??;
-        assert!(guard.ready().is_error());
+        let flags = tokio::time::timeout(std::time::Duration::from_secs(5), closed)
+            .await
+            .map_err(std::io::Error::other)??;
+        assert!(flags.contains(PollFlags::ERR), "{flags:?}");
+        assert!(thread.join().is_ok());
+        Ok(())
+    }
+
+    /// Dropping a wait ends its thread, although the descriptor never
+    /// reports anything: no thread outlives its watcher.
+    #[tokio::test]
+    async fn dropping_a_wait_ends_its_thread() -> std::io::Result<()> {
+        let (writer, _reader) = tokio::net::unix::pipe::pipe()?;
+        let (wait, thread) = PollWait::spawn(writer.into_blocking_fd()?, PollFlags::empty())?;
+        drop(wait);
+        let joined = tokio::task::spawn_blocking(move || thread.join().is_ok());
+        let joined = tokio::time::timeout(std::time::Duration::from_secs(5), joined)
+            .await
+            .map_err(std::io::Error::other)?
+            .map_err(std::io::Error::other)?;
+        assert!(joined, "the poll thread panicked");
+        Ok(())
+    }
+
+    #[test]
+    fn only_pipes_and_sockets_are_watched() -> std::io::Result<()> {
+        let file = OwnedFd::from(tempfile::tempfile()?);
+        assert!(!reports_a_closed_reader(&file));
+        let null = OwnedFd::from(std::fs::File::open("/dev/null")?);
+        assert!(!reports_a_closed_reader(&null));
+        let (socket, _peer) = UnixStream::pair()?;
+        assert!(reports_a_closed_reader(&OwnedFd::from(socket)));
         Ok(())
     }
 }

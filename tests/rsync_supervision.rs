@@ -1,7 +1,8 @@
 //! `child::ChildCommand` / `Supervised` with real processes: exit status and
 //! stderr tail, stdout never inherited, leaked descriptors not passed on,
 //! the whole process group killed by `kill()` and by `Drop`, `SIGKILL` after
-//! the grace period (at once with `kill_now()`), and the parent-death signal.
+//! the grace period (at once with `kill_now()`), the parent-death signal,
+//! and pipes larger than the kernel's default.
 
 #![allow(clippy::expect_used)]
 
@@ -78,6 +79,26 @@ async fn piped_stdout_and_stdin() {
     assert!(within(child.wait()).await.expect("wait").status.success());
 }
 
+/// The pipes handed out are larger than the kernel's 64 KiB default, so
+/// the joiner's relay is not woken every 64 KiB.
+#[tokio::test]
+async fn child_pipes_are_enlarged() {
+    let mut c = ChildCommand::new("cat", "cat");
+    c.stdin_piped().stdout(Output::Piped);
+    let mut child = c.spawn().expect("spawn");
+    let stdin = child.take_stdin().expect("stdin");
+    let stdout = child.take_stdout().expect("stdout");
+    for (name, size) in [
+        ("stdin", rustix::pipe::fcntl_getpipe_size(&stdin)),
+        ("stdout", rustix::pipe::fcntl_getpipe_size(&stdout)),
+    ] {
+        let size = size.expect("F_GETPIPE_SZ");
+        assert!(size > 64 * 1024, "{name} pipe holds only {size} bytes");
+    }
+    drop(stdin);
+    assert!(within(child.wait()).await.expect("wait").status.success());
+}
+
 /// Prints the shell's own fd 1 target on stderr (the shell must not exec
 /// readlink in its place, or the redirection would change what it sees).
 const FD1: &str = "x=$(readlink /proc/$$/fd/1); echo \"$x\" >&2";
@@ -103,10 +124,7 @@ async fn leaked_descriptors_are_not_inherited() {
     let leaked = std::fs::File::create(dir.path().join("grastate.dat")).expect("file");
     let fd = leaked.as_raw_fd();
     // Simulate mariadbd's leak: clear close-on-exec on a descriptor.
-    // SAFETY: fcntl on a descriptor we own, no memory involved.
-    #[allow(unsafe_code)]
-    let r = unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
-    assert_eq!(r, 0);
+    rustix::io::fcntl_setfd(&leaked, rustix::io::FdFlags::empty()).expect("clear FD_CLOEXEC");
     let mut c = sh("ls /proc/$$/fd >&2");
     let mut child = c.stdout(Output::Null).spawn().expect("spawn");
     let exit = within(child.wait()).await.expect("wait");

