@@ -42,7 +42,7 @@ pub use backend::prepare_datadir;
 use backend::{forward, to_rsync};
 pub use error::{ConnectionError, ConnectionFailure, JoinerError};
 use failure::LastFailure;
-pub use listen::bind_listener;
+pub use listen::{bind_listener, bind_listener_with};
 use peers::OpenPeers;
 use rejects::{Cause, Rejects, Verdict};
 

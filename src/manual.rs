@@ -72,7 +72,13 @@ pub async fn joiner(args: JoinerArgs, shutdown: Shutdown) -> Result<ExitCode, Er
             return Err(UsageError::JoinerWithoutTarget.into());
         }
     };
-    let (listener, bound) = joiner::bind_listener(&address).await?;
+    let (listener, bound) = joiner::bind_listener_with(
+        &address,
+        &settings.tls.opts,
+        settings.timeouts.connect_retry,
+        shutdown.token(),
+    )
+    .await?;
     let cfg = JoinerConfig::new(&settings, tls, backend, marker_dir, &meter);
     info!(address = %bound, "joiner listening");
     let ready = address

@@ -12,6 +12,7 @@ use crate::exit::{chain, ExitCode};
 use crate::relay::RelayError;
 use crate::rsync::RsyncError;
 use crate::sst::address::AddressError;
+use crate::tls::sockopt::{Exhausted, FamilyError};
 use crate::tls::TlsError;
 
 /// Errors of the donor side.
@@ -32,13 +33,19 @@ pub enum DonorError {
         #[source]
         source: std::io::Error,
     },
-    /// No TCP connection within the retry window.
-    #[error("cannot connect to the joiner {target} within {}s (sst-connect-retry): {last}", window.as_secs())]
+    /// `sockopt pf` rules out the joiner's address.
+    #[error(transparent)]
+    Family(#[from] FamilyError),
+    /// No TCP connection before the retries gave up.
+    #[error("cannot connect to the joiner {target} in {attempts} attempt{} {gave_up}: {last}",
+        if *attempts == 1 { "" } else { "s" })]
     Unreachable {
         /// The joiner.
         target: Target,
-        /// The retry window.
-        window: Duration,
+        /// Attempts made (each one tries every address of the joiner).
+        attempts: u32,
+        /// What ended the retries: `sockopt retry` or `sst-connect-retry`.
+        gave_up: Exhausted,
         /// The last attempt.
         last: ConnectAttempt,
     },
@@ -121,6 +128,7 @@ impl DonorError {
         match self {
             DonorError::Address(e) => e.exit_code(),
             DonorError::TlsSetup(e) => e.exit_code(),
+            DonorError::Family(e) => e.exit_code(),
             DonorError::Resolve { .. } | DonorError::Unreachable { .. } => ExitCode::Unreachable,
             DonorError::Tls { source, .. } => source.exit_code(),
             DonorError::Stalled { .. } => ExitCode::TimedOut,
@@ -141,8 +149,8 @@ impl DonorError {
 /// How the last connect attempt to the joiner failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectAttempt {
-    /// None was made (a retry window of zero).
-    #[error("no attempt made")]
+    /// No address was tried (the name resolved to none).
+    #[error("no address to try")]
     None,
     /// The connect failed.
     #[error("{addr}: {source}")]
@@ -152,13 +160,15 @@ pub enum ConnectAttempt {
         /// Why.
         source: std::io::Error,
     },
-    /// The connect did not finish in time (`sst-connect-timeout`).
-    #[error("{addr}: connect timed out after {}s", timeout.as_secs())]
+    /// The connect did not finish in time.
+    #[error("{addr}: connect timed out after {timeout:?} ({setting})")]
     TimedOut {
         /// The address tried.
         addr: SocketAddr,
         /// The limit.
         timeout: Duration,
+        /// The setting that gave it: `sst-connect-timeout` or `sockopt connect-timeout`.
+        setting: &'static str,
     },
     /// The run was stopped while retrying.
     #[error("cancelled")]

@@ -13,6 +13,7 @@ use crate::exit::{chain, ExitCode};
 use crate::mount::Mount;
 use crate::relay::RelayError;
 use crate::rsync::RsyncError;
+use crate::tls::sockopt::FamilyError;
 
 /// Errors that end a joiner run.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +29,9 @@ pub enum JoinerError {
         #[source]
         source: std::io::Error,
     },
+    /// `sockopt pf` rules out the listening address.
+    #[error(transparent)]
+    Family(#[from] FamilyError),
     /// The data or log directory cannot be prepared for the transfer.
     #[error("cannot {action} {}", path.display())]
     Prepare {
@@ -91,6 +95,9 @@ impl JoinerError {
                 ExitCode::Busy
             }
             JoinerError::Bind { .. } => ExitCode::Invalid,
+            // A name without an address to listen on is a bad address here,
+            // as an unresolvable one is (a bind error).
+            JoinerError::Family(_) => ExitCode::Invalid,
             JoinerError::Prepare { source, .. }
                 if source.kind() == std::io::ErrorKind::NotFound =>
             {

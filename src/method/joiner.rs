@@ -67,7 +67,13 @@ pub async fn run(
 
     let address = SstAddress::parse(&args.address).map_err(SstError::from)?;
     joiner::warn_own_name(tls.preflight(), &settings.tls.opts, &address);
-    let (listener, bound) = joiner::bind_listener(&address).await?;
+    let (listener, bound) = joiner::bind_listener_with(
+        &address,
+        &settings.tls.opts,
+        settings.timeouts.connect_retry,
+        shutdown.token(),
+    )
+    .await?;
     let ready = address
         .with_port(bound.port())
         .ready_address()

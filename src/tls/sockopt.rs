@@ -13,11 +13,23 @@
 //! one side (`no-sni`, `snihost`, `connect-timeout` on the connector) are
 //! parsed here and simply unused by the other side.
 //!
+//! What the socket items do on each side: `pf` (in `family`) picks the
+//! address family the donor resolves and connects with and the joiner
+//! binds with; `connect-timeout`, `retry`, `interval` and `forever` (in
+//! `retry`, which states their precedence over `sst-connect-timeout` and
+//! `sst-connect-retry`) drive the donor's connect loop and the joiner's
+//! retries of a busy port; the TCP tuning items are [`SockOpts::apply_tcp`].
+//!
 //! `cafile`/`capath` here may only stand in for a missing `[sst] tca` /
 //! `tcapath`: see [`super::TlsSettings::merge_sockopt_ca`].
 
+mod family;
 mod names;
+mod retry;
 mod value;
+
+pub use family::{select_family, AddressFamily, FamilyError};
+pub use retry::{Exhausted, RetryPlan, DEFAULT_PAUSE, SOCAT_INTERVAL};
 
 use std::collections::HashSet;
 use std::io;
@@ -38,15 +50,6 @@ pub enum TlsVersion {
     Tls12,
     /// TLS 1.3.
     Tls13,
-}
-
-/// `pf=`: the address family to use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AddressFamily {
-    /// `pf=ip4` (`ipv4`, `inet`, `inet4`, `2`).
-    Ipv4,
-    /// `pf=ip6` (`ipv6`, `inet6`, `10`).
-    Ipv6,
 }
 
 /// `compress=`: both values are no-ops with OpenSSL 3, which never compresses.
@@ -91,7 +94,8 @@ pub struct SockOpts {
     pub dhparam: Option<PathBuf>,
     /// `compress`.
     pub compress: Compress,
-    /// `pf`: forced address family.
+    /// `pf`: the address family to resolve, connect and bind with; see
+    /// [`select_family`].
     pub pf: Option<AddressFamily>,
     /// `keepalive` (default on here, unlike socat).
     pub keepalive: bool,
@@ -109,13 +113,15 @@ pub struct SockOpts {
     pub sndbuf: Option<usize>,
     /// `linger`: `SO_LINGER`.
     pub linger: Option<Duration>,
-    /// `retry`: connect (donor) / bind (joiner) retries.
+    /// `retry`: retries of a failed connect or dropped handshake (donor) or
+    /// of a busy port (joiner); see [`SockOpts::connect_retry`].
     pub retry: Option<u32>,
-    /// `interval`: time between retries (socat default 1 s).
+    /// `interval`: pause between retries (socat default 1 s).
     pub interval: Option<Duration>,
-    /// `forever`: retry without a count (still bounded by the SST timeout).
+    /// `forever`: retry without a count, still within `sst-connect-retry`.
     pub forever: bool,
-    /// `connect-timeout` (connector only).
+    /// `connect-timeout`: one connect attempt (donor only); see
+    /// [`SockOpts::attempt_timeout`].
     pub connect_timeout: Option<Duration>,
     /// One line per ignored or adjusted item, to be logged at start.
     pub warnings: Vec<String>,
