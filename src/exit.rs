@@ -106,7 +106,7 @@ impl ExitCode {
             ExitCode::BrokenPipe => "SIGHUP/SIGPIPE, parent mysqld died, or no completion marker",
             ExitCode::Protocol => "incompatible rsync protocol (rsync exit 12)",
             ExitCode::TimedOut => "no first connection, stalled transfer, or connect timeout",
-            ExitCode::Unreachable => "the joiner could not be reached within the retry window",
+            ExitCode::Unreachable => "the joiner could not be reached within the retry window (sst-connect-retry, or sockopt retry)",
             ExitCode::AlreadyRunning => "a previous transfer is still running",
             ExitCode::TransferFailed => {
                 "FLUSH TABLES failed (sst_error), rsync failed otherwise, or the tunnel broke"

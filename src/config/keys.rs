@@ -13,7 +13,7 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// `sst-connect-timeout`: donor, one TCP connect attempt.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// `sst-connect-retry`: donor, the window for retried connects.
+/// `sst-connect-retry`: the window for retried connects (donor) and binds (joiner).
 pub const CONNECT_RETRY: Duration = Duration::from_secs(30);
 /// `sst-close-timeout`: one direction after the other closed.
 pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -86,7 +86,7 @@ pub fn keys() -> Vec<Key> {
         key(
             "sst-connect-retry",
             CONNECT_RETRY.as_secs(),
-            "donor: seconds during which failed connects to the joiner are retried",
+            "donor: seconds during which failed connects to the joiner are retried; also bounds the joiner's bind retries under sockopt retry/forever",
         ),
         key(
             "sst-close-timeout",
