@@ -20,6 +20,7 @@ use crate::joiner::{self, Backend, JoinerConfig, JoinerOutcome};
 use crate::manual::say;
 use crate::meter::Meter;
 use crate::pki::{Ca, LeafSpec};
+use crate::rsync::ServerDirs;
 use crate::shutdown::Shutdown;
 use crate::sst::address::SstAddress;
 use crate::tls::TlsServer;
@@ -86,7 +87,8 @@ pub async fn run(args: DemoArgs, shutdown: Shutdown) -> Result<ExitCode, Error> 
 
     // Joiner: a TLS listener on an ephemeral loopback port, rsync per connection.
     let joiner_meter = Arc::new(Meter::new());
-    let conf = Arc::new(joiner::prepare_datadir(&dst, &dst)?);
+    let modules = ServerDirs::with_log_dir(dst.clone(), dst.clone());
+    let conf = Arc::new(joiner::prepare_datadir(&modules)?);
     let (listener, bound) = joiner::bind_listener(&SstAddress::parse("127.0.0.1:0")?).await?;
     let port = bound.port();
     let jcfg = JoinerConfig::new(
@@ -108,7 +110,8 @@ pub async fn run(args: DemoArgs, shutdown: Shutdown) -> Result<ExitCode, Error> 
     )?);
     let relay = donor::Relay::start(dcfg.clone(), None, shutdown.token()).await?;
     let peer = donor::preflight(&dcfg, shutdown.token()).await?;
-    let plan = donor::transfer_plan(&donor_settings, src.clone(), src.clone(), relay.addr, None)?;
+    let src_dirs = ServerDirs::with_log_dir(src.clone(), src.clone());
+    let plan = donor::transfer_plan(&donor_settings, src_dirs, relay.addr, None)?;
     let sent = relay.send(&plan, STATE, shutdown.token()).await;
     relay.finish().await?;
     sent?;

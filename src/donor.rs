@@ -10,7 +10,6 @@
 //! what the tunnel met (`failures`).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::io::AsyncWriteExt;
@@ -21,6 +20,7 @@ use crate::config::{Settings, Timeouts};
 use crate::meter::Meter;
 use crate::relay::RelayOpts;
 use crate::rsync::client::TransferPlan;
+use crate::rsync::ServerDirs;
 use crate::sst::address::SstAddress;
 use crate::tls::{PeerInfo, SockOpts, TlsClient};
 
@@ -86,18 +86,18 @@ pub async fn preflight(
 }
 
 /// The one way every entry point (the SST method, the manual donor, the
-/// demo) builds the transfer: rsync located, the relay's address, and from
+/// demo) builds the transfer: rsync located, the donor's directories, the
+/// relay's address, and from
 /// the settings the bandwidth limit, rsync's own `--timeout`
 /// (`sst-idle-timeout`) and the parallel streams (`parallel`, e.g.
 /// `--parallel`, else `backup-threads`, else one per CPU).
 pub fn transfer_plan(
     settings: &Settings,
-    datadir: PathBuf,
-    log_dir: PathBuf,
+    dirs: ServerDirs,
     relay: SocketAddr,
     parallel: Option<usize>,
 ) -> Result<TransferPlan, DonorError> {
-    let mut plan = TransferPlan::new(datadir, log_dir, relay)?;
+    let mut plan = TransferPlan::new(dirs, relay)?;
     plan.bwlimit_kib = settings.bwlimit_kib;
     plan.io_timeout = settings.timeouts.idle;
     plan.parallel = parallel.or(settings.parallel).unwrap_or(plan.parallel);

@@ -15,6 +15,7 @@ use crate::error::Error;
 use crate::exit::ExitCode;
 use crate::joiner::{self, Backend, JoinerConfig, JoinerOutcome};
 use crate::meter::Meter;
+use crate::rsync::ServerDirs;
 use crate::shutdown::Shutdown;
 use crate::sst::address::SstAddress;
 use crate::tls::TlsServer;
@@ -61,7 +62,8 @@ pub async fn joiner(args: JoinerArgs, shutdown: Shutdown) -> Result<ExitCode, Er
         (None, Some(datadir)) => {
             let datadir = &absolute(datadir)?;
             let log_dir = absolute(args.log_dir.as_ref().unwrap_or(datadir))?;
-            let conf = Arc::new(joiner::prepare_datadir(datadir, &log_dir)?);
+            let modules = ServerDirs::with_log_dir(datadir.clone(), log_dir);
+            let conf = Arc::new(joiner::prepare_datadir(&modules)?);
             (
                 Backend::Rsync(conf.clone()),
                 Some(datadir.clone()),
@@ -160,10 +162,10 @@ pub async fn donor(args: DonorArgs, shutdown: Shutdown) -> Result<ExitCode, Erro
         .state
         .clone()
         .unwrap_or_else(|| "00000000-0000-0000-0000-000000000000:-1 0".to_string());
+    let log_dir = args.log_dir.clone().unwrap_or_else(|| datadir.clone());
     let plan = donor::transfer_plan(
         &settings,
-        datadir.clone(),
-        args.log_dir.clone().unwrap_or(datadir),
+        ServerDirs::with_log_dir(datadir, log_dir),
         relay_addr,
         args.parallel,
     )?;

@@ -23,7 +23,8 @@ use rsync_support::{check_joiner, dirs, donor_tree, plan, seed_joiner, within, S
 use sst_tunnel::meter::Meter;
 use sst_tunnel::relay::{pump, RelayOpts};
 use sst_tunnel::rsync::client::{send_data, send_marker};
-use sst_tunnel::rsync::daemon::{spawn_server, DaemonConfig, Modules};
+use sst_tunnel::rsync::daemon::{spawn_server, DaemonConfig};
+use sst_tunnel::rsync::ServerDirs;
 use sst_tunnel::tls::{CloseNotify, EofWatch};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_openssl::SslStream;
@@ -71,11 +72,8 @@ async fn transfer_through_tls_matches_and_every_relay_ends_cleanly() {
 
     // Joiner: TLS listener → rsync daemon per connection.
     let conf = Arc::new(
-        DaemonConfig::write(&Modules {
-            datadir: d.j_data.clone(),
-            log_dir: d.j_log.clone(),
-        })
-        .expect("config"),
+        DaemonConfig::write(&ServerDirs::with_log_dir(d.j_data.clone(), d.j_log.clone()))
+            .expect("config"),
     );
     let tls_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let joiner_addr = tls_listener.local_addr().expect("addr");

@@ -24,7 +24,8 @@ use rsync_support::{
 };
 use sst_tunnel::relay::{pump, RelayOpts};
 use sst_tunnel::rsync::client::{send_data, send_marker};
-use sst_tunnel::rsync::daemon::{spawn_server, DaemonConfig, Modules, CONFIG_FILE};
+use sst_tunnel::rsync::daemon::{spawn_server, DaemonConfig, CONFIG_FILE};
+use sst_tunnel::rsync::ServerDirs;
 use sst_tunnel::rsync::{RsyncError, MARKER};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -38,7 +39,7 @@ struct Joiner {
     task: tokio::task::JoinHandle<()>,
 }
 
-async fn joiner(modules: Modules) -> Joiner {
+async fn joiner(modules: ServerDirs) -> Joiner {
     let conf = Arc::new(DaemonConfig::write(&modules).expect("daemon config"));
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
@@ -93,11 +94,7 @@ async fn full_transfer_matches_the_donor_tree() {
     donor_tree(&d.d_data, &d.d_log);
     seed_joiner(&d);
 
-    let j = joiner(Modules {
-        datadir: d.j_data.clone(),
-        log_dir: d.j_log.clone(),
-    })
-    .await;
+    let j = joiner(ServerDirs::with_log_dir(d.j_data.clone(), d.j_log.clone())).await;
     let p = plan(&d, j.addr);
     let token = CancellationToken::new();
     let summary = within(send_data(&p, &token)).await.expect("send_data");
@@ -117,7 +114,8 @@ async fn full_transfer_matches_the_donor_tree() {
 async fn unreachable_relay_is_exit_255_with_rsync_stderr() {
     let d = dirs();
     donor_tree(&d.d_data, &d.d_log);
-    // A port with nothing behind it.
+    // A port with nothing behind it: the first step (the system
+    // tablespace, which also probes the joiner's modules) fails.
     let addr = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         l.local_addr().expect("addr")
@@ -126,7 +124,7 @@ async fn unreachable_relay_is_exit_255_with_rsync_stderr() {
         .await
         .expect_err("must fail");
     assert!(
-        matches!(&err, RsyncError::Failed { step, status, .. } if step == "top level" && status.code() == Some(10)),
+        matches!(&err, RsyncError::Failed { step, status, .. } if step == "system tablespace" && status.code() == Some(10)),
         "{err:?}"
     );
     assert_eq!(err.exit_code().code(), 255);
@@ -137,11 +135,7 @@ async fn unreachable_relay_is_exit_255_with_rsync_stderr() {
 async fn unknown_module_is_a_daemon_refusal() {
     let d = dirs();
     donor_tree(&d.d_data, &d.d_log);
-    let j = joiner(Modules {
-        datadir: d.j_data.clone(),
-        log_dir: d.j_log.clone(),
-    })
-    .await;
+    let j = joiner(ServerDirs::with_log_dir(d.j_data.clone(), d.j_log.clone())).await;
     let mut cmd = tokio::process::Command::new(rsync_path());
     cmd.arg("--dirs")
         .arg(format!("{}/", d.d_data.display()))
@@ -283,11 +277,8 @@ async fn cancellation_kills_the_running_rsync() {
 #[tokio::test]
 async fn dropped_or_killed_server_leaves_no_process() {
     let d = dirs();
-    let conf = DaemonConfig::write(&Modules {
-        datadir: d.j_data.clone(),
-        log_dir: d.j_log.clone(),
-    })
-    .expect("config");
+    let conf = DaemonConfig::write(&ServerDirs::with_log_dir(d.j_data.clone(), d.j_log.clone()))
+        .expect("config");
     let server = spawn_server(&conf).expect("spawn");
     let pgid = server.pid();
     assert!(!group_members(pgid).is_empty(), "server not running");
@@ -309,10 +300,7 @@ async fn dropped_or_killed_server_leaves_no_process() {
 #[tokio::test]
 async fn daemon_config_is_private_and_removed() {
     let d = dirs();
-    let modules = Modules {
-        datadir: d.j_data.clone(),
-        log_dir: d.j_log.clone(),
-    };
+    let modules = ServerDirs::with_log_dir(d.j_data.clone(), d.j_log.clone());
     let before: Vec<_> = std::fs::read_dir(&d.j_data)
         .expect("ls")
         .flatten()

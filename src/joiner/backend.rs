@@ -5,7 +5,6 @@
 //! the donor can reach through the daemon: [`crate::rsync::conf`]).
 
 use std::net::SocketAddr;
-use std::path::Path;
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -83,21 +82,21 @@ pub(super) async fn to_rsync(
     Ok(transfer)
 }
 
-/// Creates the data and log directories if needed, removes a stale marker
-/// and writes the rsync daemon configuration (in a private directory,
-/// removed when the returned value drops).
+/// Creates every served directory if needed (the data directory, and the
+/// InnoDB log, data-home and undo directories and the Aria log directory
+/// where the server keeps them elsewhere), removes a stale marker and
+/// writes the rsync daemon configuration.
 pub fn prepare_datadir(
-    datadir: &Path,
-    log_dir: &Path,
+    modules: &crate::rsync::ServerDirs,
 ) -> Result<crate::rsync::daemon::DaemonConfig, JoinerError> {
-    for dir in [datadir, log_dir] {
+    for (_, dir) in modules.modules() {
         std::fs::create_dir_all(dir).map_err(|source| JoinerError::Prepare {
             action: "create",
             path: dir.to_path_buf(),
             source,
         })?;
     }
-    let marker = datadir.join(crate::rsync::MARKER);
+    let marker = modules.datadir.join(crate::rsync::MARKER);
     match std::fs::remove_file(&marker) {
         Ok(()) => warn!(path = %marker.display(), "removed a stale completion marker"),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -110,9 +109,5 @@ pub fn prepare_datadir(
         }
     }
     crate::rsync::find_rsync()?;
-    let modules = crate::rsync::daemon::Modules {
-        datadir: datadir.to_path_buf(),
-        log_dir: log_dir.to_path_buf(),
-    };
-    Ok(crate::rsync::daemon::DaemonConfig::write(&modules)?)
+    Ok(crate::rsync::daemon::DaemonConfig::write(modules)?)
 }

@@ -53,11 +53,14 @@ impl LastFailure {
 /// directory) and the mount holding that directory.
 fn no_space(conf: &DaemonConfig, failure: &Arc<ConnectionFailure>) -> Option<JoinerError> {
     let line = failure.error.no_space_line()?;
-    let dir: &Path = if line.contains(crate::rsync::LOG_MODULE) {
-        conf.log_dir()
-    } else {
-        conf.datadir()
-    };
+    // rsync names the module it was writing into: `... (in MODULE): ...`.
+    let module = line
+        .split_once("(in ")
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .map(|(name, _)| name);
+    let dir: &Path = module
+        .and_then(|m| conf.dirs().dir_of(m))
+        .unwrap_or_else(|| conf.datadir());
     Some(JoinerError::NoSpace {
         dir: dir.to_path_buf(),
         mount: crate::mount::containing(dir).map(Box::new),

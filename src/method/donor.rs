@@ -60,13 +60,7 @@ pub async fn run(
         state
     };
 
-    let plan = donor::transfer_plan(
-        settings,
-        datadir.clone(),
-        paths.log_dir.clone(),
-        relay.addr,
-        None,
-    )?;
+    let plan = donor::transfer_plan(settings, paths.dirs(), relay.addr, None)?;
     let progress_stop = CancellationToken::new();
     let result: Result<(), Error> = async {
         if !args.bypass {

@@ -13,6 +13,7 @@ use crate::error::Error;
 use crate::exit::ExitCode;
 use crate::joiner::{self, Backend, JoinerConfig, JoinerOutcome};
 use crate::meter::{self, Meter};
+use crate::rsync::ServerDirs;
 use crate::shutdown::Shutdown;
 use crate::sst::address::SstAddress;
 use crate::sst::args::SstArgs;
@@ -46,10 +47,12 @@ pub async fn run(
         Some(b) => Some(binlog::OldBinlogs::read(datadir, b).map_err(SstError::from)?),
         None => None,
     };
+    let modules = paths.dirs();
     info!(
         datadir = %datadir.display(), log_dir = %paths.log_dir.display(),
         "joiner: receiving state snapshot"
     );
+    log_layout(&modules);
     let tls = Arc::new(TlsServer::new(&settings.tls)?);
 
     let pid_file = datadir.join(files::RSYNC_PID);
@@ -59,7 +62,7 @@ pub async fn run(
     // A failed transfer may leave the donor's binlog tar half received;
     // a successful one unpacks and removes it before the end.
     temp.register(datadir.join(binlog::BINLOG_TAR));
-    let conf = Arc::new(joiner::prepare_datadir(datadir, &paths.log_dir)?);
+    let conf = Arc::new(joiner::prepare_datadir(&modules)?);
     // Dropping `conf` removes its private directory; the final clean-up
     // does too, should a connection task still hold it then.
     temp.register(conf.private_dir());
@@ -128,4 +131,28 @@ pub async fn run(
     );
     say(protocol, |w| w.state(&state))?;
     Ok(ExitCode::Success)
+}
+
+/// Says at start where each kind of file goes when the server keeps it
+/// outside the data directory, and what a socat-based donor cannot honour:
+/// it knows only the data and redo-log modules, so it sends the system and
+/// undo tablespaces and the Aria logs into the data directory.
+fn log_layout(modules: &ServerDirs) {
+    let elsewhere: Vec<String> = [
+        ("innodb_data_home_dir", "ibdata*", &modules.data_home_dir),
+        ("innodb_undo_directory", "undo*", &modules.undo_dir),
+        ("aria_log_dir_path", "aria_log*", &modules.aria_log_dir),
+    ]
+    .into_iter()
+    .filter(|(_, _, dir)| **dir != modules.datadir)
+    .map(|(key, files, dir)| format!("{key} {} ({files})", dir.display()))
+    .collect();
+    if elsewhere.is_empty() {
+        return;
+    }
+    info!(
+        "joiner: files outside the data directory: {}; an sst-tunnel donor sends them there, \
+         a socat-based donor cannot (it sends them into the data directory)",
+        elsewhere.join(", ")
+    );
 }

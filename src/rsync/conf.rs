@@ -80,9 +80,10 @@ use std::fmt::Write as _;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use super::daemon::{Modules, DAEMON_TIMEOUT_SECS};
+use super::daemon::DAEMON_TIMEOUT_SECS;
 use super::refuse::refuse_options_value;
-use super::{RsyncError, LOG_MODULE, MODULE, PROTECTED_NAMES};
+use super::ServerDirs;
+use super::{RsyncError, PROTECTED_NAMES};
 
 /// A uid and gid the daemon switches to in one module.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,26 +94,26 @@ pub struct Owner {
     pub gid: u32,
 }
 
-/// Who the daemon runs as in each module; `None` keeps the ids it starts
-/// with (ours, when we are not root).
+/// Who the daemon runs as in each module, in the order of
+/// [`Modules::served`]; `None` keeps the ids it starts with (ours, when we
+/// are not root).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Identities {
-    /// In [`MODULE`].
-    pub datadir: Option<Owner>,
-    /// In [`LOG_MODULE`].
-    pub log_dir: Option<Owner>,
+    /// One per served module.
+    pub owners: [Option<Owner>; 5],
 }
 
 impl Identities {
     /// When we run as root: each module's directory owner. Otherwise none.
-    pub fn for_modules(modules: &Modules) -> Result<Identities, RsyncError> {
+    pub fn for_modules(modules: &ServerDirs) -> Result<Identities, RsyncError> {
         if !running_as_root()? {
             return Ok(Identities::default());
         }
-        Ok(Identities {
-            datadir: Some(owner_of(&modules.datadir)?),
-            log_dir: Some(owner_of(&modules.log_dir)?),
-        })
+        let mut owners = [None; 5];
+        for (slot, (_, dir)) in owners.iter_mut().zip(modules.modules()) {
+            *slot = Some(owner_of(dir)?);
+        }
+        Ok(Identities { owners })
     }
 }
 
@@ -146,9 +147,7 @@ fn running_as_root() -> Result<bool, RsyncError> {
 }
 
 /// The configuration text.
-pub fn render(modules: &Modules, ids: &Identities) -> Result<String, RsyncError> {
-    let datadir = conf_path(&modules.datadir)?;
-    let log_dir = conf_path(&modules.log_dir)?;
+pub fn render(modules: &ServerDirs, ids: &Identities) -> Result<String, RsyncError> {
     let mut out = String::new();
     out.push_str(
         "# sst-tunnel: rsync daemon configuration for one transfer, removed at its end\n\
@@ -165,10 +164,8 @@ pub fn render(modules: &Modules, ids: &Identities) -> Result<String, RsyncError>
     let protected: Vec<String> = PROTECTED_NAMES.iter().map(|n| format!("/{n}")).collect();
     let _ = writeln!(out, "exclude = .zfs {}", protected.join(" "));
     let _ = writeln!(out, "refuse options = {}", refuse_options_value());
-    for (name, path, owner) in [
-        (MODULE, datadir, ids.datadir),
-        (LOG_MODULE, log_dir, ids.log_dir),
-    ] {
+    for ((name, dir), owner) in modules.modules().into_iter().zip(ids.owners) {
+        let path = conf_path(dir)?;
         let _ = write!(out, "\n[{name}]\n    path = {path}\n");
         if let Some(o) = owner {
             let _ = write!(out, "    uid = {}\n    gid = {}\n", o.uid, o.gid);
@@ -204,11 +201,8 @@ fn conf_path(path: &Path) -> Result<String, RsyncError> {
 mod tests {
     use super::*;
 
-    fn modules(d: &str, l: &str) -> Modules {
-        Modules {
-            datadir: d.into(),
-            log_dir: l.into(),
-        }
+    fn modules(d: &str, l: &str) -> ServerDirs {
+        ServerDirs::with_log_dir(d.into(), l.into())
     }
 
     #[test]
@@ -253,10 +247,9 @@ mod tests {
 
     #[test]
     fn each_module_gets_its_owner_when_root() {
-        let ids = Identities {
-            datadir: Some(Owner { uid: 27, gid: 28 }),
-            log_dir: Some(Owner { uid: 0, gid: 0 }),
-        };
+        let mut ids = Identities::default();
+        ids.owners[0] = Some(Owner { uid: 27, gid: 28 });
+        ids.owners[1] = Some(Owner { uid: 0, gid: 0 });
         let text = render(&modules("/d", "/l"), &ids).unwrap();
         assert!(
             text.contains("[rsync_tunnel_sst]\n    path = /d\n    uid = 27\n    gid = 28\n"),
@@ -271,10 +264,7 @@ mod tests {
     #[test]
     fn identities_follow_the_directory_owner_only_as_root() {
         let d = tempfile::tempdir().unwrap();
-        let m = Modules {
-            datadir: d.path().into(),
-            log_dir: d.path().into(),
-        };
+        let m = ServerDirs::with_log_dir(d.path().into(), d.path().into());
         let ids = Identities::for_modules(&m).unwrap();
         let md = std::fs::metadata(d.path()).unwrap();
         if running_as_root().unwrap() {
@@ -282,8 +272,7 @@ mod tests {
                 uid: md.uid(),
                 gid: md.gid(),
             });
-            assert_eq!(ids.datadir, owner);
-            assert_eq!(ids.log_dir, owner);
+            assert_eq!(ids.owners, [owner; 5]);
         } else {
             assert_eq!(ids, Identities::default());
         }

@@ -30,7 +30,7 @@ use tokio::process::{ChildStdin, ChildStdout};
 
 use super::conf::{render, Identities, Owner};
 use super::private_dir::PrivateDir;
-use super::{find_rsync, RsyncError, LOG_MODULE, MODULE};
+use super::{find_rsync, RsyncError, ServerDirs};
 use crate::child::{ChildCommand, Output, Supervised};
 
 /// Name of the configuration file, as the original script names it.
@@ -38,22 +38,12 @@ pub const CONFIG_FILE: &str = "rsync_tunnel_sst.conf";
 /// rsync's own I/O timeout for the daemon, in seconds (as the original).
 pub const DAEMON_TIMEOUT_SECS: u32 = 300;
 
-/// The directories the daemon serves.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Modules {
-    /// Served as [`MODULE`].
-    pub datadir: PathBuf,
-    /// Served as [`LOG_MODULE`].
-    pub log_dir: PathBuf,
-}
-
 /// A written daemon configuration; the file and its private directory are
 /// removed on drop.
 #[derive(Debug)]
 pub struct DaemonConfig {
     path: PathBuf,
-    datadir: PathBuf,
-    log_dir: PathBuf,
+    modules: ServerDirs,
     rsync: PathBuf,
     // Dropped after the fields above: removes the directory and the file.
     dir: PrivateDir,
@@ -62,12 +52,13 @@ pub struct DaemonConfig {
 impl DaemonConfig {
     /// Locates rsync, creates a [`PrivateDir`] outside both modules (which
     /// must exist) and writes [`CONFIG_FILE`] in it (mode 0600).
-    pub fn write(modules: &Modules) -> Result<DaemonConfig, RsyncError> {
+    pub fn write(modules: &ServerDirs) -> Result<DaemonConfig, RsyncError> {
         let rsync = find_rsync()?;
         let ids = Identities::for_modules(modules)?;
         let text = render(modules, &ids)?;
         log_identities(modules, &ids);
-        let dir = PrivateDir::create(&[&modules.datadir, &modules.log_dir])?;
+        let served: Vec<&Path> = modules.modules().iter().map(|(_, d)| *d).collect();
+        let dir = PrivateDir::create(&served)?;
         let path = dir.path().join(CONFIG_FILE);
         let err = |source| RsyncError::Config {
             action: "write",
@@ -88,8 +79,7 @@ impl DaemonConfig {
         tracing::debug!(path = %path.display(), "rsync daemon configuration written");
         Ok(DaemonConfig {
             path,
-            datadir: modules.datadir.clone(),
-            log_dir: modules.log_dir.clone(),
+            modules: modules.clone(),
             rsync,
             dir,
         })
@@ -107,12 +97,17 @@ impl DaemonConfig {
 
     /// The served data directory (the server's working directory).
     pub fn datadir(&self) -> &Path {
-        &self.datadir
+        &self.modules.datadir
     }
 
     /// The directory the InnoDB log module receives into.
     pub fn log_dir(&self) -> &Path {
-        &self.log_dir
+        &self.modules.log_dir
+    }
+
+    /// Every served directory.
+    pub fn dirs(&self) -> &ServerDirs {
+        &self.modules
     }
 
     /// The rsync binary the server runs.
@@ -129,13 +124,13 @@ impl DaemonConfig {
 
 /// One line per served directory when we run as root: which ids its
 /// daemon takes, and a warning when that is root.
-fn log_identities(modules: &Modules, ids: &Identities) {
-    let log_module =
-        (modules.log_dir != modules.datadir).then_some((LOG_MODULE, &modules.log_dir, ids.log_dir));
-    for (module, dir, owner) in [Some((MODULE, &modules.datadir, ids.datadir)), log_module]
-        .into_iter()
-        .flatten()
-    {
+fn log_identities(modules: &ServerDirs, ids: &Identities) {
+    let mut seen: Vec<&Path> = Vec::new();
+    for ((module, dir), owner) in modules.modules().into_iter().zip(ids.owners) {
+        if seen.contains(&dir) {
+            continue;
+        }
+        seen.push(dir);
         match owner {
             Some(Owner { uid: 0, gid }) => tracing::warn!(
                 module, dir = %dir.display(), gid,

@@ -30,6 +30,14 @@ pub mod refuse;
 pub const MODULE: &str = "rsync_tunnel_sst";
 /// The module that receives the InnoDB log directory.
 pub const LOG_MODULE: &str = "rsync_tunnel_sst-log_dir";
+/// The module that receives the InnoDB system tablespace (`ibdata*`) into
+/// `innodb_data_home_dir` (MariaDB's own rsync method names it `-data_dir`
+/// too). A socat-based joiner does not serve it.
+pub const DATA_DIR_MODULE: &str = "rsync_tunnel_sst-data_dir";
+/// The module that receives InnoDB undo tablespaces into `innodb_undo_directory`.
+pub const UNDO_DIR_MODULE: &str = "rsync_tunnel_sst-undo_dir";
+/// The module that receives the Aria logs into `aria_log_dir_path`.
+pub const ARIA_LOG_MODULE: &str = "rsync_tunnel_sst-aria_log";
 /// The completion marker, sent last into the data directory root.
 pub const MARKER: &str = "rsync_tunnel_sst_complete";
 /// The binlog tar in the data directory root.
@@ -43,6 +51,54 @@ pub const SOCAT_PID: &str = "rsync_tunnel_sst-socat.pid";
 /// Names at the root of a module that the daemon neither writes nor
 /// deletes: the joiner acts on their content (see [`conf`]).
 pub const PROTECTED_NAMES: [&str; 3] = [SST_IN_PROGRESS, DAEMON_PID, SOCAT_PID];
+/// Where a server keeps each kind of file of an SST: the directories a
+/// joiner's daemon serves (one module each) and those a donor sends from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerDirs {
+    /// Served as [`MODULE`].
+    pub datadir: PathBuf,
+    /// Served as [`LOG_MODULE`] (`innodb_log_group_home_dir`).
+    pub log_dir: PathBuf,
+    /// Served as [`DATA_DIR_MODULE`] (`innodb_data_home_dir`).
+    pub data_home_dir: PathBuf,
+    /// Served as [`UNDO_DIR_MODULE`] (`innodb_undo_directory`).
+    pub undo_dir: PathBuf,
+    /// Served as [`ARIA_LOG_MODULE`] (`aria_log_dir_path`).
+    pub aria_log_dir: PathBuf,
+}
+
+impl ServerDirs {
+    /// The data directory for every kind of file but the redo log, which
+    /// goes to `log_dir` (the layout of a server with default settings).
+    pub fn with_log_dir(datadir: PathBuf, log_dir: PathBuf) -> ServerDirs {
+        ServerDirs {
+            data_home_dir: datadir.clone(),
+            undo_dir: datadir.clone(),
+            aria_log_dir: datadir.clone(),
+            datadir,
+            log_dir,
+        }
+    }
+
+    /// Every module with its directory, the data module first.
+    pub fn modules(&self) -> [(&'static str, &Path); 5] {
+        [
+            (MODULE, &self.datadir),
+            (LOG_MODULE, &self.log_dir),
+            (DATA_DIR_MODULE, &self.data_home_dir),
+            (UNDO_DIR_MODULE, &self.undo_dir),
+            (ARIA_LOG_MODULE, &self.aria_log_dir),
+        ]
+    }
+
+    /// The directory of `module`.
+    pub fn dir_of(&self, module: &str) -> Option<&Path> {
+        self.modules()
+            .into_iter()
+            .find_map(|(name, dir)| (name == module).then_some(dir))
+    }
+}
+
 /// Environment variable naming the rsync binary (a path, or a name looked
 /// up in `PATH`).
 pub const RSYNC_ENV: &str = "RSYNC";
@@ -144,6 +200,26 @@ fn tail_suffix(tail: &str) -> String {
 }
 
 impl RsyncError {
+    /// True when the daemon answered that it serves no module of the name
+    /// asked for (`@ERROR: Unknown module`, rsync's exit 5): the joiner is
+    /// not ours (a socat-based joiner serves only [`MODULE`] and
+    /// [`LOG_MODULE`]).
+    pub fn unknown_module(&self) -> bool {
+        match self {
+            RsyncError::Failed {
+                status,
+                stderr_tail,
+                ..
+            } => {
+                status.code() == Some(5)
+                    && stderr_tail
+                        .lines()
+                        .any(|l| l.starts_with("@ERROR: Unknown module"))
+            }
+            _ => false,
+        }
+    }
+
     /// rsync's own line reporting a full file system, when that is why it
     /// failed ([`no_space_line`] of its stderr).
     pub fn no_space_line(&self) -> Option<&str> {

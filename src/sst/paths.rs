@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
+use crate::rsync::ServerDirs;
 use crate::sst::args::{LogBin, SstArgs};
 
 /// Lookup of a key in the server option groups (`[mysqld]`, `[server]`,
@@ -147,6 +148,17 @@ fn cnf_path(options: &dyn ServerOptions, key: &str) -> Option<PathBuf> {
 }
 
 impl ServerPaths {
+    /// The directories the transfer sends from (donor) or serves (joiner).
+    pub fn dirs(&self) -> ServerDirs {
+        ServerDirs {
+            datadir: self.datadir.clone(),
+            log_dir: self.log_dir.clone(),
+            data_home_dir: self.data_home_dir.clone(),
+            undo_dir: self.undo_dir.clone(),
+            aria_log_dir: self.aria_log_dir.clone(),
+        }
+    }
+
     /// Resolves with the process environment and the kernel's host name.
     pub fn resolve(args: &SstArgs, options: &dyn ServerOptions) -> ServerPaths {
         let hostname = default_log_basename();

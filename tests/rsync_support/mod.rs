@@ -149,8 +149,7 @@ pub fn dirs() -> Dirs {
 pub fn plan(d: &Dirs, relay: std::net::SocketAddr) -> TransferPlan {
     TransferPlan {
         rsync: rsync_path(),
-        datadir: d.d_data.clone(),
-        log_dir: d.d_log.clone(),
+        dirs: sst_tunnel::rsync::ServerDirs::with_log_dir(d.d_data.clone(), d.d_log.clone()),
         relay,
         parallel: 3,
         extra_top_level: Vec::new(),
