@@ -11,8 +11,8 @@ use sst_tunnel::shutdown::Shutdown;
 fn main() -> ExitCode {
     let mut argv = std::env::args_os();
     let argv0 = argv.next().unwrap_or_default();
-    if sst_tunnel::sst::invoked_as_sst(&argv0) {
-        return ExitCode::from(sst_tunnel::method::main(argv.collect()).code());
+    if let Some(method) = sst_tunnel::sst::method_of(&argv0) {
+        return ExitCode::from(sst_tunnel::method::main(method, argv.collect()).code());
     }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

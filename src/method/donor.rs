@@ -20,10 +20,12 @@ use crate::sst::args::SstArgs;
 use crate::sst::binlog::{self, MaxBinlogs};
 use crate::sst::files::{self, TempFiles};
 use crate::sst::paths::ServerPaths;
+use crate::sst::Method;
 use crate::sst::SstError;
 
 /// Runs the donor role to its end.
 pub async fn run(
+    method: Method,
     args: &SstArgs,
     settings: &Settings,
     protocol: &Protocol,
@@ -60,7 +62,14 @@ pub async fn run(
         state
     };
 
-    let plan = donor::transfer_plan(settings, paths.dirs(), relay.addr, None)?;
+    let mut plan = donor::transfer_plan(settings, paths.dirs(), relay.addr, None)?;
+    plan.whole_file = method == Method::Tunnel;
+    if !plan.whole_file {
+        info!(
+            "donor: {}: rsync sends only what differs from the joiner's copy",
+            method.name()
+        );
+    }
     let progress_stop = CancellationToken::new();
     let result: Result<(), Error> = async {
         if !args.bypass {

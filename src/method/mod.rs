@@ -29,6 +29,7 @@ use crate::sst::args::{Role, SstArgs};
 use crate::sst::files::{self, TempFiles};
 use crate::sst::paths::ServerOptions;
 use crate::sst::protocol::ProtocolWriter;
+use crate::sst::Method;
 use stdout::Protocol;
 
 /// How often the joiner looks for mariadbd (the checklist asks for ≤ 1 s).
@@ -41,9 +42,9 @@ impl ServerOptions for OptionFiles {
     }
 }
 
-/// Runs the method with mariadbd's argv (without the program name) and
+/// Runs `method` with mariadbd's argv (without the program name) and
 /// returns the exit code.
-pub fn main(argv: Vec<OsString>) -> ExitCode {
+pub fn main(method: Method, argv: Vec<OsString>) -> ExitCode {
     if let Err(e) = crate::sst::log::init(tracing::level_filters::LevelFilter::INFO) {
         eprintln!("WSREP_SST: [ERROR] {e}");
     }
@@ -71,7 +72,7 @@ pub fn main(argv: Vec<OsString>) -> ExitCode {
             error!("cannot install signal handlers: {e}");
             return ExitCode::Failure;
         }
-        match run(&args, &shutdown, &temp).await {
+        match run(method, &args, &shutdown, &temp).await {
             Ok(code) => code,
             Err(e) => {
                 // After a stop from outside, the reason decides the code.
@@ -92,7 +93,12 @@ pub fn main(argv: Vec<OsString>) -> ExitCode {
     code
 }
 
-async fn run(args: &SstArgs, shutdown: &Shutdown, temp: &TempFiles) -> Result<ExitCode, Error> {
+async fn run(
+    method: Method,
+    args: &SstArgs,
+    shutdown: &Shutdown,
+    temp: &TempFiles,
+) -> Result<ExitCode, Error> {
     let config = ConfigArgs {
         defaults_file: args.defaults.file.clone(),
         defaults_extra_file: args.defaults.extra_file.clone(),
@@ -129,7 +135,7 @@ async fn run(args: &SstArgs, shutdown: &Shutdown, temp: &TempFiles) -> Result<Ex
         Role::Donor => {
             // mariadbd gives the donor no --parent: its closed stdout is the sign.
             shutdown.watch_stdout_reader();
-            crate::method::donor::run(args, &settings, &protocol, shutdown, temp).await
+            crate::method::donor::run(method, args, &settings, &protocol, shutdown, temp).await
         }
     }
 }

@@ -27,15 +27,48 @@ pub mod log;
 pub mod paths;
 pub mod protocol;
 
-/// The program name under which the binary speaks mariadbd's protocol.
+/// The program name under which the binary speaks mariadbd's protocol
+/// (`wsrep_sst_method=rsync_tunnel`).
 pub const PROGRAM_NAME: &str = "wsrep_sst_rsync_tunnel";
+/// The same method with rsync's delta algorithm instead of whole files
+/// (`wsrep_sst_method=rsync_tunnel_wan`), as MariaDB's `wsrep_sst_rsync_wan`.
+pub const PROGRAM_NAME_WAN: &str = "wsrep_sst_rsync_tunnel_wan";
 
 pub use crate::rsync::{LOG_MODULE as LOG_DIR_MODULE, MODULE};
 
-/// True when `argv0` (the program name as invoked) has the basename
-/// `wsrep_sst_rsync_tunnel`, i.e. mariadbd started us through the symlink.
-pub fn invoked_as_sst(argv0: &OsStr) -> bool {
-    Path::new(argv0).file_name() == Some(OsStr::new(PROGRAM_NAME))
+/// Which SST method mariadbd runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// `rsync_tunnel`: the donor sends whole files (`--whole-file`).
+    Tunnel,
+    /// `rsync_tunnel_wan`: the donor lets rsync send only what differs
+    /// from the joiner's copy (its delta algorithm: more CPU and reads on
+    /// both sides, fewer bytes on a slow link).
+    TunnelWan,
+}
+
+impl Method {
+    /// The method's name in `wsrep_sst_method`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Tunnel => "rsync_tunnel",
+            Method::TunnelWan => "rsync_tunnel_wan",
+        }
+    }
+}
+
+/// The SST method mariadbd started us as, from the basename of `argv0`
+/// (the program name as invoked, through the symlink); `None` for the
+/// manual command line.
+pub fn method_of(argv0: &OsStr) -> Option<Method> {
+    let name = Path::new(argv0).file_name()?;
+    if name == OsStr::new(PROGRAM_NAME) {
+        Some(Method::Tunnel)
+    } else if name == OsStr::new(PROGRAM_NAME_WAN) {
+        Some(Method::TunnelWan)
+    } else {
+        None
+    }
 }
 
 /// Any failure of the SST contract pieces, each mapping to the exit-code table.
@@ -86,18 +119,21 @@ mod tests {
 
     #[test]
     fn recognises_the_method_name_by_basename() {
-        assert!(invoked_as_sst(OsStr::new("wsrep_sst_rsync_tunnel")));
-        assert!(invoked_as_sst(OsStr::new(
-            "/usr/bin/wsrep_sst_rsync_tunnel"
-        )));
-        assert!(invoked_as_sst(OsStr::new("./wsrep_sst_rsync_tunnel")));
-        assert!(!invoked_as_sst(OsStr::new("sst-tunnel")));
-        assert!(!invoked_as_sst(OsStr::new("/usr/bin/wsrep_sst_rsync")));
-        assert!(!invoked_as_sst(OsStr::new("wsrep_sst_rsync_tunnel.sh")));
-        assert!(!invoked_as_sst(OsStr::new(
-            "/opt/wsrep_sst_rsync_tunnel/sst-tunnel"
-        )));
-        assert!(!invoked_as_sst(OsStr::new("")));
+        let m = |s: &str| method_of(OsStr::new(s));
+        assert_eq!(m("wsrep_sst_rsync_tunnel"), Some(Method::Tunnel));
+        assert_eq!(m("/usr/bin/wsrep_sst_rsync_tunnel"), Some(Method::Tunnel));
+        assert_eq!(m("./wsrep_sst_rsync_tunnel"), Some(Method::Tunnel));
+        assert_eq!(
+            m("/usr/bin/wsrep_sst_rsync_tunnel_wan"),
+            Some(Method::TunnelWan)
+        );
+        assert_eq!(m("sst-tunnel"), None);
+        assert_eq!(m("/usr/bin/wsrep_sst_rsync"), None);
+        assert_eq!(m("wsrep_sst_rsync_tunnel.sh"), None);
+        assert_eq!(m("wsrep_sst_rsync_wan"), None);
+        assert_eq!(m("/opt/wsrep_sst_rsync_tunnel/sst-tunnel"), None);
+        assert_eq!(m(""), None);
+        assert_eq!(Method::TunnelWan.name(), "rsync_tunnel_wan");
     }
 
     #[test]

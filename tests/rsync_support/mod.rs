@@ -152,6 +152,7 @@ pub fn plan(d: &Dirs, relay: std::net::SocketAddr) -> TransferPlan {
         dirs: sst_tunnel::rsync::ServerDirs::with_log_dir(d.d_data.clone(), d.d_log.clone()),
         relay,
         parallel: 3,
+        whole_file: true,
         extra_top_level: Vec::new(),
         bwlimit_kib: None,
         io_timeout: None,

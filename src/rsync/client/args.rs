@@ -10,8 +10,9 @@ use super::{RsyncError, TransferPlan};
 use crate::rsync::ServerDirs;
 use crate::rsync::{ARIA_LOG_MODULE, DATA_DIR_MODULE, LOG_MODULE, MODULE, UNDO_DIR_MODULE};
 
-/// Flags of every data run (the reference's, with `--whole-file` always:
-/// the delta algorithm only costs CPU when the joiner's copy is stale).
+/// Flags of every data run (the reference's, with `--whole-file` unless
+/// the plan says otherwise: the delta algorithm only pays when the joiner
+/// already holds most of the data and the link is slow, `rsync_tunnel_wan`).
 pub const COMMON_FLAGS: [&str; 10] = [
     "--owner",
     "--group",
@@ -120,7 +121,11 @@ fn contents_of(dir: &Path) -> OsString {
 
 /// The flags every data run shares, plus the bandwidth limit if any.
 fn common_args(plan: &TransferPlan) -> Vec<OsString> {
-    let mut args: Vec<OsString> = COMMON_FLAGS.iter().map(OsString::from).collect();
+    let mut args: Vec<OsString> = COMMON_FLAGS
+        .iter()
+        .filter(|f| plan.whole_file || **f != "--whole-file")
+        .map(OsString::from)
+        .collect();
     if let Some(kib) = plan.bwlimit_kib {
         args.push(format!("--bwlimit={kib}").into());
     }
@@ -248,6 +253,7 @@ mod tests {
             dirs: ServerDirs::with_log_dir("/var/lib/mysql".into(), "/var/lib/mysql".into()),
             relay: "127.0.0.1:4000".parse().unwrap(),
             parallel: 2,
+            whole_file: true,
             extra_top_level: vec!["/ib_buffer_pool".into()],
             bwlimit_kib: None,
             io_timeout: None,
@@ -375,6 +381,23 @@ mod tests {
             "/var/lib/mysql/mysql/",
             "rsync://127.0.0.1:4000/rsync_tunnel_sst/mysql/"
         ]));
+    }
+
+    #[test]
+    fn the_wan_method_leaves_out_whole_file_everywhere() {
+        let mut p = plan();
+        p.whole_file = false;
+        for args in [
+            top_level_args(&p, JoinerModules::All),
+            kind_args(&p, FileKind::Undo, JoinerModules::All),
+            log_dir_args(&p),
+            directory_args(&p, OsStr::new("db")),
+        ] {
+            let a = strs(&args);
+            assert!(!a.contains(&"--whole-file"), "{a:?}");
+            assert!(a.contains(&"--inplace") && a.contains(&"--delete"), "{a:?}");
+        }
+        assert!(strs(&log_dir_args(&plan())).contains(&"--whole-file"));
     }
 
     #[test]

@@ -60,6 +60,9 @@ pub struct TransferPlan {
     pub relay: SocketAddr,
     /// How many per-directory rsyncs run at once (at least 1).
     pub parallel: usize,
+    /// `--whole-file` on every data run (`rsync_tunnel`); without it rsync
+    /// sends only what differs from the joiner's copy (`rsync_tunnel_wan`).
+    pub whole_file: bool,
     /// More root-level include patterns for step 1 (for example `/ib_buffer_pool`).
     pub extra_top_level: Vec<String>,
     /// `--bwlimit` in KiB/s for every data run (`[sst] sst-bwlimit`).
@@ -77,6 +80,7 @@ impl TransferPlan {
             rsync: find_rsync()?,
             dirs,
             relay,
+            whole_file: true,
             parallel: std::thread::available_parallelism().map_or(1, |n| n.get()),
             extra_top_level: Vec::new(),
             bwlimit_kib: None,
