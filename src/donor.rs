@@ -88,7 +88,7 @@ pub async fn preflight(
 /// The one way every entry point (the SST method, the manual donor, the
 /// demo) builds the transfer: rsync located, the donor's directories, the
 /// relay's address, and from
-/// the settings the bandwidth limit, rsync's own `--timeout`
+/// the settings rsync's own `--timeout`
 /// (`sst-idle-timeout`) and the parallel streams (`parallel`, e.g.
 /// `--parallel`, else `backup-threads`, else one per CPU).
 pub fn transfer_plan(
@@ -97,8 +97,9 @@ pub fn transfer_plan(
     relay: SocketAddr,
     parallel: Option<usize>,
 ) -> Result<TransferPlan, DonorError> {
+    // No rsync --bwlimit: it would cap each process; the relay paces the
+    // whole transfer instead (donor_config).
     let mut plan = TransferPlan::new(dirs, relay)?;
-    plan.bwlimit_kib = settings.bwlimit_kib;
     plan.io_timeout = settings.timeouts.idle;
     plan.parallel = parallel.or(settings.parallel).unwrap_or(plan.parallel);
     Ok(plan)
@@ -120,6 +121,12 @@ pub fn donor_config(
             port: address.port,
         },
         timeouts: settings.timeouts.clone(),
-        relay: settings.relay_opts(meter),
+        relay: RelayOpts {
+            // One cap for the whole transfer, however many rsyncs run.
+            pace: settings
+                .bwlimit_kib
+                .map(|kib| crate::relay::pace::Pacer::new(kib.saturating_mul(1024))),
+            ..settings.relay_opts(meter)
+        },
     })
 }

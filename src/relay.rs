@@ -30,6 +30,7 @@ use crate::meter::Meter;
 
 mod half;
 pub mod log;
+pub mod pace;
 
 use half::Half;
 
@@ -51,6 +52,8 @@ pub struct RelayOpts {
     pub close_timeout: Duration,
     /// Shared counters; `a → b` is counted as outbound, `b → a` as inbound.
     pub meter: Option<Arc<Meter>>,
+    /// A bandwidth cap on `a → b`, shared with every pump that holds it.
+    pub pace: Option<Arc<pace::Pacer>>,
 }
 
 impl Default for RelayOpts {
@@ -59,6 +62,7 @@ impl Default for RelayOpts {
             buffer_size: DEFAULT_BUFFER,
             close_timeout: DEFAULT_CLOSE_TIMEOUT,
             meter: None,
+            pace: None,
         }
     }
 }
@@ -183,7 +187,7 @@ where
 {
     let start = Instant::now();
     let size = opts.buffer_size.max(MIN_BUFFER);
-    let mut ab = Half::new(Direction::AToB, size);
+    let mut ab = Half::new(Direction::AToB, size).paced(opts.pace.clone());
     let mut ba = Half::new(Direction::BToA, size);
     let meter = opts.meter.as_deref();
     let count_out = |n: u64| {

@@ -48,6 +48,7 @@ fn opts() -> RelayOpts {
         buffer_size: 64 * 1024,
         close_timeout: Duration::from_secs(5),
         meter: None,
+        pace: None,
     }
 }
 

@@ -19,7 +19,7 @@ pub const CONNECT_RETRY: Duration = Duration::from_secs(30);
 pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
 /// `sst-max-connections`: joiner, authenticated connections at once.
 pub const MAX_CONNECTIONS: usize = 64;
-/// `sst-bwlimit`: donor, KiB/s (0 = unlimited).
+/// `sst-bwlimit`: donor, KiB/s for the whole transfer (0 = unlimited).
 pub const BWLIMIT_KIB: u64 = 0;
 /// `sst-max-binlogs`: donor, binlogs shipped.
 pub const MAX_BINLOGS: i64 = 1;
@@ -101,7 +101,7 @@ pub fn keys() -> Vec<Key> {
         key(
             "sst-bwlimit",
             BWLIMIT_KIB,
-            "donor: rsync --bwlimit in KiB/s per rsync process (0 = unlimited)",
+            "donor: the whole transfer's bandwidth cap in KiB/s, across all parallel rsync streams (0 = unlimited)",
         ),
         key(
             "backup-threads",

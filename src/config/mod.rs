@@ -208,6 +208,7 @@ impl Settings {
             buffer_size: crate::relay::DEFAULT_BUFFER,
             close_timeout: self.timeouts.close,
             meter: Some(meter.clone()),
+            pace: None,
         }
     }
 

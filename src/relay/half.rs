@@ -7,6 +7,7 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use super::pace::{Paced, Pacer};
 use super::{Direction, RelayError};
 
 /// OpenSSL 3's reason code for `SSL_R_UNEXPECTED_EOF_WHILE_READING`.
@@ -45,6 +46,8 @@ pub(super) struct Half {
     read_done: bool,
     need_flush: bool,
     done: bool,
+    /// The shared cap this direction's writes draw from, if any.
+    pace: Option<Paced>,
 }
 
 impl Half {
@@ -58,7 +61,15 @@ impl Half {
             read_done: false,
             need_flush: false,
             done: false,
+            pace: None,
         }
+    }
+
+    /// This direction's writes draw from `pacer` (a cap shared with other
+    /// connections).
+    pub(super) fn paced(mut self, pacer: Option<std::sync::Arc<Pacer>>) -> Half {
+        self.pace = pacer.map(Paced::new);
+        self
     }
 
     pub(super) fn read_error(&self, source: io::Error) -> RelayError {
@@ -111,7 +122,24 @@ impl Half {
             }
 
             if self.pos < self.cap {
-                match Pin::new(&mut *writer).poll_write(cx, &self.buf[self.pos..self.cap]) {
+                let allowed = match self.pace.as_mut() {
+                    None => self.cap - self.pos,
+                    Some(pace) => match pace.poll_take(cx, self.cap - self.pos) {
+                        Poll::Ready(n) => n,
+                        // The source was polled above; the pacer's timer wakes us.
+                        Poll::Pending => return Poll::Pending,
+                    },
+                };
+                let written =
+                    Pin::new(&mut *writer).poll_write(cx, &self.buf[self.pos..self.pos + allowed]);
+                if let Some(pace) = &self.pace {
+                    let taken = match &written {
+                        Poll::Ready(Ok(n)) => *n,
+                        _ => 0,
+                    };
+                    pace.refund(allowed - taken);
+                }
+                match written {
                     Poll::Ready(Ok(0)) => {
                         return Poll::Ready(Err(RelayError::Write {
                             direction,

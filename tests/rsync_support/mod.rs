@@ -154,7 +154,6 @@ pub fn plan(d: &Dirs, relay: std::net::SocketAddr) -> TransferPlan {
         parallel: 3,
         whole_file: true,
         extra_top_level: Vec::new(),
-        bwlimit_kib: None,
         io_timeout: None,
     }
 }

@@ -119,16 +119,13 @@ fn contents_of(dir: &Path) -> OsString {
     s
 }
 
-/// The flags every data run shares, plus the bandwidth limit if any.
+/// The flags every data run shares, and rsync's own I/O timeout.
 fn common_args(plan: &TransferPlan) -> Vec<OsString> {
     let mut args: Vec<OsString> = COMMON_FLAGS
         .iter()
         .filter(|f| plan.whole_file || **f != "--whole-file")
         .map(OsString::from)
         .collect();
-    if let Some(kib) = plan.bwlimit_kib {
-        args.push(format!("--bwlimit={kib}").into());
-    }
     if let Some(t) = plan.io_timeout {
         args.push(format!("--timeout={}", t.as_secs().max(1)).into());
     }
@@ -255,26 +252,8 @@ mod tests {
             parallel: 2,
             whole_file: true,
             extra_top_level: vec!["/ib_buffer_pool".into()],
-            bwlimit_kib: None,
             io_timeout: None,
         }
-    }
-
-    #[test]
-    fn bwlimit_reaches_every_data_run() {
-        let mut p = plan();
-        p.bwlimit_kib = Some(512);
-        for args in [
-            top_level_args(&p, JoinerModules::All),
-            kind_args(&p, FileKind::Undo, JoinerModules::All),
-            log_dir_args(&p),
-            directory_args(&p, OsStr::new("db")),
-        ] {
-            assert!(strs(&args).contains(&"--bwlimit=512"), "{args:?}");
-        }
-        assert!(!strs(&top_level_args(&plan(), JoinerModules::All))
-            .iter()
-            .any(|a| a.starts_with("--bwlimit")));
     }
 
     #[test]

@@ -65,8 +65,6 @@ pub struct TransferPlan {
     pub whole_file: bool,
     /// More root-level include patterns for step 1 (for example `/ib_buffer_pool`).
     pub extra_top_level: Vec<String>,
-    /// `--bwlimit` in KiB/s for every data run (`[sst] sst-bwlimit`).
-    pub bwlimit_kib: Option<u64>,
     /// rsync's own `--timeout` (I/O silence, seconds) for every run
     /// (`[sst] sst-idle-timeout`), so a donor facing a silent network ends too.
     pub io_timeout: Option<Duration>,
@@ -83,7 +81,6 @@ impl TransferPlan {
             whole_file: true,
             parallel: std::thread::available_parallelism().map_or(1, |n| n.get()),
             extra_top_level: Vec::new(),
-            bwlimit_kib: None,
             io_timeout: None,
         })
     }
