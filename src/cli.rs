@@ -135,6 +135,18 @@ pub struct DonorArgs {
     pub config: ConfigArgs,
 }
 
+impl Command {
+    /// The log level when `SST_TUNNEL_LOG` does not say: the demo prints
+    /// its own short summary and logs only problems unless `--verbose`;
+    /// every other command logs what it does.
+    pub fn default_log_level(&self) -> &'static str {
+        match self {
+            Command::Demo(args) if !args.verbose => "warn",
+            _ => "info",
+        }
+    }
+}
+
 impl DonorArgs {
     /// Cross-flag rules clap cannot express (a `SetTrue` flag always counts as present).
     pub fn validate(&self) -> Result<(), UsageError> {
@@ -182,6 +194,9 @@ pub struct CheckArgs {
 /// `sst-tunnel demo`.
 #[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
+    /// Also log every connection and step (as SST_TUNNEL_LOG=info would).
+    #[arg(short, long)]
+    pub verbose: bool,
     /// Size of the sample data directory in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 100)]
     pub size_mib: u64,

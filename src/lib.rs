@@ -17,8 +17,8 @@
 //! 1. Process and OS helpers: [`child`] (supervised child processes),
 //!    [`shutdown`] (signals, a dead parent), [`sockowner`] (which uid owns a
 //!    loopback peer), [`mount`] (which file system holds a path), [`meter`]
-//!    (byte counters), [`pki`] (throwaway certificates), [`runtime`] (the
-//!    tokio runtime).
+//!    (byte counters) and [`progress`] (what people see of them), [`pki`]
+//!    (throwaway certificates), [`runtime`] (the tokio runtime).
 //! 2. Transport: [`tls`] (acceptor, connector, identity policy, sockopt,
 //!    preflight, what TLS runs over), [`relay`] (the byte pump, the
 //!    connection log line), [`rsync`] (the joiner's daemon and what it
@@ -55,6 +55,7 @@ pub mod meter;
 pub mod method;
 pub mod mount;
 pub mod pki;
+pub mod progress;
 pub mod relay;
 pub mod rsync;
 pub mod runtime;

@@ -28,7 +28,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    init_logging();
+    init_logging(cli.command.default_log_level());
     let runtime = match sst_tunnel::runtime::build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -53,12 +53,14 @@ fn main() -> ExitCode {
     ExitCode::from(code.code())
 }
 
-fn init_logging() {
+/// Logs to stderr, above a live progress line when one is shown;
+/// `SST_TUNNEL_LOG` overrides the command's default level.
+fn init_logging(default_level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SST_TUNNEL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(sst_tunnel::progress::StderrWriter)
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();

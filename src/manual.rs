@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
+use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::cli::{DonorArgs, JoinerArgs, UsageError};
@@ -15,6 +16,7 @@ use crate::error::Error;
 use crate::exit::ExitCode;
 use crate::joiner::{self, Backend, JoinerConfig, JoinerOutcome};
 use crate::meter::Meter;
+use crate::progress::{self, Counter, Display};
 use crate::rsync::ServerDirs;
 use crate::shutdown::Shutdown;
 use crate::sst::address::SstAddress;
@@ -91,7 +93,17 @@ pub async fn joiner(args: JoinerArgs, shutdown: Shutdown) -> Result<ExitCode, Er
             reason: e.to_string(),
         })?;
     say(&format!("ready {ready}"))?;
-    match joiner::run_joiner(cfg, listener, shutdown.token().clone()).await? {
+    let progress = CancellationToken::new();
+    tokio::spawn(progress::show(
+        meter.clone(),
+        Counter::Received,
+        None,
+        Display::for_stderr(),
+        progress.clone(),
+    ));
+    let outcome = joiner::run_joiner(cfg, listener, shutdown.token().clone()).await;
+    progress.cancel();
+    match outcome? {
         JoinerOutcome::Complete(state) => {
             info!(
                 bytes = meter.inbound(),
@@ -169,7 +181,16 @@ pub async fn donor(args: DonorArgs, shutdown: Shutdown) -> Result<ExitCode, Erro
         relay_addr,
         args.parallel,
     )?;
+    let progress = CancellationToken::new();
+    tokio::spawn(progress::show(
+        meter.clone(),
+        Counter::Sent,
+        Some(plan.source_bytes()),
+        Display::for_stderr(),
+        progress.clone(),
+    ));
     let sent = relay.send(&plan, &state, shutdown.token()).await;
+    progress.cancel();
     let closed = relay.close(sent.is_ok()).await;
     sent?;
     closed?;

@@ -1,5 +1,6 @@
 //! Byte counters shared by every connection of one transfer: what the
-//! progress log, the stall detector and the closing summary read.
+//! progress display ([`crate::progress`]), the stall detector and the
+//! closing summary read.
 //!
 //! The relay adds to the counters after each write; readers only load them.
 //! Everything is relaxed atomics: the figures are for humans and for a
@@ -113,54 +114,6 @@ impl Meter {
     pub fn inbound_idle_for(&self) -> Duration {
         let last = Duration::from_millis(self.last_inbound_ms.load(Ordering::Relaxed));
         self.start.elapsed().saturating_sub(last)
-    }
-}
-
-/// How often [`report_progress`] logs.
-pub const PROGRESS_INTERVAL: Duration = Duration::from_secs(10);
-
-/// Logs bytes moved, rate and (when `expected` is known) an ETA every
-/// `every`, until the token is cancelled.
-pub async fn report_progress(
-    meter: std::sync::Arc<Meter>,
-    expected: Option<u64>,
-    every: Duration,
-    token: tokio_util::sync::CancellationToken,
-) {
-    let mut tick = tokio::time::interval(every);
-    tick.tick().await;
-    let mut last = meter.total();
-    loop {
-        tokio::select! {
-            _ = token.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        let now = meter.total();
-        let rate = (now.saturating_sub(last)) as f64 / every.as_secs_f64();
-        last = now;
-        let mib = |b: u64| b as f64 / 1048576.0;
-        match expected.filter(|e| *e > 0) {
-            Some(total) => {
-                let left = total.saturating_sub(meter.outbound());
-                let eta = if rate > 0.0 {
-                    format!("{:.0}s", left as f64 / rate)
-                } else {
-                    "unknown".into()
-                };
-                tracing::info!(
-                    "progress: {:.1} MiB of about {:.1} MiB sent, {:.1} MiB/s, ETA {eta}",
-                    mib(meter.outbound()),
-                    mib(total),
-                    rate / 1048576.0
-                );
-            }
-            None => tracing::info!(
-                "progress: {:.1} MiB moved, {:.1} MiB/s, {} connections",
-                mib(now),
-                rate / 1048576.0,
-                meter.connections()
-            ),
-        }
     }
 }
 

@@ -3,7 +3,6 @@
 //! binlog tar, the rsync sequence through the relay, `continue`, the marker
 //! last, the tunnel closed, and `done`.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
@@ -14,7 +13,8 @@ use crate::config::Settings;
 use crate::donor;
 use crate::error::Error;
 use crate::exit::ExitCode;
-use crate::meter::{self, Meter};
+use crate::meter::Meter;
+use crate::progress::{self, Counter};
 use crate::shutdown::Shutdown;
 use crate::sst::args::SstArgs;
 use crate::sst::binlog::{self, MaxBinlogs};
@@ -73,12 +73,13 @@ pub async fn run(
     let progress_stop = CancellationToken::new();
     let result: Result<(), Error> = async {
         if !args.bypass {
-            let total = tree_size(datadir);
+            let total = plan.source_bytes();
             say(protocol, |w| w.total(total))?;
-            tokio::spawn(meter::report_progress(
+            tokio::spawn(progress::log_lines(
                 meter.clone(),
+                Counter::Sent,
                 Some(total),
-                meter::PROGRESS_INTERVAL,
+                progress::LOG_INTERVAL,
                 progress_stop.clone(),
             ));
             relay
@@ -114,38 +115,4 @@ pub async fn run(
     );
     say(protocol, |w| w.done(&state))?;
     Ok(ExitCode::Success)
-}
-
-/// Bytes under `dir` (regular files, not following links), for the ETA.
-pub fn tree_size(dir: &Path) -> u64 {
-    let mut total = 0;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            match entry.metadata() {
-                Ok(m) if m.is_dir() => stack.push(entry.path()),
-                Ok(m) if m.is_file() => total += m.len(),
-                _ => {}
-            }
-        }
-    }
-    total
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tree_size_counts_nested_files() -> std::io::Result<()> {
-        let dir = tempfile::tempdir()?;
-        std::fs::create_dir(dir.path().join("a"))?;
-        std::fs::write(dir.path().join("a/x"), [0u8; 100])?;
-        std::fs::write(dir.path().join("y"), [0u8; 23])?;
-        assert_eq!(tree_size(dir.path()), 123);
-        Ok(())
-    }
 }

@@ -12,7 +12,8 @@ use crate::config::Settings;
 use crate::error::Error;
 use crate::exit::ExitCode;
 use crate::joiner::{self, Backend, JoinerConfig, JoinerOutcome};
-use crate::meter::{self, Meter};
+use crate::meter::Meter;
+use crate::progress::{self, Counter};
 use crate::rsync::ServerDirs;
 use crate::shutdown::Shutdown;
 use crate::sst::address::SstAddress;
@@ -93,10 +94,11 @@ pub async fn run(
     say(protocol, |w| w.ready(&ready))?;
 
     let progress_stop = CancellationToken::new();
-    tokio::spawn(meter::report_progress(
+    tokio::spawn(progress::log_lines(
         meter.clone(),
+        Counter::Received,
         None,
-        meter::PROGRESS_INTERVAL,
+        progress::LOG_INTERVAL,
         progress_stop.clone(),
     ));
     let outcome = joiner::run_joiner(cfg, listener, shutdown.token().clone()).await;

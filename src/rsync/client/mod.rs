@@ -71,6 +71,24 @@ pub struct TransferPlan {
 }
 
 impl TransferPlan {
+    /// About how many bytes the transfer sends: every regular file under
+    /// each directory it sends from (counted once), for the progress ETA.
+    pub fn source_bytes(&self) -> u64 {
+        let mut seen: Vec<&Path> = Vec::new();
+        let mut total = 0;
+        for (_, dir) in self.dirs.modules() {
+            if seen
+                .iter()
+                .any(|d| args::same_dir(d, dir) || dir.starts_with(d))
+            {
+                continue;
+            }
+            seen.push(dir);
+            total += tree_size(dir);
+        }
+        total
+    }
+
     /// A plan with rsync located ([`find_rsync`]), one stream per CPU and
     /// no extra patterns, sending from `dirs`.
     pub fn new(dirs: ServerDirs, relay: SocketAddr) -> Result<Self, RsyncError> {
@@ -302,4 +320,38 @@ pub async fn send_marker(
         .and_then(|mut f| f.write_all(format!("{state_line}\n").as_bytes()))
         .map_err(io_err)?;
     run(&plan.rsync, "marker".into(), marker_args(plan, file), token).await
+}
+
+/// Bytes under `dir` (regular files, not following links), for the ETA.
+fn tree_size(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            match entry.metadata() {
+                Ok(m) if m.is_dir() => stack.push(entry.path()),
+                Ok(m) if m.is_file() => total += m.len(),
+                _ => {}
+            }
+        }
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tree_size_counts_nested_files() -> std::io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        std::fs::create_dir(dir.path().join("a"))?;
+        std::fs::write(dir.path().join("a/x"), [0u8; 100])?;
+        std::fs::write(dir.path().join("y"), [0u8; 23])?;
+        assert_eq!(tree_size(dir.path()), 123);
+        Ok(())
+    }
 }
