@@ -124,8 +124,12 @@ pub struct DonorArgs {
     /// How many schema directories to send at once (default: [sst] backup-threads, else CPUs).
     #[arg(long, value_name = "N")]
     pub parallel: Option<usize>,
+    /// Send only what differs from the joiner's copy (rsync's delta
+    /// algorithm, as the `rsync_tunnel_wan` method) instead of whole files.
+    #[arg(long)]
+    pub delta: bool,
     /// Only relay connections to the joiner, without running rsync; prints `relay ADDR`.
-    #[arg(long, conflicts_with_all = ["datadir", "state", "parallel"])]
+    #[arg(long, conflicts_with_all = ["datadir", "state", "parallel", "delta"])]
     pub relay_only: bool,
     /// Loopback address for the relay (default 127.0.0.1 on an ephemeral port).
     #[arg(long, value_name = "127.0.0.1:PORT")]

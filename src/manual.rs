@@ -175,12 +175,13 @@ pub async fn donor(args: DonorArgs, shutdown: Shutdown) -> Result<ExitCode, Erro
         .clone()
         .unwrap_or_else(|| "00000000-0000-0000-0000-000000000000:-1 0".to_string());
     let log_dir = args.log_dir.clone().unwrap_or_else(|| datadir.clone());
-    let plan = donor::transfer_plan(
+    let mut plan = donor::transfer_plan(
         &settings,
         ServerDirs::with_log_dir(datadir, log_dir),
         relay_addr,
         args.parallel,
     )?;
+    plan.whole_file = !args.delta;
     let progress = CancellationToken::new();
     tokio::spawn(progress::show(
         meter.clone(),
