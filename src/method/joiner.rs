@@ -21,7 +21,6 @@ use crate::sst::files::{self, InProgress, TempFiles};
 use crate::sst::paths::ServerPaths;
 use crate::sst::protocol::State;
 use crate::sst::SstError;
-use crate::tls::TlsServer;
 
 /// Runs the joiner role to its end.
 pub async fn run(
@@ -50,7 +49,7 @@ pub async fn run(
         datadir = %datadir.display(), log_dir = %paths.log_dir.display(),
         "joiner: receiving state snapshot"
     );
-    let tls = Arc::new(TlsServer::new(&settings.tls)?);
+    let tls = Arc::new(settings.tls_server()?);
 
     let pid_file = datadir.join(files::RSYNC_PID);
     files::write_pid_file(&pid_file).map_err(SstError::from)?;

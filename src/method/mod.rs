@@ -29,6 +29,7 @@ use crate::sst::args::{Role, SstArgs};
 use crate::sst::files::{self, TempFiles};
 use crate::sst::paths::ServerOptions;
 use crate::sst::protocol::ProtocolWriter;
+use crate::tls::TlsRole;
 use stdout::Protocol;
 
 /// How often the joiner looks for mariadbd (the checklist asks for ≤ 1 s).
@@ -103,7 +104,11 @@ async fn run(args: &SstArgs, shutdown: &Shutdown, temp: &TempFiles) -> Result<Ex
     for w in files.warnings() {
         warn!("{w}");
     }
-    let mut settings = Settings::resolve(&config, files)?;
+    let tls_role = match args.role {
+        Role::Joiner => TlsRole::Joiner,
+        Role::Donor => TlsRole::Donor,
+    };
+    let mut settings = Settings::resolve_role(&config, files, tls_role)?;
     if args.role == Role::Joiner {
         crate::joiner::log_donor_names(
             settings

@@ -38,7 +38,7 @@ use tokio::net::TcpStream;
 
 pub use client::TlsClient;
 pub use error::{TlsError, Unverified};
-pub use files::CnfKey;
+pub use files::{CnfKey, FileKeys, SslOption, TlsRole};
 pub use policy::{AllowList, AllowedMatch, NameMatch, NotAllowed, PeerPolicy};
 pub use preflight::{preflight, Preflight};
 pub use server::TlsServer;
@@ -84,7 +84,7 @@ impl TlsSettings {
     /// apply the same rule to unmerged settings (with messages naming the
     /// sockopt item as the source of the path).
     pub fn merge_sockopt_ca(&mut self) -> Result<(), SockoptError> {
-        trust::check_sockopt_ca(self)?;
+        trust::check_sockopt_ca(self, &FileKeys::default())?;
         if let Some(f) = self.opts.cafile.take() {
             self.ca_file = Some(f);
         }
@@ -152,7 +152,17 @@ impl PeerInfo {
     }
 }
 
-pub(crate) fn log_start(role: &str, report: &Preflight, policy: &PeerPolicy) {
+/// The start-up lines of one role: which file each key named (one info
+/// line), then the preflight's warnings.
+pub(crate) fn log_start(
+    role: TlsRole,
+    settings: &TlsSettings,
+    keys: &FileKeys,
+    report: &Preflight,
+    policy: &PeerPolicy,
+) {
+    let role = role.name();
+    tracing::info!(role, "tls files: {}", keys.describe(settings));
     for w in &report.warnings {
         tracing::warn!(role, "{w}");
     }
