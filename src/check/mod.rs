@@ -138,17 +138,20 @@ pub async fn local_checks(config: &ConfigArgs, report: &mut Report) -> RoleSetti
     roles
 }
 
-/// Whether both roles use the same files, named by the same keys.
+/// Whether both roles use the same files, named by the same keys (the
+/// lists of keys looked at or left unused may differ by role).
 fn same_files(a: &Settings, b: &Settings) -> bool {
     let files = |s: &Settings| {
+        let (t, k) = (&s.tls, &s.tls_keys);
         (
-            s.tls.ca_file.clone(),
-            s.tls.ca_path.clone(),
-            s.tls.cert.clone(),
-            s.tls.key.clone(),
+            t.ca_file.clone().map(|p| (p, k.ca_file.clone())),
+            t.ca_path.clone().map(|p| (p, k.ca_path.clone())),
+            (t.cert.clone(), k.cert.clone()),
+            t.key.clone().map(|p| (p, k.key.clone())),
+            k.only_role,
         )
     };
-    files(a) == files(b) && a.tls_keys == b.tls_keys
+    files(a) == files(b)
 }
 
 fn sockopt_origin(config: &ConfigArgs, files: &OptionFiles) -> String {
