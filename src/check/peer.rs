@@ -1,6 +1,6 @@
 //! The handshake checks: `--peer HOST:PORT` connects as a donor would and
 //! `--listen [HOST:]PORT` accepts as a joiner would, both through the SST's
-//! own [`TlsClient`] / [`TlsServer`], so chain, name, purpose, the donor
+//! own [`TlsClient`](crate::tls::TlsClient) / [`TlsServer`](crate::tls::TlsServer), so chain, name, purpose, the donor
 //! allow-list and the refusal of anonymous, certificate-less and NULL-cipher
 //! peers are judged exactly as in a transfer (each such refusal is a FAIL).
 //! Each side reports what the other presented; no byte of application data

@@ -4,7 +4,9 @@
 //! `[mysqld] ssl-cert` with the option file and line), the path and the
 //! cause. Everything is read into memory here, once, so that OpenSSL never
 //! opens a path itself (it would prompt for passphrases and cannot report
-//! which key a path came from).
+//! which key a path came from). [`FileKeys`] carries, beside a
+//! [`TlsSettings`], the key each of its files came from (the configuration
+//! resolves both, per [`TlsRole`]).
 
 use std::fmt;
 use std::fs;
@@ -36,6 +38,14 @@ impl TlsRole {
         match self {
             TlsRole::Joiner => "joiner",
             TlsRole::Donor => "donor",
+        }
+    }
+
+    /// The role of the node at the other end.
+    pub fn other(self) -> TlsRole {
+        match self {
+            TlsRole::Joiner => TlsRole::Donor,
+            TlsRole::Donor => TlsRole::Joiner,
         }
     }
 
@@ -171,6 +181,16 @@ impl Default for FileKeys {
 }
 
 impl FileKeys {
+    /// Whether any file came from one of MariaDB's `ssl-*` options, or such
+    /// an option was left aside for the legacy keys.
+    pub fn involves_ssl_options(&self) -> bool {
+        let ssl = |k: &CnfKey| matches!(k, CnfKey::Ssl(_));
+        !self.unused.is_empty()
+            || [&self.ca_file, &self.ca_path, &self.cert, &self.key]
+                .into_iter()
+                .any(ssl)
+    }
+
     /// Every file of `settings` with the key it came from, one line:
     /// `certificate [sst] tcert /x, private key [sst] tkey /y, CA file [mysqld] ssl-ca /z (from /etc/my.cnf:3)`.
     pub fn describe(&self, settings: &TlsSettings) -> String {

@@ -9,7 +9,8 @@
 //!   run inside the handshake by `verify`, which also re-checks after it.
 //! - [`cipher`]: the TLS 1.2 suites we allow (never anonymous or NULL).
 //! - [`preflight`]: start-up checks of every configured file.
-//! - `files`, `trust`, `context`: loading files, the trust store, the SSL contexts.
+//! - [`files`], `trust`, `context`: loading files (and the key each came
+//!   from, [`FileKeys`]), the trust store, the SSL contexts.
 //! - `error`: [`TlsError`] and the mapping of OpenSSL failures to causes.
 //!
 //! Both constructors run [`preflight::preflight`]'s checks themselves and
@@ -152,8 +153,12 @@ impl PeerInfo {
     }
 }
 
-/// The start-up lines of one role: which file each key named (one info
-/// line), then the preflight's warnings.
+/// The start-up lines of one role: which file each key named (one line),
+/// then the preflight's warnings. The files line is info when a MariaDB
+/// `ssl-*` option is involved (used, or left aside for the legacy keys);
+/// with the legacy `[sst]` keys alone it says nothing the configuration
+/// does not, and stays at debug so that the log of those setups is as
+/// before.
 pub(crate) fn log_start(
     role: TlsRole,
     settings: &TlsSettings,
@@ -162,7 +167,11 @@ pub(crate) fn log_start(
     policy: &PeerPolicy,
 ) {
     let role = role.name();
-    tracing::info!(role, "tls files: {}", keys.describe(settings));
+    if keys.involves_ssl_options() {
+        tracing::info!(role, "tls files: {}", keys.describe(settings));
+    } else {
+        tracing::debug!(role, "tls files: {}", keys.describe(settings));
+    }
     for w in &report.warnings {
         tracing::warn!(role, "{w}");
     }

@@ -164,13 +164,13 @@ pub(super) fn resolve(
     sockopt_ca: bool,
     searched: impl Fn() -> String,
 ) -> Result<TlsFiles, ConfigError> {
-    let legacy: Vec<(Slot, Found)> = SLOTS
+    let legacy_set: Vec<(Slot, Found)> = SLOTS
         .into_iter()
         .filter_map(|slot| legacy(cli, files, slot).map(|f| (slot, f)))
         .collect();
     let mut keys = FileKeys::default();
     let mut found: Vec<(Slot, Found)> = Vec::new();
-    let fallback_mode = legacy.is_empty();
+    let fallback_mode = legacy_set.is_empty();
     if fallback_mode {
         for slot in SLOTS {
             let skip = sockopt_ca && matches!(slot, Slot::Ca | Slot::Capath);
@@ -185,7 +185,7 @@ pub(super) fn resolve(
     } else {
         // MariaDB logs the options it leaves aside; so do we, with the role's start line.
         for slot in SLOTS {
-            let used = legacy
+            let used = legacy_set
                 .iter()
                 .find(|(s, _)| *s == slot)
                 .map(|(_, f)| &f.path);
@@ -195,7 +195,7 @@ pub(super) fn resolve(
                 }
             }
         }
-        found = legacy;
+        found = legacy_set;
     }
     let mut take = |slot: Slot| {
         let i = found.iter().position(|(s, _)| *s == slot)?;
@@ -226,8 +226,7 @@ pub(super) fn resolve(
     // A certificate of this role's own, when the other role resolves to
     // another one: only this role's purpose applies to it.
     if let Some(role) = role.filter(|_| fallback_mode) {
-        let other = TlsRole::BOTH.into_iter().find(|r| *r != role);
-        let theirs = other.and_then(|o| fallback(files, Slot::Cert, Some(o)));
+        let theirs = fallback(files, Slot::Cert, Some(role.other()));
         if theirs.map(|f| f.path).as_ref() != Some(&cert.path) {
             keys.only_role = Some(role);
         }
