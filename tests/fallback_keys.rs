@@ -459,6 +459,30 @@ fn check_names_the_key_each_file_came_from() {
         "OK",
         &[&cert, "serverAuth (joiner) and clientAuth (donor)"],
     );
+
+    // No CA from any source: the system-store warning says ssl-ca was looked for too.
+    let cnf = world.cnf(
+        "noca.cnf",
+        &format!(
+            "[mysqld]\n{MYSQLD}ssl-cert = {}\nssl-key = {}\n",
+            node.cert.display(),
+            node.key.display(),
+        ),
+    );
+    let (_, stdout, _) = check(&cnf);
+    finding(
+        &stdout,
+        "OK",
+        &["tls files (joiner and donor)", "no CA configured"],
+    );
+    finding(
+        &stdout,
+        "WARN",
+        &[
+            "no [sst] tca or tcapath configured (nor ssl-ca or ssl-capath)",
+            "system store",
+        ],
+    );
 }
 
 /// A file named by a fallback key that is missing or does not match:

@@ -108,7 +108,7 @@ pub(crate) fn load(
         .into_iter()
         .map(|w| w.text)
         .collect();
-    warnings.extend(checks::trust_warnings(&trust, verify));
+    warnings.extend(checks::trust_warnings(&trust, verify, keys));
     if let Some(w) = checks::key_permissions(&source.key, &source.path) {
         warnings.push(w);
     }

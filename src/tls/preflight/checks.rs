@@ -230,16 +230,20 @@ pub fn identity_warnings(opts: &SockOpts) -> Vec<IdentityWarning> {
 }
 
 /// Warnings about the trust configuration itself: the system store, a CA
-/// directory without hash entries.
-pub(crate) fn trust_warnings(trust: &Trust, verify: bool) -> Vec<String> {
+/// directory without hash entries. `keys` says whether MariaDB's `ssl-ca`
+/// and `ssl-capath` were looked at too (no legacy key set).
+pub(crate) fn trust_warnings(trust: &Trust, verify: bool, keys: &FileKeys) -> Vec<String> {
     let mut warnings = Vec::new();
     if trust.file.is_none() && trust.path.is_none() && verify {
-        warnings.push(
-            "no [sst] tca or tcapath configured (nor ssl-ca or ssl-capath): trusting every \
-             certificate in the system store (socat's behaviour); configure tca to trust only \
-             your cluster CA"
-                .to_string(),
-        );
+        let nor = if matches!(keys.cert, CnfKey::Ssl(_)) {
+            " (nor ssl-ca or ssl-capath)"
+        } else {
+            ""
+        };
+        warnings.push(format!(
+            "no [sst] tca or tcapath configured{nor}: trusting every certificate in the system \
+             store (socat's behaviour); configure tca to trust only your cluster CA"
+        ));
     }
     if let Some(p) = &trust.path {
         if !trust.path_hashed {
@@ -333,7 +337,7 @@ pub fn chain_report(
         key: keys.cert.clone(),
         path: settings.cert.clone(),
     };
-    let mut warnings = trust_warnings(&trust, settings.opts.verify);
+    let mut warnings = trust_warnings(&trust, settings.opts.verify, keys);
     warnings.extend(ca_expiry_warnings(&trust, chain, &cert)?);
     Ok(ChainReport {
         trust: trust.describe(),
