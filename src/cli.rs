@@ -21,7 +21,8 @@ fn after_help() -> String {
         "Configuration is read from the [sst] group of the MariaDB option files, as\n\
          my_print_defaults reads them; flags override it. Example:\n\n  \
          [sst]\n  tca   = /etc/mysql/ssl/ca.pem\n  tcert = /etc/mysql/ssl/node.crt\n  \
-         tkey  = /etc/mysql/ssl/node.key\n\n{keys}\n{}",
+         tkey  = /etc/mysql/ssl/node.key\n\n{keys}\n{}\n{}",
+        crate::config::keys::FALLBACK_HELP,
         crate::exit::help_table()
     )
 }
@@ -35,7 +36,8 @@ fn check_help() -> String {
          \x20 FAIL  an SST with this configuration would fail, or not be authenticated\n\
          followed by what was checked (the [sst] or [mysqld] key and its file) and\n\
          the result or cause.\n\n\
-         Checked: the option files; tcert, tkey and tca readable and parsable; the\n\
+         Checked: the option files; tcert, tkey and tca (or the ssl-* options standing\n\
+         in for them, per role: a `tls files` line names each file's key) readable and parsable; the\n\
          key matches the certificate; the chain verifies against the CA (with the\n\
          intermediates of the tcert file); validity (expired or not yet valid: FAIL;\n\
          expiring within {days} days, or a CA or intermediate that does: WARN); the\n\

@@ -112,7 +112,7 @@ pub fn donor_config(
     meter: &Arc<Meter>,
 ) -> Result<DonorConfig, DonorError> {
     let address = SstAddress::parse(address)?;
-    let tls = Arc::new(TlsClient::new(&settings.tls, &address.host_unbracketed)?);
+    let tls = Arc::new(settings.tls_client(&address.host_unbracketed)?);
     Ok(DonorConfig {
         tls,
         sockopts: settings.tls.opts.clone(),

@@ -20,7 +20,7 @@ use crate::progress::{self, Counter, Display};
 use crate::rsync::ServerDirs;
 use crate::shutdown::Shutdown;
 use crate::sst::address::SstAddress;
-use crate::tls::TlsServer;
+use crate::tls::TlsRole;
 
 /// Prints one protocol line on stdout and flushes it.
 pub fn say(line: &str) -> Result<(), Error> {
@@ -30,9 +30,9 @@ pub fn say(line: &str) -> Result<(), Error> {
         .map_err(Error::Stdout)
 }
 
-fn load(config: &crate::config::ConfigArgs) -> Result<Settings, Error> {
+fn load(config: &crate::config::ConfigArgs, role: TlsRole) -> Result<Settings, Error> {
     let files = Settings::load_files(config)?;
-    let settings = Settings::resolve(config, files)?;
+    let settings = Settings::resolve_role(config, files, role)?;
     for w in &settings.tls.opts.warnings {
         warn!("[sst] sockopt: {w}");
     }
@@ -42,11 +42,11 @@ fn load(config: &crate::config::ConfigArgs) -> Result<Settings, Error> {
 /// `sst-tunnel joiner`: receives a data directory (or forwards decrypted
 /// bytes) until the marker arrives or it is interrupted.
 pub async fn joiner(args: JoinerArgs, shutdown: Shutdown) -> Result<ExitCode, Error> {
-    let mut settings = load(&args.config)?;
+    let mut settings = load(&args.config, TlsRole::Joiner)?;
     joiner::log_donor_names(settings.apply_donor_names(None)?.as_ref());
     let address = SstAddress::parse(&args.address)?;
     let meter = Arc::new(Meter::new());
-    let tls = Arc::new(TlsServer::new(&settings.tls)?);
+    let tls = Arc::new(settings.tls_server()?);
     joiner::warn_own_name(tls.preflight(), &settings.tls.opts, &address);
     let (backend, marker_dir, _conf) = match (&args.forward, &args.datadir) {
         (Some(fwd), _) => {
@@ -150,7 +150,7 @@ pub fn absolute(path: &Path) -> Result<std::path::PathBuf, Error> {
 /// connections (`--relay-only`).
 pub async fn donor(args: DonorArgs, shutdown: Shutdown) -> Result<ExitCode, Error> {
     args.validate()?;
-    let settings = load(&args.config)?;
+    let settings = load(&args.config, TlsRole::Donor)?;
     let meter = Arc::new(Meter::new());
     let cfg = Arc::new(donor::donor_config(&settings, &args.address, &meter)?);
     if !args.relay_only {

@@ -1,6 +1,6 @@
 //! The handshake checks: `--peer HOST:PORT` connects as a donor would and
 //! `--listen [HOST:]PORT` accepts as a joiner would, both through the SST's
-//! own [`TlsClient`] / [`TlsServer`], so chain, name, purpose, the donor
+//! own [`TlsClient`](crate::tls::TlsClient) / [`TlsServer`](crate::tls::TlsServer), so chain, name, purpose, the donor
 //! allow-list and the refusal of anonymous, certificate-less and NULL-cipher
 //! peers are judged exactly as in a transfer (each such refusal is a FAIL).
 //! Each side reports what the other presented; no byte of application data
@@ -18,7 +18,7 @@ use crate::exit::chain;
 use crate::shutdown::Shutdown;
 use crate::sst::address::SstAddress;
 use crate::tls::policy::{subject_line, CertNames};
-use crate::tls::{PeerInfo, TlsClient, TlsServer, TlsStream};
+use crate::tls::{PeerInfo, TlsStream};
 
 /// How long a finished check connection may take to close.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
@@ -61,7 +61,7 @@ pub async fn peer(settings: &Settings, target: &str, ours: Option<&X509>, report
         Ok(a) => a,
         Err(e) => return report.add(Finding::fail(subject, e.to_string())),
     };
-    let client = match quietly(|| TlsClient::new(&settings.tls, &address.host_unbracketed)) {
+    let client = match quietly(|| settings.tls_client(&address.host_unbracketed)) {
         Ok(c) => c,
         Err(e) => {
             return report.add(Finding::fail(
@@ -148,7 +148,7 @@ pub async fn listen(
         Ok(a) => a,
         Err(e) => return report.add(Finding::fail(subject, e.to_string())),
     };
-    let server = match quietly(|| TlsServer::new(&settings.tls)) {
+    let server = match quietly(|| settings.tls_server()) {
         Ok(s) => s,
         Err(e) => {
             return report.add(Finding::fail(

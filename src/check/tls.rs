@@ -5,16 +5,19 @@
 //! `commonname=`), and that both roles' TLS contexts build (a `cipher=`
 //! leaving no authenticated suite is a FAIL there). Each check reuses the piece of
 //! [`crate::tls::preflight`] an SST runs at start, so both judge alike.
+//! The first line lists every file with the key it came from (`[sst] tcert`,
+//! or the MariaDB option standing in for it, `[mysqld] ssl-cert … (from
+//! /etc/my.cnf:3)`), and every line after it names the file by that key.
 
 use openssl::pkey::{PKey, Private};
 use openssl::x509::X509;
 
 use super::report::{Finding, Level, Report};
 use crate::exit::chain;
-use crate::tls::files::{self, CnfKey};
+use crate::tls::files;
 use crate::tls::policy::{subject_line, CertNames};
 use crate::tls::preflight::{self, DateStatus};
-use crate::tls::{SockOpts, TlsClient, TlsError, TlsServer, TlsSettings};
+use crate::tls::{FileKeys, SockOpts, TlsClient, TlsError, TlsRole, TlsServer, TlsSettings};
 
 /// What the TLS checks leave for the others: our leaf, when it could be read.
 pub struct TlsOutcome {
@@ -28,15 +31,29 @@ fn error_finding(e: &TlsError) -> Finding {
     Finding::from_message(Level::Fail, &chain(e))
 }
 
-fn file_subject(key: CnfKey, path: &std::path::Path) -> String {
-    format!("{key} {}", path.display())
+/// The roles one run of the checks is for: `None` = both.
+fn roles_text(role: Option<TlsRole>) -> String {
+    match role {
+        Some(r) => r.name().to_string(),
+        None => "joiner and donor".to_string(),
+    }
 }
 
-/// Runs the TLS checks on resolved settings.
-pub fn check(settings: &TlsSettings, report: &mut Report) -> TlsOutcome {
+/// Runs the TLS checks on resolved settings, for `role` (`None`: the
+/// settings serve both roles), each file named by its key in `keys`.
+pub fn check(
+    settings: &TlsSettings,
+    keys: &FileKeys,
+    role: Option<TlsRole>,
+    report: &mut Report,
+) -> TlsOutcome {
     let before = report.count(Level::Fail);
-    let cert_subject = file_subject(CnfKey::Tcert, &settings.cert);
-    let chain_certs = match files::certificates(CnfKey::Tcert, &settings.cert) {
+    report.add(Finding::ok(
+        format!("tls files ({})", roles_text(role)),
+        keys.describe(settings),
+    ));
+    let cert_subject = keys.cert.at(&settings.cert).to_string();
+    let chain_certs = match files::certificates(&keys.cert, &settings.cert) {
         Ok(c) => {
             report.add(Finding::ok(&cert_subject, describe_chain(&c)));
             Some(c)
@@ -46,26 +63,26 @@ pub fn check(settings: &TlsSettings, report: &mut Report) -> TlsOutcome {
             None
         }
     };
-    let key = check_key(settings, report);
+    let key = check_key(settings, keys, report);
     if let (Some(c), Some(k)) = (&chain_certs, &key) {
-        let (key_key, key_path) = preflight::key_source(settings);
-        match preflight::key_mismatch(settings, &c[0], k) {
+        let source = preflight::key_source(settings, keys);
+        match preflight::key_mismatch(settings, keys, &c[0], k) {
             Some(e) => report.add(error_finding(&e)),
             None => report.add(Finding::ok(
-                file_subject(key_key, &key_path),
+                source.key.at(&source.path).to_string(),
                 format!(
-                    "the private key matches the certificate in [sst] tcert {}",
-                    settings.cert.display()
+                    "the private key matches the certificate in {}",
+                    keys.cert.at(&settings.cert)
                 ),
             )),
         }
     }
     if let Some(c) = &chain_certs {
         check_dates(settings, &c[0], &cert_subject, report);
-        check_chain(settings, c, &cert_subject, report);
+        check_chain(settings, keys, c, &cert_subject, report);
     }
     if report.count(Level::Fail) == before {
-        check_contexts(settings, report);
+        check_contexts(settings, keys, role, report);
     }
     TlsOutcome {
         leaf: chain_certs.and_then(|c| c.into_iter().next()),
@@ -89,10 +106,14 @@ fn describe_chain(chain: &[X509]) -> String {
     )
 }
 
-fn check_key(settings: &TlsSettings, report: &mut Report) -> Option<PKey<Private>> {
-    let (key_key, key_path) = preflight::key_source(settings);
-    let subject = file_subject(key_key, &key_path);
-    let key = match files::private_key(key_key, &key_path) {
+fn check_key(
+    settings: &TlsSettings,
+    keys: &FileKeys,
+    report: &mut Report,
+) -> Option<PKey<Private>> {
+    let source = preflight::key_source(settings, keys);
+    let subject = source.key.at(&source.path).to_string();
+    let key = match source.load() {
         Ok(k) => k,
         Err(e) => {
             report.add(error_finding(&e));
@@ -103,7 +124,7 @@ fn check_key(settings: &TlsSettings, report: &mut Report) -> Option<PKey<Private
         &subject,
         format!("private key readable and parsable ({} bits)", key.bits()),
     ));
-    match preflight::key_permissions(key_key, &key_path) {
+    match preflight::key_permissions(&source.key, &source.path) {
         Some(w) => report.add(Finding::from_message(Level::Warn, &w)),
         None => report.add(Finding::ok(
             &subject,
@@ -142,8 +163,14 @@ fn check_dates(settings: &TlsSettings, leaf: &X509, subject: &str, report: &mut 
     }
 }
 
-fn check_chain(settings: &TlsSettings, chain: &[X509], subject: &str, report: &mut Report) {
-    let r = match preflight::chain_report(settings, chain) {
+fn check_chain(
+    settings: &TlsSettings,
+    keys: &FileKeys,
+    chain: &[X509],
+    subject: &str,
+    report: &mut Report,
+) {
+    let r = match preflight::chain_report(settings, keys, chain) {
         Ok(r) => r,
         Err(e) => return report.add(error_finding(&e)),
     };
@@ -195,7 +222,17 @@ fn check_chain(settings: &TlsSettings, chain: &[X509], subject: &str, report: &m
     if r.roles.is_empty() {
         report.add(Finding::ok(
             subject,
-            "extended key usage allows both serverAuth (joiner) and clientAuth (donor)",
+            match keys.only_role {
+                None => "extended key usage allows both serverAuth (joiner) and clientAuth (donor)",
+                Some(TlsRole::Joiner) => {
+                    "extended key usage allows serverAuth (joiner), the one role this \
+                     certificate serves (the donor has its own)"
+                }
+                Some(TlsRole::Donor) => {
+                    "extended key usage allows clientAuth (donor), the one role this \
+                     certificate serves (the joiner has its own)"
+                }
+            },
         ));
     }
     for (role, why) in &r.roles {
@@ -210,19 +247,34 @@ fn check_chain(settings: &TlsSettings, chain: &[X509], subject: &str, report: &m
     }
 }
 
-/// Builds both roles' contexts as an SST would (cipher strings, DH
-/// parameters and protocol range are only judged by OpenSSL there; a
-/// `cipher=` leaving no authenticated suite fails here, naming the item).
-/// Their start-up warnings were reported above, so they are not logged again.
-fn check_contexts(settings: &TlsSettings, report: &mut Report) {
+/// Builds the contexts of `role` (`None`: both) as an SST would (cipher
+/// strings, DH parameters and protocol range are only judged by OpenSSL
+/// there; a `cipher=` leaving no authenticated suite fails here, naming the
+/// item). Their start-up warnings were reported above, so they are not
+/// logged again.
+fn check_contexts(
+    settings: &TlsSettings,
+    keys: &FileKeys,
+    role: Option<TlsRole>,
+    report: &mut Report,
+) {
     let built =
         tracing::subscriber::with_default(tracing::subscriber::NoSubscriber::default(), || {
-            TlsServer::new(settings).and_then(|_| TlsClient::new(settings, "localhost"))
+            if role != Some(TlsRole::Donor) {
+                TlsServer::with_keys(settings, keys)?;
+            }
+            if role != Some(TlsRole::Joiner) {
+                TlsClient::with_keys(settings, keys, "localhost")?;
+            }
+            Ok::<(), TlsError>(())
         });
     match built {
-        Ok(_) => report.add(Finding::ok(
+        Ok(()) => report.add(Finding::ok(
             "[sst] sockopt",
-            "the joiner and donor TLS contexts build with these settings",
+            match role {
+                None => "the joiner and donor TLS contexts build with these settings".to_string(),
+                Some(r) => format!("the {r} TLS context builds with these settings"),
+            },
         )),
         Err(e) => report.add(error_finding(&e)),
     }

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use clap::Args;
 
 /// Where configuration comes from, and the TLS options that override it.
+/// Each of `--tca`, `--tcapath`, `--tcert` and `--tkey` counts as its
+/// `[sst]` key: given alone, it turns MariaDB's `ssl-*` options off too.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ConfigArgs {
     /// Read only this option file (as mariadbd's --defaults-file).
@@ -22,15 +24,27 @@ pub struct ConfigArgs {
     #[arg(long, conflicts_with_all = ["defaults_file", "defaults_extra_file"])]
     pub no_defaults: bool,
     /// CA certificate file (or directory used as a CA path); overrides [sst] tca.
+    ///
+    /// Like every one of --tca, --tcapath, --tcert and --tkey, it counts as
+    /// its [sst] key: MariaDB's ssl-* options are then not read.
     #[arg(long, value_name = "FILE")]
     pub tca: Option<PathBuf>,
     /// Directory of hashed CA certificates; overrides [sst] tcapath.
+    ///
+    /// Like every one of --tca, --tcapath, --tcert and --tkey, it counts as
+    /// its [sst] key: MariaDB's ssl-* options are then not read.
     #[arg(long, value_name = "DIR")]
     pub tcapath: Option<PathBuf>,
     /// This node's certificate chain (may hold the key); overrides [sst] tcert.
+    ///
+    /// Like every one of --tca, --tcapath, --tcert and --tkey, it counts as
+    /// its [sst] key: MariaDB's ssl-* options are then not read.
     #[arg(long, value_name = "FILE")]
     pub tcert: Option<PathBuf>,
     /// This node's private key; overrides [sst] tkey.
+    ///
+    /// Like every one of --tca, --tcapath, --tcert and --tkey, it counts as
+    /// its [sst] key: MariaDB's ssl-* options are then not read.
     #[arg(long, value_name = "FILE")]
     pub tkey: Option<PathBuf>,
     /// socat OPENSSL options (e.g. `verify=1,cipher=HIGH`); overrides [sst] sockopt.

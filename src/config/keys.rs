@@ -2,6 +2,8 @@
 //! does. This is the one definition: [`super::Settings::resolve`] applies
 //! these defaults, `--help` and the man page print [`keys`], and tests tie
 //! README's configuration table and `packaging/sst-tunnel.cnf` to it.
+//! MariaDB's own TLS options, read in place of the four file keys when none
+//! is set, are not keys of ours: [`FALLBACK_HELP`] describes them.
 
 use std::time::Duration;
 
@@ -23,6 +25,20 @@ pub const MAX_CONNECTIONS: usize = 64;
 pub const BWLIMIT_KIB: u64 = 0;
 /// `sst-max-binlogs`: donor, binlogs shipped.
 pub const MAX_BINLOGS: i64 = 1;
+
+/// What `--help` and the man page say about the TLS options MariaDB users
+/// already have (the order is implemented in the `tls_keys` module).
+pub const FALLBACK_HELP: &str = "\
+When [sst] sets none of tca, tcapath, tcert and tkey (and no --tca, --tcapath,
+--tcert or --tkey is given), the files come from MariaDB's own TLS options, as
+MariaDB's rsync SST reads them: each of the four on its own, the first
+non-empty value of ssl-server-X (joiner) or ssl-client-X (donor) in [sst], the
+same in the server groups ([mysqld], [mariadb], [galera], ...), then ssl-X in
+[sst], then ssl-X in the server groups, where X is ca, capath, cert or key.
+When any of the four legacy keys is set, no ssl-* option is read. The log and
+`sst-tunnel check` name the key and the option-file line each file came from.
+No certificate from any of them: exit 3, never plaintext.
+";
 
 /// One `[sst]` key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,15 +65,23 @@ pub fn keys() -> Vec<Key> {
         key(
             "tca",
             "none",
-            "CA bundle; a directory is used as a CA path (none: the system store, with a warning)",
+            "CA bundle; a directory is used as a CA path (none: the system store, with a warning); or ssl-ca, see below",
         ),
-        key("tcapath", "none", "directory of hashed CA certificates"),
+        key(
+            "tcapath",
+            "none",
+            "directory of hashed CA certificates; or ssl-capath, see below",
+        ),
         key(
             "tcert",
             "required",
-            "this node's certificate chain (may also hold the key)",
+            "this node's certificate chain (may also hold the key); or ssl-cert, see below",
         ),
-        key("tkey", "the tcert file", "this node's private key"),
+        key(
+            "tkey",
+            "the tcert file",
+            "this node's private key; or ssl-key, see below",
+        ),
         key(
             "sockopt",
             "empty",

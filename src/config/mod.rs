@@ -2,20 +2,23 @@
 //! flags into validated [`Settings`].
 //!
 //! A flag overrides the option files. Every `[sst]` key this program reads
-//! is listed in [`keys`] with its default, the one definition of both.
+//! is listed in [`keys`] with its default, the one definition of both. The
+//! TLS files come from the legacy `[sst]` keys or, when none is set, from
+//! MariaDB's own `ssl-*` options; `tls_keys` has the order.
 
 mod args;
 pub mod donors;
 pub mod keys;
 pub mod mycnf;
+mod tls_keys;
 
 pub use args::ConfigArgs;
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::exit::ExitCode;
-use crate::tls::{sockopt, SockOpts, TlsSettings};
+use crate::tls::TlsSettings;
+use crate::tls::{sockopt, FileKeys, SockOpts, TlsClient, TlsError, TlsRole, TlsServer};
 use donors::AllowedDonors;
 use mycnf::{DefaultsArgs, MyCnfError, OptionFiles};
 
@@ -29,8 +32,11 @@ pub enum ConfigError {
     #[error(transparent)]
     OptionFiles(#[from] MyCnfError),
     /// No certificate: the tunnel never runs in plaintext.
-    #[error("no certificate configured: set tcert in the [sst] group ({searched}) or pass --tcert; sst-tunnel never transfers in plaintext")]
+    #[error("no certificate configured: {looked_at} ({searched}); set tcert in the [sst] group or pass --tcert; sst-tunnel never transfers in plaintext")]
     MissingCert {
+        /// The keys looked at, and why MariaDB's `ssl-*` options were not
+        /// read when they were not.
+        looked_at: String,
         /// The option files that were read, for the message.
         searched: String,
     },
@@ -108,11 +114,16 @@ impl Default for Timeouts {
     }
 }
 
-/// Validated settings shared by both roles.
+/// Validated settings of one role (the TLS files may depend on it; the
+/// rest is shared by both).
 #[derive(Clone, Debug)]
 pub struct Settings {
     /// TLS files and options.
     pub tls: TlsSettings,
+    /// The key each TLS file came from (`[sst] tcert`, `[mysqld] ssl-cert`),
+    /// for messages and the start-up log; pass it on with
+    /// [`Settings::tls_server`] / [`Settings::tls_client`].
+    pub tls_keys: FileKeys,
     /// Bounded waits.
     pub timeouts: Timeouts,
     /// Joiner: connections served at once.
@@ -148,13 +159,6 @@ fn lookup(files: &OptionFiles, key: &str) -> Option<Found> {
         value,
         origin: format!("{}:{}", entry.path.display(), entry.line),
     })
-}
-
-fn flag_or_file(flag: Option<&Path>, files: &OptionFiles, key: &str) -> Option<PathBuf> {
-    match flag {
-        Some(p) => Some(p.to_path_buf()),
-        None => lookup(files, key).map(|f| PathBuf::from(f.value)),
-    }
 }
 
 fn parse_number<T: std::str::FromStr>(found: &Found, key: &str) -> Result<T, ConfigError>
@@ -225,24 +229,47 @@ impl Settings {
         Ok(OptionFiles::load(&args)?)
     }
 
-    /// Merges flags over option files and validates the result.
+    /// The joiner's TLS acceptor from these settings, each file named by
+    /// its key ([`Settings::tls_keys`]).
+    pub fn tls_server(&self) -> Result<TlsServer, TlsError> {
+        TlsServer::with_keys(&self.tls, &self.tls_keys)
+    }
+
+    /// The donor's TLS connector to `target_host`, each file named by its
+    /// key ([`Settings::tls_keys`]).
+    pub fn tls_client(&self, target_host: &str) -> Result<TlsClient, TlsError> {
+        TlsClient::with_keys(&self.tls, &self.tls_keys, target_host)
+    }
+
+    /// Merges flags over option files and validates the result, without a
+    /// role: the TLS files come from the legacy `[sst]` keys or MariaDB's
+    /// generic `ssl-*` options, never the role-specific `ssl-server-*` /
+    /// `ssl-client-*`. The SST and the manual commands use
+    /// [`Settings::resolve_role`].
     pub fn resolve(cli: &ConfigArgs, files: OptionFiles) -> Result<Settings, ConfigError> {
+        Self::resolve_for(cli, files, None)
+    }
+
+    /// Merges flags over option files and validates the result for `role`,
+    /// whose TLS files may come from MariaDB's role-specific options (the
+    /// precedence is in the `tls_keys` module's documentation).
+    pub fn resolve_role(
+        cli: &ConfigArgs,
+        files: OptionFiles,
+        role: TlsRole,
+    ) -> Result<Settings, ConfigError> {
+        Self::resolve_for(cli, files, Some(role))
+    }
+
+    fn resolve_for(
+        cli: &ConfigArgs,
+        files: OptionFiles,
+        role: Option<TlsRole>,
+    ) -> Result<Settings, ConfigError> {
         let searched = || match files.files_read_list() {
             Some(read) => format!("read: {read}"),
             None => "no option file was read".to_string(),
         };
-        let cert = flag_or_file(cli.tcert.as_deref(), &files, "tcert").ok_or_else(|| {
-            ConfigError::MissingCert {
-                searched: searched(),
-            }
-        })?;
-        let key = flag_or_file(cli.tkey.as_deref(), &files, "tkey");
-        let mut ca_file = flag_or_file(cli.tca.as_deref(), &files, "tca");
-        let mut ca_path = flag_or_file(cli.tcapath.as_deref(), &files, "tcapath");
-        // As MariaDB's own scripts do: a tca that is a directory is a CA path.
-        if ca_path.is_none() && ca_file.as_deref().is_some_and(Path::is_dir) {
-            ca_path = ca_file.take();
-        }
         let (sockopt_text, sockopt_origin) = match &cli.sockopt {
             Some(s) => (s.clone(), "command line --sockopt".to_string()),
             None => match lookup(&files, "sockopt") {
@@ -255,11 +282,13 @@ impl Settings {
                 origin: sockopt_origin,
                 source,
             })?;
+        let sockopt_ca = opts.cafile.is_some() || opts.capath.is_some();
+        let found = tls_keys::resolve(cli, &files, role, sockopt_ca, searched)?;
         let tls = TlsSettings {
-            ca_file,
-            ca_path,
-            cert,
-            key,
+            ca_file: found.ca_file,
+            ca_path: found.ca_path,
+            cert: found.cert,
+            key: found.key,
             opts,
             // Off until the `[sst] sst-allowed-donors` key is wired in.
             allowed_donors: Vec::new(),
@@ -312,6 +341,7 @@ impl Settings {
         };
         Ok(Settings {
             tls,
+            tls_keys: found.keys,
             timeouts,
             max_connections,
             bwlimit_kib,
@@ -327,6 +357,7 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     #[test]
     fn missing_cert_is_exit_3_and_never_plaintext() {

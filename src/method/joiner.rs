@@ -23,7 +23,6 @@ use crate::sst::files::{self, InProgress, TempFiles};
 use crate::sst::paths::ServerPaths;
 use crate::sst::protocol::State;
 use crate::sst::SstError;
-use crate::tls::TlsServer;
 
 /// Runs the joiner role to its end.
 pub async fn run(
@@ -54,7 +53,7 @@ pub async fn run(
         "joiner: receiving state snapshot"
     );
     log_layout(&modules);
-    let tls = Arc::new(TlsServer::new(&settings.tls)?);
+    let tls = Arc::new(settings.tls_server()?);
 
     let pid_file = datadir.join(files::RSYNC_PID);
     files::write_pid_file(&pid_file).map_err(SstError::from)?;

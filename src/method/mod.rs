@@ -30,6 +30,7 @@ use crate::sst::files::{self, TempFiles};
 use crate::sst::paths::ServerOptions;
 use crate::sst::protocol::ProtocolWriter;
 use crate::sst::Method;
+use crate::tls::TlsRole;
 use stdout::Protocol;
 
 /// How often the joiner looks for mariadbd (the checklist asks for ≤ 1 s).
@@ -109,7 +110,11 @@ async fn run(
     for w in files.warnings() {
         warn!("{w}");
     }
-    let mut settings = Settings::resolve(&config, files)?;
+    let tls_role = match args.role {
+        Role::Joiner => TlsRole::Joiner,
+        Role::Donor => TlsRole::Donor,
+    };
+    let mut settings = Settings::resolve_role(&config, files, tls_role)?;
     if args.role == Role::Joiner {
         crate::joiner::log_donor_names(
             settings

@@ -25,6 +25,7 @@ use super::{CloseNotify, EofWatch};
 use super::verify::{self, Recorder, Rules};
 use super::{context, error, log_start, new_stream, peer_of, preflight};
 use super::{AllowList, PeerInfo, PeerPolicy, Preflight, SockOpts, TlsError, TlsSettings};
+use super::{FileKeys, TlsRole};
 
 /// Longest wait for a TLS 1.3 joiner to confirm it accepted our certificate
 /// (a session ticket or its first bytes) before we assume it did.
@@ -48,7 +49,18 @@ impl TlsClient {
     /// unless `commonname=` overrides it. Runs the preflight checks and logs
     /// their warnings.
     pub fn new(settings: &TlsSettings, target_host: &str) -> Result<Self, TlsError> {
-        let (report, material) = preflight::load(settings)?;
+        Self::with_keys(settings, &FileKeys::default(), target_host)
+    }
+
+    /// [`TlsClient::new`], with messages and the start-up log naming each
+    /// file by the key `keys` says it came from (the configuration's
+    /// [`crate::config::Settings::tls_client`] passes its own).
+    pub fn with_keys(
+        settings: &TlsSettings,
+        keys: &FileKeys,
+        target_host: &str,
+    ) -> Result<Self, TlsError> {
+        let (report, material) = preflight::load(settings, keys)?;
         let ticket = Ssl::new_ex_index::<Arc<AtomicBool>>().map_err(|source| TlsError::Setup {
             what: "ex data index",
             source,
@@ -60,7 +72,7 @@ impl TlsClient {
         })?;
         let policy = PeerPolicy::for_connector(settings.opts.commonname.as_deref(), target_host);
         let sni = sni_for(&settings.opts, target_host);
-        log_start("donor", &report, &policy);
+        log_start(TlsRole::Donor, settings, keys, &report, &policy);
         Ok(TlsClient {
             ctx,
             rules: Arc::new(Rules {

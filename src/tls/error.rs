@@ -19,7 +19,7 @@ use crate::exit::ExitCode;
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     /// A configured file is missing or unreadable.
-    #[error("{key} {}: cannot read the file", path.display())]
+    #[error("{}: cannot read the file", .key.at(.path))]
     Unreadable {
         /// The configuration key naming the file.
         key: CnfKey,
@@ -30,7 +30,7 @@ pub enum TlsError {
         source: io::Error,
     },
     /// A configured file is unusable (does not parse, key mismatch, expired, untrusted…).
-    #[error("{key} {}: {reason}", path.display())]
+    #[error("{}: {reason}", .key.at(.path))]
     BadFile {
         /// The configuration key naming the file.
         key: CnfKey,

@@ -9,7 +9,8 @@
 //!   run inside the handshake by `verify`, which also re-checks after it.
 //! - [`cipher`]: the TLS 1.2 suites we allow (never anonymous or NULL).
 //! - [`preflight`]: start-up checks of every configured file.
-//! - `files`, `trust`, `context`: loading files, the trust store, the SSL contexts.
+//! - [`files`], `trust`, `context`: loading files (and the key each came
+//!   from, [`FileKeys`]), the trust store, the SSL contexts.
 //! - `error`: [`TlsError`] and the mapping of OpenSSL failures to causes.
 //!
 //! Both constructors run [`preflight::preflight`]'s checks themselves and
@@ -38,7 +39,7 @@ use tokio::net::TcpStream;
 
 pub use client::TlsClient;
 pub use error::{TlsError, Unverified};
-pub use files::CnfKey;
+pub use files::{CnfKey, FileKeys, SslOption, TlsRole};
 pub use policy::{AllowList, AllowedMatch, NameMatch, NotAllowed, PeerPolicy};
 pub use preflight::{preflight, Preflight};
 pub use server::TlsServer;
@@ -84,7 +85,7 @@ impl TlsSettings {
     /// apply the same rule to unmerged settings (with messages naming the
     /// sockopt item as the source of the path).
     pub fn merge_sockopt_ca(&mut self) -> Result<(), SockoptError> {
-        trust::check_sockopt_ca(self)?;
+        trust::check_sockopt_ca(self, &FileKeys::default())?;
         if let Some(f) = self.opts.cafile.take() {
             self.ca_file = Some(f);
         }
@@ -152,7 +153,25 @@ impl PeerInfo {
     }
 }
 
-pub(crate) fn log_start(role: &str, report: &Preflight, policy: &PeerPolicy) {
+/// The start-up lines of one role: which file each key named (one line),
+/// then the preflight's warnings. The files line is info when a MariaDB
+/// `ssl-*` option is involved (used, or left aside for the legacy keys);
+/// with the legacy `[sst]` keys alone it says nothing the configuration
+/// does not, and stays at debug so that the log of those setups is as
+/// before.
+pub(crate) fn log_start(
+    role: TlsRole,
+    settings: &TlsSettings,
+    keys: &FileKeys,
+    report: &Preflight,
+    policy: &PeerPolicy,
+) {
+    let role = role.name();
+    if keys.involves_ssl_options() {
+        tracing::info!(role, "tls files: {}", keys.describe(settings));
+    } else {
+        tracing::debug!(role, "tls files: {}", keys.describe(settings));
+    }
     for w in &report.warnings {
         tracing::warn!(role, "{w}");
     }

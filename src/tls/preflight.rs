@@ -5,7 +5,10 @@
 //! is one line naming the `[sst]` key, the path and the cause. Warnings (the
 //! start goes on): a private key file readable by group or others, a
 //! certificate (or a CA or intermediate) expiring within [`EXPIRY_WARN_DAYS`], an EKU that rules out
-//! one role, `verify=0`, an empty `commonname=`, the system store.
+//! one role (only the role it serves, for a certificate from a role-specific
+//! MariaDB option), `verify=0`, an empty `commonname=`, the system store.
+//! Every message names the file's key as [`FileKeys`] says (`[sst] tcert`,
+//! `[mysqld] ssl-cert … (from /etc/my.cnf:3)`).
 //!
 //! [`super::TlsServer::new`] and [`super::TlsClient::new`] run these checks
 //! themselves (and log the warnings); call [`preflight`] directly only for a
@@ -25,7 +28,7 @@ pub use checks::{
     DateStatus, IdentityWarning, EXPIRY_WARN_DAYS,
 };
 
-use super::files::{self, CnfKey};
+use super::files::{self, CnfKey, FileKeys, KeyedPath, TlsRole};
 use super::policy::{subject_line, CertNames};
 use super::trust::{Trust, TrustSource};
 use super::{TlsError, TlsSettings};
@@ -71,20 +74,29 @@ pub(crate) struct Material {
     pub dh: Option<Dh<Params>>,
 }
 
-/// Runs every start-up check; see the module documentation.
+/// Runs every start-up check, naming the files by the legacy `[sst]` keys;
+/// see the module documentation.
 pub fn preflight(settings: &TlsSettings) -> Result<Preflight, TlsError> {
-    load(settings).map(|(p, _)| p)
+    preflight_with(settings, &FileKeys::default())
 }
 
-pub(crate) fn load(settings: &TlsSettings) -> Result<(Preflight, Material), TlsError> {
+/// [`preflight()`], naming each file by the key `keys` says it came from.
+pub fn preflight_with(settings: &TlsSettings, keys: &FileKeys) -> Result<Preflight, TlsError> {
+    load(settings, keys).map(|(p, _)| p)
+}
+
+pub(crate) fn load(
+    settings: &TlsSettings,
+    keys: &FileKeys,
+) -> Result<(Preflight, Material), TlsError> {
     let verify = settings.opts.verify;
-    let trust = Trust::load(settings)?;
+    let trust = Trust::load(settings, keys)?;
     let cert_path = &settings.cert;
-    let chain = files::certificates(CnfKey::Tcert, cert_path)?;
-    let (key_key, key_path) = key_source(settings);
-    let key = files::private_key(key_key, &key_path)?;
+    let chain = files::certificates(&keys.cert, cert_path)?;
+    let source = key_source(settings, keys);
+    let key = source.load()?;
     let leaf = &chain[0];
-    if let Some(e) = key_mismatch(settings, leaf, &key) {
+    if let Some(e) = key_mismatch(settings, keys, leaf, &key) {
         return Err(e);
     }
     let dh = match &settings.opts.dhparam {
@@ -96,14 +108,24 @@ pub(crate) fn load(settings: &TlsSettings) -> Result<(Preflight, Material), TlsE
         .into_iter()
         .map(|w| w.text)
         .collect();
-    warnings.extend(checks::trust_warnings(&trust, verify));
-    if let Some(w) = checks::key_permissions(key_key, &key_path) {
+    warnings.extend(checks::trust_warnings(&trust, verify, keys));
+    if let Some(w) = checks::key_permissions(&source.key, &source.path) {
         warnings.push(w);
     }
 
-    check_dates(leaf, cert_path, verify, &mut warnings)?;
-    check_chain(&trust, &chain, cert_path, verify, &mut warnings)?;
-    warnings.extend(checks::ca_expiry_warnings(&trust, &chain, cert_path)?);
+    let cert = KeyedPath {
+        key: keys.cert.clone(),
+        path: cert_path.clone(),
+    };
+    check_dates(leaf, &cert, verify, &mut warnings)?;
+    check_chain(
+        &trust,
+        &chain,
+        &cert,
+        (verify, keys.only_role),
+        &mut warnings,
+    )?;
+    warnings.extend(checks::ca_expiry_warnings(&trust, &chain, &cert)?);
 
     let report = Preflight {
         subject: subject_line(leaf.subject_name()),
@@ -125,16 +147,50 @@ pub(crate) fn load(settings: &TlsSettings) -> Result<(Preflight, Material), TlsE
     ))
 }
 
-/// Which key names the private key's file: `[sst] tkey`, else the tcert file.
-pub fn key_source(settings: &TlsSettings) -> (CnfKey, PathBuf) {
+/// Where the private key is read from: the key file and its key, or the
+/// certificate file when no key file is configured.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeySource {
+    /// The key naming the file (`[sst] tkey`, or the certificate's key).
+    pub key: CnfKey,
+    /// The file.
+    pub path: PathBuf,
+    /// When the key is read from the certificate file: the keys that would
+    /// have named a separate one (`[sst] tkey`), for messages.
+    pub in_cert_file: Option<String>,
+}
+
+impl KeySource {
+    /// Reads and parses the private key.
+    pub fn load(&self) -> Result<PKey<Private>, TlsError> {
+        files::private_key(&self.key, &self.path, self.in_cert_file.as_deref())
+    }
+}
+
+/// Which key names the private key's file: `[sst] tkey` (or what `keys`
+/// says stood in for it), else the certificate file.
+pub fn key_source(settings: &TlsSettings, keys: &FileKeys) -> KeySource {
     match &settings.key {
-        Some(k) => (CnfKey::Tkey, k.clone()),
-        None => (CnfKey::Tcert, settings.cert.clone()),
+        Some(k) => KeySource {
+            key: keys.key.clone(),
+            path: k.clone(),
+            in_cert_file: None,
+        },
+        None => KeySource {
+            key: keys.cert.clone(),
+            path: settings.cert.clone(),
+            in_cert_file: Some(keys.key_names.clone()),
+        },
     }
 }
 
 /// The error for a private key that does not belong to `leaf`, naming both files.
-pub fn key_mismatch(settings: &TlsSettings, leaf: &X509, key: &PKey<Private>) -> Option<TlsError> {
+pub fn key_mismatch(
+    settings: &TlsSettings,
+    keys: &FileKeys,
+    leaf: &X509,
+    key: &PKey<Private>,
+) -> Option<TlsError> {
     let matches = leaf
         .public_key()
         .map(|pk| pk.public_eq(key))
@@ -142,32 +198,32 @@ pub fn key_mismatch(settings: &TlsSettings, leaf: &X509, key: &PKey<Private>) ->
     if matches {
         return None;
     }
-    let (key_key, key_path) = key_source(settings);
-    let reason = if key_key == CnfKey::Tkey {
+    let source = key_source(settings, keys);
+    let reason = if source.in_cert_file.is_none() {
         format!(
-            "private key does not match the certificate in [sst] tcert {}",
-            settings.cert.display()
+            "private key does not match the certificate in {}",
+            keys.cert.at(&settings.cert)
         )
     } else {
         "the private key in the file does not match its first certificate".to_string()
     };
-    Some(files::bad(key_key, &key_path, reason))
+    Some(files::bad(&source.key, &source.path, reason))
 }
 
 fn check_dates(
     leaf: &X509,
-    path: &std::path::Path,
+    cert: &KeyedPath,
     verify: bool,
     warnings: &mut Vec<String>,
 ) -> Result<(), TlsError> {
     let status = checks::date_status(leaf)?;
     if let Some(w) = status.expiry_warning() {
-        warnings.push(format!("[sst] tcert {}: {w}", path.display()));
+        warnings.push(format!("{cert}: {w}"));
     }
     match status.problem() {
-        Some(p) if verify => Err(files::bad(CnfKey::Tcert, path, p)),
+        Some(p) if verify => Err(files::bad(&cert.key, &cert.path, p)),
         Some(p) => {
-            warnings.push(format!("[sst] tcert {}: {p}", path.display()));
+            warnings.push(format!("{cert}: {p}"));
             Ok(())
         }
         None => Ok(()),
@@ -180,8 +236,8 @@ fn check_dates(
 fn check_chain(
     trust: &Trust,
     chain: &[X509],
-    path: &std::path::Path,
-    verify: bool,
+    cert: &KeyedPath,
+    (verify, only_role): (bool, Option<TlsRole>),
     warnings: &mut Vec<String>,
 ) -> Result<(), TlsError> {
     if let Some(why) = checks::verify_chain(trust, chain, None)? {
@@ -195,18 +251,14 @@ fn check_chain(
         }
         let configured = trust.file.is_some() || trust.path.is_some();
         if verify && configured {
-            return Err(files::bad(CnfKey::Tcert, path, reason));
+            return Err(files::bad(&cert.key, &cert.path, reason));
         }
-        warnings.push(format!("[sst] tcert {}: {reason}", path.display()));
+        warnings.push(format!("{cert}: {reason}"));
         return Ok(());
     }
-    for (purpose, role) in checks::ROLES {
+    for (purpose, role) in checks::roles(only_role) {
         if let Some(why) = checks::verify_chain(trust, chain, Some(purpose))? {
-            warnings.push(format!(
-                "[sst] tcert {}: {}",
-                path.display(),
-                checks::eku_reason(role, &why)
-            ));
+            warnings.push(format!("{cert}: {}", checks::eku_reason(role, &why)));
         }
     }
     Ok(())

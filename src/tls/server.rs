@@ -18,6 +18,7 @@ use super::TlsStream;
 use super::verify::{self, Recorder, Rules};
 use super::{context, error, log_start, new_stream, peer_of, preflight};
 use super::{AllowList, PeerInfo, PeerPolicy, Preflight, TlsError, TlsSettings};
+use super::{FileKeys, TlsRole};
 
 /// The joiner's side: accepts TLS, demands and verifies a client certificate.
 pub struct TlsServer {
@@ -36,16 +37,23 @@ impl TlsServer {
     /// ([`TlsSettings::allowed_donors`]; with `verify=0` a non-empty list is
     /// an error, since no certificate would be checked).
     pub fn new(settings: &TlsSettings) -> Result<Self, TlsError> {
+        Self::with_keys(settings, &FileKeys::default())
+    }
+
+    /// [`TlsServer::new`], with messages and the start-up log naming each
+    /// file by the key `keys` says it came from (the configuration's
+    /// [`crate::config::Settings::tls_server`] passes its own).
+    pub fn with_keys(settings: &TlsSettings, keys: &FileKeys) -> Result<Self, TlsError> {
         let allow = AllowList::new(&settings.allowed_donors);
         if !allow.is_empty() && !settings.opts.verify {
             return Err(TlsError::AllowListWithoutVerify {
                 allowed: allow.to_string(),
             });
         }
-        let (report, material) = preflight::load(settings)?;
+        let (report, material) = preflight::load(settings, keys)?;
         let ctx = context::server(settings, &material)?;
         let policy = PeerPolicy::for_listener(settings.opts.commonname.as_deref());
-        log_start("joiner", &report, &policy);
+        log_start(TlsRole::Joiner, settings, keys, &report, &policy);
         if !allow.is_empty() {
             tracing::info!(role = "joiner", allowed_donors = %allow, "donor allow-list on");
         }

@@ -1,7 +1,9 @@
 //! Which certificates we trust: `[sst] tca` (a file, or a directory used as a
-//! CA path), `[sst] tcapath`, the `cafile`/`capath` sockopt items standing in
-//! for them, or, with none of these, the system store (socat's behaviour,
-//! said loudly). The store always replaces OpenSSL's default one.
+//! CA path), `[sst] tcapath` (or the MariaDB options the configuration
+//! resolved in their place, named by [`FileKeys`]), the `cafile`/`capath`
+//! sockopt items standing in for them, or, with none of these, the system
+//! store (socat's behaviour, said loudly). The store always replaces
+//! OpenSSL's default one.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -9,7 +11,7 @@ use std::path::PathBuf;
 use openssl::x509::store::{X509Lookup, X509Store, X509StoreBuilder};
 use openssl::x509::X509;
 
-use super::files::{self, CnfKey, KeyedPath};
+use super::files::{self, CnfKey, FileKeys, KeyedPath};
 use super::sockopt::{SockoptError, SockoptErrorKind};
 use super::{TlsError, TlsSettings};
 
@@ -69,15 +71,16 @@ impl Trust {
         }
     }
 
-    /// Reads the configured files; see [`TlsSettings::merge_sockopt_ca`] for the rules.
-    pub fn load(settings: &TlsSettings) -> Result<Trust, TlsError> {
-        check_sockopt_ca(settings)?;
+    /// Reads the configured files, named in messages by `keys`; see
+    /// [`TlsSettings::merge_sockopt_ca`] for the rules.
+    pub fn load(settings: &TlsSettings, keys: &FileKeys) -> Result<Trust, TlsError> {
+        check_sockopt_ca(settings, keys)?;
         let mut file = settings.ca_file.clone().map(|path| KeyedPath {
-            key: CnfKey::Tca,
+            key: keys.ca_file.clone(),
             path,
         });
         let mut path = settings.ca_path.clone().map(|path| KeyedPath {
-            key: CnfKey::Tcapath,
+            key: keys.ca_path.clone(),
             path,
         });
         if file.is_none() && path.is_none() {
@@ -93,22 +96,27 @@ impl Trust {
         // A `tca` that names a directory is used as a CA path (MariaDB's rule).
         if let Some(f) = &file {
             if f.path.is_dir() {
-                if path.is_some() {
+                if let Some(p) = &path {
                     return Err(files::bad(
-                        f.key,
+                        &f.key,
                         &f.path,
-                        "is a directory, and [sst] tcapath is set too; make tca a file",
+                        if f.key == CnfKey::Tca && p.key == CnfKey::Tcapath {
+                            "is a directory, and [sst] tcapath is set too; make tca a file"
+                                .to_string()
+                        } else {
+                            format!("is a directory, and {} is set too; make it a file", p.key)
+                        },
                     ));
                 }
                 path = file.take();
             }
         }
         let file_certs = match &file {
-            Some(f) => files::certificates(f.key, &f.path)?,
+            Some(f) => files::certificates(&f.key, &f.path)?,
             None => Vec::new(),
         };
         let path_hashed = match &path {
-            Some(p) => files::ca_dir(p.key, &p.path)?,
+            Some(p) => files::ca_dir(&p.key, &p.path)?,
             None => false,
         };
         Ok(Trust {
@@ -131,7 +139,7 @@ impl Trust {
             let dir = p
                 .path
                 .to_str()
-                .ok_or_else(|| files::bad(p.key, &p.path, "the name is not valid UTF-8"))?;
+                .ok_or_else(|| files::bad(&p.key, &p.path, "the name is not valid UTF-8"))?;
             b.add_lookup(X509Lookup::hash_dir())
                 .and_then(|l| l.add_dir(dir, openssl::ssl::SslFiletype::PEM))
                 .map_err(setup("CA directory lookup"))?;
@@ -149,11 +157,14 @@ impl Trust {
 }
 
 /// sockopt `cafile`/`capath` may only stand in for a missing `tca`/`tcapath`
-/// (socat aborts on a repeated `cafile`).
-pub(crate) fn check_sockopt_ca(settings: &TlsSettings) -> Result<(), SockoptError> {
+/// (socat aborts on a repeated `cafile`); `keys` names what configured them.
+pub(crate) fn check_sockopt_ca(
+    settings: &TlsSettings,
+    keys: &FileKeys,
+) -> Result<(), SockoptError> {
     let configured = match (&settings.ca_file, &settings.ca_path) {
-        (Some(_), _) => "[sst] tca",
-        (None, Some(_)) => "[sst] tcapath",
+        (Some(_), _) => &keys.ca_file,
+        (None, Some(_)) => &keys.ca_path,
         (None, None) => return Ok(()),
     };
     let conflict = |name: &str, p: &PathBuf| SockoptError {

@@ -13,7 +13,7 @@ use openssl::asn1::Asn1Time;
 use openssl::stack::Stack;
 use openssl::x509::{X509PurposeId, X509StoreContext, X509VerifyResult, X509};
 
-use super::super::files::CnfKey;
+use super::super::files::{CnfKey, FileKeys, KeyedPath, TlsRole};
 use super::super::policy::subject_line;
 use super::super::trust::Trust;
 use super::super::{SockOpts, TlsError, TlsSettings};
@@ -23,7 +23,7 @@ pub const EXPIRY_WARN_DAYS: i32 = 30;
 
 /// The private key file's permission problem, if any: readable by group or
 /// others. One line naming the key, the file, its mode and the fix.
-pub fn key_permissions(key: CnfKey, path: &Path) -> Option<String> {
+pub fn key_permissions(key: &CnfKey, path: &Path) -> Option<String> {
     let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o7777;
     if mode & 0o044 == 0 {
         return None;
@@ -34,9 +34,9 @@ pub fn key_permissions(key: CnfKey, path: &Path) -> Option<String> {
         _ => "others",
     };
     Some(format!(
-        "{key} {}: the private key file is readable by {who} (mode {mode:04o}); \
+        "{}: the private key file is readable by {who} (mode {mode:04o}); \
          run `chmod 600 {}`",
-        path.display(),
+        key.at(path),
         path.display()
     ))
 }
@@ -175,6 +175,18 @@ pub(crate) const ROLES: [(X509PurposeId, &str); 2] = [
     (X509PurposeId::SSL_CLIENT, "a client (donor)"),
 ];
 
+/// The roles whose purpose a certificate must allow: both, or only `only`
+/// when it came from a role-specific option (`ssl-server-cert` serves the
+/// joiner alone).
+pub(crate) fn roles(only: Option<TlsRole>) -> Vec<(X509PurposeId, &'static str)> {
+    ROLES
+        .into_iter()
+        .zip(TlsRole::BOTH)
+        .filter(|(_, role)| only.map_or(true, |o| o == *role))
+        .map(|(r, _)| r)
+        .collect()
+}
+
 /// The sentence explaining an EKU that rules out `role`.
 pub fn eku_reason(role: &str, why: &str) -> String {
     format!(
@@ -218,15 +230,20 @@ pub fn identity_warnings(opts: &SockOpts) -> Vec<IdentityWarning> {
 }
 
 /// Warnings about the trust configuration itself: the system store, a CA
-/// directory without hash entries.
-pub(crate) fn trust_warnings(trust: &Trust, verify: bool) -> Vec<String> {
+/// directory without hash entries. `keys` says whether MariaDB's `ssl-ca`
+/// and `ssl-capath` were looked at too (no legacy key set).
+pub(crate) fn trust_warnings(trust: &Trust, verify: bool, keys: &FileKeys) -> Vec<String> {
     let mut warnings = Vec::new();
     if trust.file.is_none() && trust.path.is_none() && verify {
-        warnings.push(
-            "no [sst] tca or tcapath configured: trusting every certificate in the system \
+        let nor = if matches!(keys.cert, CnfKey::Ssl(_)) {
+            " (nor ssl-ca or ssl-capath)"
+        } else {
+            ""
+        };
+        warnings.push(format!(
+            "no [sst] tca or tcapath configured{nor}: trusting every certificate in the system \
              store (socat's behaviour); configure tca to trust only your cluster CA"
-                .to_string(),
-        );
+        ));
     }
     if let Some(p) = &trust.path {
         if !trust.path_hashed {
@@ -247,10 +264,10 @@ pub(crate) fn trust_warnings(trust: &Trust, verify: bool) -> Vec<String> {
 pub(crate) fn ca_expiry_warnings(
     trust: &Trust,
     chain: &[X509],
-    cert_path: &Path,
+    cert: &KeyedPath,
 ) -> Result<Vec<String>, TlsError> {
     let mut out = Vec::new();
-    let tcert = format!("{} {}", CnfKey::Tcert, cert_path.display());
+    let tcert = cert.to_string();
     let anchors = trust
         .file
         .as_ref()
@@ -298,20 +315,30 @@ pub struct ChainReport {
 }
 
 /// Loads the anchors of `settings` and verifies `chain` against them, with
-/// no purpose and then for each role. An error names the CA key and file.
-pub fn chain_report(settings: &TlsSettings, chain: &[X509]) -> Result<ChainReport, TlsError> {
-    let trust = Trust::load(settings)?;
+/// no purpose and then for each role the certificate serves (both, or the
+/// one of its role-specific option). An error names the CA key and file, as
+/// `keys` says.
+pub fn chain_report(
+    settings: &TlsSettings,
+    keys: &FileKeys,
+    chain: &[X509],
+) -> Result<ChainReport, TlsError> {
+    let trust = Trust::load(settings, keys)?;
     let verdict = verify_chain(&trust, chain, None)?;
     let mut roles = Vec::new();
     if verdict.is_none() {
-        for (purpose, role) in ROLES {
+        for (purpose, role) in self::roles(keys.only_role) {
             if let Some(why) = verify_chain(&trust, chain, Some(purpose))? {
                 roles.push((role, why));
             }
         }
     }
-    let mut warnings = trust_warnings(&trust, settings.opts.verify);
-    warnings.extend(ca_expiry_warnings(&trust, chain, &settings.cert)?);
+    let cert = KeyedPath {
+        key: keys.cert.clone(),
+        path: settings.cert.clone(),
+    };
+    let mut warnings = trust_warnings(&trust, settings.opts.verify, keys);
+    warnings.extend(ca_expiry_warnings(&trust, chain, &cert)?);
     Ok(ChainReport {
         trust: trust.describe(),
         configured: trust.file.is_some() || trust.path.is_some(),
