@@ -1,5 +1,5 @@
 //! Byte counters shared by every connection of one transfer: what the
-//! progress display ([`crate::progress`]), the stall detector and the
+//! progress display (the `progress` module), the stall detector and the
 //! closing summary read.
 //!
 //! The relay adds to the counters after each write; readers only load them.

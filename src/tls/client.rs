@@ -54,7 +54,7 @@ impl TlsClient {
 
     /// [`TlsClient::new`], with messages and the start-up log naming each
     /// file by the key `keys` says it came from (the configuration's
-    /// [`crate::config::Settings::tls_client`] passes its own).
+    /// the configuration layer passes its own).
     pub fn with_keys(
         settings: &TlsSettings,
         keys: &FileKeys,

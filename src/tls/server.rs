@@ -42,7 +42,7 @@ impl TlsServer {
 
     /// [`TlsServer::new`], with messages and the start-up log naming each
     /// file by the key `keys` says it came from (the configuration's
-    /// [`crate::config::Settings::tls_server`] passes its own).
+    /// the configuration layer passes its own).
     pub fn with_keys(settings: &TlsSettings, keys: &FileKeys) -> Result<Self, TlsError> {
         let allow = AllowList::new(&settings.allowed_donors);
         if !allow.is_empty() && !settings.opts.verify {
