@@ -53,8 +53,8 @@ impl TlsClient {
     }
 
     /// [`TlsClient::new`], with messages and the start-up log naming each
-    /// file by the key `keys` says it came from (the configuration's
-    /// the configuration layer passes its own).
+    /// file by the key `keys` says it came from (the configuration layer
+    /// passes its own).
     pub fn with_keys(
         settings: &TlsSettings,
         keys: &FileKeys,

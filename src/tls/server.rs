@@ -41,8 +41,8 @@ impl TlsServer {
     }
 
     /// [`TlsServer::new`], with messages and the start-up log naming each
-    /// file by the key `keys` says it came from (the configuration's
-    /// the configuration layer passes its own).
+    /// file by the key `keys` says it came from (the configuration layer
+    /// passes its own).
     pub fn with_keys(settings: &TlsSettings, keys: &FileKeys) -> Result<Self, TlsError> {
         let allow = AllowList::new(&settings.allowed_donors);
         if !allow.is_empty() && !settings.opts.verify {
