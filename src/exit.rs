@@ -25,7 +25,7 @@ pub enum ExitCode {
     Failure = 1,
     /// ENOENT: a required program (rsync) or file is missing, or `--datadir` was not given.
     NotFound = 2,
-    /// SIGINT, SIGQUIT or SIGTERM received (cleanup done); also "no tcert configured".
+    /// SIGINT, SIGQUIT or SIGTERM received (cleanup done); also "no certificate configured" (no tcert, nor ssl-cert standing in).
     Interrupted = 3,
     /// ECHILD: a helper process died unexpectedly.
     ChildDied = 10,
@@ -93,7 +93,7 @@ impl ExitCode {
             ExitCode::NotFound => {
                 "a required program (rsync) or file is missing, or --datadir not given"
             }
-            ExitCode::Interrupted => "SIGINT/SIGQUIT/SIGTERM (cleaned up), or no tcert configured",
+            ExitCode::Interrupted => "SIGINT/SIGQUIT/SIGTERM (cleaned up), or no certificate configured (tcert or ssl-cert)",
             ExitCode::ChildDied => "a helper process died unexpectedly",
             ExitCode::OutOfMemory => "rsync ran out of memory (rsync exit 22)",
             ExitCode::AuthFailed => "TLS authentication failed: certificate or name rejected",
