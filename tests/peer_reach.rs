@@ -17,8 +17,6 @@
 //! life in `tests/private_dir.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod fake_mariadbd;
-
 use std::fs;
 
 use fake_mariadbd::attacker::Hostile;
@@ -27,6 +25,7 @@ use fake_mariadbd::pair;
 use fake_mariadbd::private_dir::{assert_private, private_dir_of, CONFIG};
 use fake_mariadbd::world::names;
 use fake_mariadbd::{STEP, TRANSFER};
+use testkit::fake_mariadbd;
 
 const MODULE: &str = "rsync_tunnel_sst";
 const LOG_MODULE: &str = "rsync_tunnel_sst-log_dir";
@@ -144,9 +143,9 @@ fn options_our_donors_never_send_are_refused_and_theirs_work() {
     let module = |p: &str| h.url(&format!("{MODULE}/{p}"));
     let src = h.scratch("src");
     fs::create_dir_all(src.join("db9")).unwrap();
-    fs::write(src.join("ibdata1"), datadir::bytes("ibdata", 70_000)).unwrap();
-    fs::write(src.join("db9/t.ibd"), datadir::bytes("t", 50_000)).unwrap();
-    fs::write(src.join("db9/u.ibd"), datadir::bytes("u", 3_000)).unwrap();
+    fs::write(src.join("ibdata1"), testkit::bytes::named("ibdata", 70_000)).unwrap();
+    fs::write(src.join("db9/t.ibd"), testkit::bytes::named("t", 50_000)).unwrap();
+    fs::write(src.join("db9/u.ibd"), testkit::bytes::named("u", 3_000)).unwrap();
     let data = format!("{}/", src.display());
     let before = datadir::snapshot(&datadir);
 

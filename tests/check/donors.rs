@@ -3,8 +3,9 @@
 //! with their origin, `auto` without a cluster address as a FAIL naming the
 //! key, and a WARN when this node's own certificate would be refused.
 
-use super::check_common::{node_spec, FAIL_EXIT, MYSQLD};
-use super::tls_common::Pki;
+use testkit::check::{node_spec, FAIL_EXIT, MYSQLD};
+use testkit::pki::Pki;
+
 use super::{cnf, node, run};
 
 const KEY: &str = "[sst] sst-allowed-donors:";

@@ -2,8 +2,9 @@
 //! WARN naming the item and what it turns off (exit 0), a `cipher=` leaving
 //! no authenticated suite is a FAIL naming the item (exit 22).
 
-use super::check_common::{node_spec, FAIL_EXIT, MYSQLD};
-use super::tls_common::Pki;
+use testkit::check::{node_spec, FAIL_EXIT, MYSQLD};
+use testkit::pki::Pki;
+
 use super::{cnf, node, run};
 
 #[test]

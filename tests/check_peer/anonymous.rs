@@ -6,8 +6,10 @@ use std::net::TcpListener;
 use std::thread;
 use std::time::Duration;
 
-use super::check_common::{node_spec, sst_lines, write_cnf, FAIL_EXIT, MYSQLD};
-use super::tls_common::{anonymous_acceptor, anonymous_connector, Pki};
+use testkit::check::{node_spec, sst_lines, write_cnf, FAIL_EXIT, MYSQLD};
+use testkit::pki::Pki;
+use testkit::tls::{anonymous_acceptor, anonymous_connector};
+
 use super::{listener, node, run};
 
 const PERMISSIVE: &str = "cipher=ALL:@SECLEVEL=0";
