@@ -26,23 +26,8 @@ use fake_mariadbd::private_dir::{assert_private, private_dir_of, CONFIG};
 use fake_mariadbd::world::names;
 use fake_mariadbd::{STEP, TRANSFER};
 use testkit::fake_mariadbd;
-
-const MODULE: &str = "rsync_tunnel_sst";
-const LOG_MODULE: &str = "rsync_tunnel_sst-log_dir";
-
-/// The flags our donor and the socat script put on every data run.
-const DONOR_FLAGS: [&str; 10] = [
-    "--owner",
-    "--group",
-    "--perms",
-    "--links",
-    "--specials",
-    "--ignore-times",
-    "--inplace",
-    "--delete",
-    "--quiet",
-    "--whole-file",
-];
+// The method's module names and the flags of every data run (the reference's).
+use testkit::socat::{LOG_MODULE, MODULE, SST_FLAGS};
 
 #[test]
 fn an_uploaded_daemon_configuration_runs_no_command() {
@@ -185,7 +170,7 @@ fn options_our_donors_never_send_are_refused_and_theirs_work() {
     // Our donor's runs: top level, a schema with the optional bounds, and
     // the socat script's flags (no --whole-file); a --files-from run.
     let ours = |extra: &[&str], from: &str, to: &str| {
-        let mut a: Vec<String> = DONOR_FLAGS.iter().map(|s| s.to_string()).collect();
+        let mut a: Vec<String> = SST_FLAGS.iter().map(|s| s.to_string()).collect();
         a.extend(extra.iter().map(|s| s.to_string()));
         a.push(from.into());
         a.push(to.into());

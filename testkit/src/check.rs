@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use sst_tunnel::pki::LeafSpec;
+use sst_tunnel::pki::{LeafFiles, LeafSpec};
+
+use crate::pki::Pki;
 
 /// Limit for one check run (it does no network wait unless --peer/--listen).
 pub const RUN_LIMIT: Duration = Duration::from_secs(60);
@@ -100,11 +102,23 @@ impl Outcome {
     }
 }
 
+/// A node certificate from `pki`'s CA, written as `STEM.*`, its key at 0600.
+pub fn node(pki: &Pki, stem: &str, spec: &LeafSpec) -> LeafFiles {
+    let files = pki.leaf(stem, spec);
+    chmod(&files.key, 0o600);
+    files
+}
+
 /// `sst-tunnel check --defaults-file CNF EXTRA...`.
 pub fn check_cmd(cnf: &Path, extra: &[&str]) -> Command {
     let mut cmd = Command::new(crate::project::binary());
     cmd.arg("check").arg("--defaults-file").arg(cnf).args(extra);
     cmd
+}
+
+/// Runs `sst-tunnel check --defaults-file CNF EXTRA...` to its end.
+pub fn run(name: &str, cnf: &Path, extra: &[&str]) -> Outcome {
+    run_check(name, check_cmd(cnf, extra))
 }
 
 /// Runs `cmd` to its end.

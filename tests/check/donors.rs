@@ -3,10 +3,10 @@
 //! with their origin, `auto` without a cluster address as a FAIL naming the
 //! key, and a WARN when this node's own certificate would be refused.
 
-use testkit::check::{node_spec, FAIL_EXIT, MYSQLD};
+use testkit::check::{node, node_spec, run, FAIL_EXIT, MYSQLD};
 use testkit::pki::Pki;
 
-use super::{cnf, node, run};
+use super::cnf;
 
 const KEY: &str = "[sst] sst-allowed-donors:";
 

@@ -17,18 +17,11 @@ use std::time::Duration;
 
 use sst_tunnel::pki::{Eku, LeafFiles, LeafSpec, Validity};
 use testkit::check::{
-    check_cmd, chmod, node_spec, run_check, sst_lines, write_cnf, Outcome, FAIL_EXIT, MYSQLD,
+    check_cmd, chmod, node, node_spec, run, run_check, sst_lines, write_cnf, FAIL_EXIT, MYSQLD,
 };
 use testkit::figures::{record, Figure};
 use testkit::pki::Pki;
 use testkit::project::binary;
-
-/// A node certificate with its key at 0600.
-fn node(pki: &Pki, stem: &str, spec: &LeafSpec) -> LeafFiles {
-    let files = pki.leaf(stem, spec);
-    chmod(&files.key, 0o600);
-    files
-}
 
 fn cnf(pki: &Pki, files: &LeafFiles, ca: &Path, sockopt: &str, mysqld: &str) -> std::path::PathBuf {
     write_cnf(
@@ -36,10 +29,6 @@ fn cnf(pki: &Pki, files: &LeafFiles, ca: &Path, sockopt: &str, mysqld: &str) -> 
         mysqld,
         &sst_lines(ca, &files.cert, &files.key, sockopt),
     )
-}
-
-fn run(name: &str, cnf: &Path, extra: &[&str]) -> Outcome {
-    run_check(name, check_cmd(cnf, extra))
 }
 
 #[test]

@@ -6,11 +6,11 @@ use std::net::TcpListener;
 use std::thread;
 use std::time::Duration;
 
-use testkit::check::{node_spec, sst_lines, write_cnf, FAIL_EXIT, MYSQLD};
+use testkit::check::{node, node_spec, run, sst_lines, write_cnf, FAIL_EXIT, MYSQLD};
 use testkit::pki::Pki;
 use testkit::tls::{anonymous_acceptor, anonymous_connector};
 
-use super::{listener, node, run};
+use super::listener;
 
 const PERMISSIVE: &str = "cipher=ALL:@SECLEVEL=0";
 

@@ -15,22 +15,12 @@ use std::time::{Duration, Instant};
 
 use sst_tunnel::pki::{LeafFiles, LeafSpec};
 use testkit::check::{
-    self, check_cmd, chmod, node_spec, run_check, sst_lines, write_cnf, FAIL_EXIT, MYSQLD,
+    check_cmd, chmod, node, node_spec, run, sst_lines, write_cnf, FAIL_EXIT, MYSQLD,
 };
 use testkit::child::Proc;
 use testkit::figures::{record, Figure};
 use testkit::pki::Pki;
 use testkit::project::binary;
-
-fn node(pki: &Pki, stem: &str, spec: &LeafSpec) -> LeafFiles {
-    let files = pki.leaf(stem, spec);
-    chmod(&files.key, 0o600);
-    files
-}
-
-fn run(name: &str, cnf: &Path, extra: &[&str]) -> check::Outcome {
-    run_check(name, check_cmd(cnf, extra))
-}
 
 /// Starts `check --listen 127.0.0.1:0 --once` and returns it with its address.
 fn listener(cnf: &Path) -> (Proc, String) {

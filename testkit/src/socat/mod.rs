@@ -33,6 +33,9 @@ pub const TRANSFER: Duration = Duration::from_secs(120);
 /// The main rsync module of the rsync_tunnel method.
 pub const MODULE: &str = "rsync_tunnel_sst";
 
+/// Its second module, for the InnoDB redo logs.
+pub const LOG_MODULE: &str = "rsync_tunnel_sst-log_dir";
+
 /// The completion marker's file name.
 pub const MARKER: &str = "rsync_tunnel_sst_complete";
 
