@@ -7,7 +7,7 @@
 //! - [`method`]: which SST implementation a node runs and the trace of what ran.
 //! - [`data`]: loading a few hundred MB and comparing both nodes table by table.
 //! - [`checks`]: assertions on what ran, what is left running, what reached the joiner.
-//! - [`bench`]: the socat reference peer run without mariadbd (the test plays the server).
+//! - [`bench`](mod@bench): the socat reference peer run without mariadbd (the test plays the server).
 //!
 //! Certificates come from [`crate::pki::Issuer`], ports from [`crate::net`], processes are
 //! read with [`crate::procs`] and every wait is a [`crate::poll`].

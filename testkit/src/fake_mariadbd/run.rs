@@ -91,7 +91,7 @@ const UNDER_FAKE_PARENT: &str =
 pub enum Parentage {
     /// The test process itself (the `sh` execs the method).
     Test,
-    /// A killable `sh` reading stdout through `cat` ([`UNDER_FAKE_PARENT`]).
+    /// A killable `sh` reading stdout through `cat` (`UNDER_FAKE_PARENT`).
     FakeParent,
 }
 

@@ -1,6 +1,7 @@
-//! Support for `tests/interop_socat.rs`: socat peers set up the way the
-//! original `wsrep_sst_rsync_tunnel` runs them (tls-compat.md §1), the
-//! reference donor's rsync client sequence (sst-protocol.md §5.3 [ref]), the
+//! The socat reference peers (tests/interop_socat.rs, and the manual
+//! command line's tests): socat set up the way the original
+//! `wsrep_sst_rsync_tunnel` runs it (tls-compat.md §1), the
+//! reference donor's rsync client sequence (sst-protocol.md §5.3 \[ref\]), the
 //! reference joiner's rsync daemon, and the sst-tunnel processes they meet.
 
 pub mod gen_certs;
@@ -194,7 +195,7 @@ fn sst_args(extra: &[&str]) -> Vec<String> {
         .collect()
 }
 
-/// The reference donor's transfer (sst-protocol.md §5.3 [ref]) from
+/// The reference donor's transfer (sst-protocol.md §5.3 \[ref\]) from
 /// `datadir` (which is also the InnoDB log directory) to the plaintext
 /// tunnel entry `rsync://localhost:PORT`, with `marker` (the marker's
 /// content) sent last.
