@@ -6,8 +6,6 @@
 //! fake-mariadbd SST.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod fake_mariadbd;
-
 use std::fs;
 use std::os::unix::fs::symlink;
 
@@ -15,6 +13,7 @@ use fake_mariadbd::attacker::Hostile;
 use fake_mariadbd::datadir::UUID;
 use fake_mariadbd::pair::{self, Pair, Plan};
 use fake_mariadbd::{STEP, TRANSFER};
+use testkit::fake_mariadbd;
 
 /// The joiner reads its old index before `ready`, so an index rewritten
 /// afterwards removes nothing it names (outside the datadir, or a data

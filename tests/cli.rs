@@ -5,11 +5,6 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-// The socat interop support is shared; this file uses only part of it.
-#[path = "support/socat/mod.rs"]
-#[allow(dead_code)]
-mod support;
-
 use std::fs;
 use std::net::TcpListener;
 use std::path::Path;
@@ -17,11 +12,14 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use sst_tunnel::ExitCode;
-use support::net::{echo_through, pattern, Echo};
-use support::pki::Pki;
-use support::proc::{run, Proc};
-use support::tree::{assert_same_tree, make_datadir, Symlinks};
-use support::{tunnel_joiner, tunnel_relay, MARKER, TRANSFER, TUNNEL};
+use testkit::bytes::pattern;
+use testkit::child::{run, Proc};
+use testkit::net::{echo_through, Echo};
+use testkit::procs::Signal;
+use testkit::project::binary;
+use testkit::socat::gen_certs::GenCerts;
+use testkit::socat::tree::{assert_same_tree, make_datadir, Symlinks};
+use testkit::socat::{tunnel_joiner, tunnel_relay, MARKER, TRANSFER};
 
 const SHORT: Duration = Duration::from_secs(20);
 const STATE: &str = "0b7d5f1e-1111-4222-8333-944455556666:77 0";
@@ -32,7 +30,7 @@ fn tunnel<S: AsRef<std::ffi::OsStr>>(
     extra: &[std::ffi::OsString],
     env: &[(&str, &str)],
 ) -> (i32, String) {
-    let mut cmd = Command::new(TUNNEL);
+    let mut cmd = Command::new(binary());
     cmd.args(args).args(extra);
     for (k, v) in env {
         cmd.env(k, v);
@@ -73,7 +71,7 @@ fn expect_failure(what: &str, got: (i32, String), code: ExitCode, needles: &[&st
 
 #[test]
 fn every_misconfiguration_ends_with_one_clear_line_and_its_code() {
-    let pki = Pki::generate();
+    let pki = GenCerts::generate();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let d = data.to_str().unwrap();
@@ -236,7 +234,7 @@ fn every_misconfiguration_ends_with_one_clear_line_and_its_code() {
 
 #[test]
 fn relay_serves_its_own_user_and_refuses_another_uid() {
-    let pki = Pki::generate();
+    let pki = GenCerts::generate();
     let echo = Echo::start();
     let forward = echo.addr().to_string();
     let (_joiner, jport) = tunnel_joiner(&pki, "joiner", &["--forward".as_ref(), forward.as_ref()]);
@@ -271,8 +269,8 @@ fn relay_serves_its_own_user_and_refuses_another_uid() {
 
 #[test]
 fn a_donor_from_a_rogue_ca_writes_nothing_and_a_good_one_then_succeeds() {
-    let pki = Pki::generate();
-    let rogue = Pki::generate();
+    let pki = GenCerts::generate();
+    let rogue = GenCerts::generate();
     let dir = tempfile::tempdir().unwrap();
     let (src, dst) = (dir.path().join("src"), dir.path().join("dst"));
     make_datadir(&src);
@@ -280,7 +278,7 @@ fn a_donor_from_a_rogue_ca_writes_nothing_and_a_good_one_then_succeeds() {
         tunnel_joiner(&pki, "joiner", &["--datadir".as_ref(), dst.as_os_str()]);
     let address = format!("127.0.0.1:{port}");
 
-    let mut cmd = Command::new(TUNNEL);
+    let mut cmd = Command::new(binary());
     cmd.args(["donor", "--address", &address, "--datadir"])
         .arg(&src)
         .args(rogue.tunnel_args("donor"));
@@ -306,7 +304,7 @@ fn a_donor_from_a_rogue_ca_writes_nothing_and_a_good_one_then_succeeds() {
         "a rejected donor wrote into the datadir: {written:?}"
     );
 
-    let mut cmd = Command::new(TUNNEL);
+    let mut cmd = Command::new(binary());
     cmd.args([
         "donor",
         "--address",
@@ -371,7 +369,7 @@ fn wait_until(what: &str, deadline: Duration, mut done: impl FnMut() -> bool) {
 /// Starts a throttled transfer and returns (joiner, donor, src, dst) once
 /// rsync runs on both sides.
 fn throttled_transfer(
-    pki: &Pki,
+    pki: &GenCerts,
     dir: &Path,
 ) -> (Proc, Proc, std::path::PathBuf, std::path::PathBuf) {
     let (src, dst) = (dir.join("src"), dir.join("dst"));
@@ -380,7 +378,7 @@ fn throttled_transfer(
     let cnf = dir.join("donor.cnf");
     fs::write(&cnf, "[sst]\nsst-bwlimit = 256\n").unwrap();
     let (joiner, port) = tunnel_joiner(pki, "joiner", &["--datadir".as_ref(), dst.as_os_str()]);
-    let mut cmd = Command::new(TUNNEL);
+    let mut cmd = Command::new(binary());
     cmd.args([
         "donor",
         "--address",
@@ -403,10 +401,10 @@ fn throttled_transfer(
 
 #[test]
 fn killing_the_joiner_leaves_no_rsync_behind() {
-    let pki = Pki::generate();
+    let pki = GenCerts::generate();
     let dir = tempfile::tempdir().unwrap();
     let (mut joiner, _donor, _src, dst) = throttled_transfer(&pki, dir.path());
-    joiner.signal(9);
+    joiner.signal(Signal::KILL);
     joiner.wait(SHORT);
     wait_until(
         "the joiner's rsync gone after kill -9",
@@ -417,10 +415,10 @@ fn killing_the_joiner_leaves_no_rsync_behind() {
 
 #[test]
 fn killing_the_donor_leaves_no_rsync_behind() {
-    let pki = Pki::generate();
+    let pki = GenCerts::generate();
     let dir = tempfile::tempdir().unwrap();
     let (_joiner, mut donor, src, dst) = throttled_transfer(&pki, dir.path());
-    donor.signal(9);
+    donor.signal(Signal::KILL);
     donor.wait(SHORT);
     wait_until(
         "the donor's rsync gone after kill -9",
@@ -437,7 +435,7 @@ fn killing_the_donor_leaves_no_rsync_behind() {
 
 #[test]
 fn the_demo_runs_end_to_end() {
-    let mut cmd = Command::new(TUNNEL);
+    let mut cmd = Command::new(binary());
     cmd.args(["demo", "--size-mib", "8"]);
     let (status, out, err) = run("demo", cmd, TRANSFER);
     assert!(status.success(), "demo failed: {status:?}\n{out}\n{err}");
@@ -460,11 +458,11 @@ fn the_demo_runs_end_to_end() {
 
 #[test]
 fn an_ipv6_joiner_keeps_its_brackets_and_receives_over_v6() {
-    let pki = Pki::generate();
+    let pki = GenCerts::generate();
     let dir = tempfile::tempdir().unwrap();
     let (src, dst) = (dir.path().join("src"), dir.path().join("dst"));
     make_datadir(&src);
-    let mut cmd = Command::new(TUNNEL);
+    let mut cmd = Command::new(binary());
     cmd.args(["joiner", "--address", "[::1]:0", "--datadir"])
         .arg(&dst)
         .args(pki.tunnel_args("joiner"));
@@ -478,7 +476,7 @@ fn an_ipv6_joiner_keeps_its_brackets_and_receives_over_v6() {
             panic!("ready line {ready:?} is not `ready [::1]:PORT/rsync_tunnel_sst`")
         });
     // The test certificates carry no IPv6 SAN: check the name `localhost` instead.
-    let mut cmd = Command::new(TUNNEL);
+    let mut cmd = Command::new(binary());
     cmd.args([
         "donor",
         "--address",

@@ -10,30 +10,30 @@
 //! and the manual `sst-tunnel joiner` / `donor` commands.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod fake_mariadbd;
-
 use std::fs;
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+
+use std::process::Command;
 
 use fake_mariadbd::command::CommandLine;
 use fake_mariadbd::datadir;
 use fake_mariadbd::pair::{self, Pair, Plan};
-use fake_mariadbd::pki::NodeCert;
 use fake_mariadbd::run::{Sst, Stdin};
 use fake_mariadbd::server;
-use fake_mariadbd::world::{binary, World};
+use fake_mariadbd::world::World;
 use fake_mariadbd::{code, STEP, TRANSFER};
+use sst_tunnel::pki::LeafFiles;
 use sst_tunnel::ExitCode;
+use testkit::child::Proc;
+use testkit::fake_mariadbd;
+use testkit::poll;
+use testkit::project::binary;
 
 /// The message a refused donor gets in the joiner's log.
 const REFUSED: &str = "match none of the allowed donor names";
 
 /// A donor certificate from the cluster CA that carries no cluster name:
 /// what an application client of a shared CA holds.
-fn attacker_cert(world: &World) -> NodeCert {
+fn attacker_cert(world: &World) -> LeafFiles {
     world.ca.issue("attacker", &["attacker.example"], &[])
 }
 
@@ -145,74 +145,14 @@ fn without_the_list_any_certificate_from_the_ca_donates() {
     out.assert_success(&pair, &plan);
 }
 
-/// A manual joiner and donor process, its stdout lines on a channel and its
-/// stderr in a file.
-struct Proc {
-    child: Child,
-    lines: std::sync::mpsc::Receiver<String>,
-    stderr: std::path::PathBuf,
+/// A manual joiner or donor: `sst-tunnel ARGS`.
+fn manual(name: &str, args: &[String]) -> Proc {
+    let mut cmd = Command::new(binary());
+    cmd.args(args);
+    Proc::spawn(name, cmd)
 }
 
-impl Proc {
-    fn spawn(dir: &Path, name: &str, args: &[String]) -> Proc {
-        let stderr = dir.join(format!("{name}.stderr"));
-        let mut child = Command::new(binary())
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(fs::File::create(&stderr).unwrap())
-            .spawn()
-            .unwrap();
-        let out = child.stdout.take().unwrap();
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        Proc {
-            child,
-            lines,
-            stderr,
-        }
-    }
-
-    fn line(&self, within: Duration) -> String {
-        self.lines
-            .recv_timeout(within)
-            .unwrap_or_else(|_| panic!("no stdout line\n{}", self.stderr_text()))
-    }
-
-    fn stderr_text(&self) -> String {
-        fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-
-    fn wait(&mut self, within: Duration) -> i32 {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return s.code().unwrap_or(-1);
-            }
-            assert!(
-                Instant::now() < deadline,
-                "still running after {within:?}\n{}",
-                self.stderr_text()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn tls_args(world: &World, cert: &NodeCert) -> Vec<String> {
+fn tls_args(world: &World, cert: &LeafFiles) -> Vec<String> {
     [
         "--no-defaults",
         "--tca",
@@ -253,14 +193,14 @@ fn manual_joiner_allow_list_accepts_a_listed_donor_and_refuses_another() {
         "--allowed-donors".into(),
         "db9.example, donor1.example".into(),
     ]);
-    let mut joiner = Proc::spawn(&world.root, "joiner", &args);
-    let ready = joiner.line(STEP);
+    let mut joiner = manual("joiner", &args);
+    let ready = joiner.stdout_line(STEP);
     let address = ready
         .strip_prefix("ready ")
         .unwrap_or_else(|| panic!("{ready}"))
         .to_string();
 
-    let donor_args = |cert: &NodeCert| {
+    let donor_args = |cert: &LeafFiles| {
         let mut a: Vec<String> = [
             "donor",
             "--address",
@@ -276,14 +216,16 @@ fn manual_joiner_allow_list_accepts_a_listed_donor_and_refuses_another() {
         a.extend(tls_args(&world, cert));
         a
     };
-    let mut refused = Proc::spawn(&world.root, "other", &donor_args(&other));
+    let mut refused = manual("other", &donor_args(&other));
     assert_eq!(
-        refused.wait(TRANSFER),
-        code(ExitCode::AuthFailed),
+        refused.wait(TRANSFER).code(),
+        Some(code(ExitCode::AuthFailed)),
         "{}",
-        refused.stderr_text()
+        refused.stderr()
     );
-    let log = joiner.stderr_text();
+    // The joiner logs the refusal after it sent its alert: wait for the line.
+    poll::until(STEP, || joiner.stderr().contains(REFUSED));
+    let log = joiner.stderr();
     let refusal = log
         .lines()
         .find(|l| l.contains(REFUSED))
@@ -297,10 +239,10 @@ fn manual_joiner_allow_list_accepts_a_listed_donor_and_refuses_another() {
         .collect();
     assert!(landed.is_empty(), "a refused donor wrote {landed:?}");
 
-    let mut good = Proc::spawn(&world.root, "donor", &donor_args(&listed));
-    assert_eq!(good.wait(TRANSFER), 0, "{}", good.stderr_text());
-    assert_eq!(joiner.wait(TRANSFER), 0, "{}", joiner.stderr_text());
-    assert_eq!(joiner.line(STEP), state);
+    let mut good = manual("donor", &donor_args(&listed));
+    assert_eq!(good.wait(TRANSFER).code(), Some(0), "{}", good.stderr());
+    assert_eq!(joiner.wait(TRANSFER).code(), Some(0), "{}", joiner.stderr());
+    assert_eq!(joiner.stdout_line(STEP), state);
     datadir::assert_trees_equal(
         "manual transfer through the allow-list",
         &datadir::snapshot(&dst),

@@ -1,16 +1,14 @@
 //! Replays the fuzz targets' committed inputs through the same checks the
-//! fuzzers run (`fuzz/checks/`, included here so no libFuzzer is needed):
+//! fuzzers run (`testkit::fuzz`, shared with fuzz/, so no libFuzzer is needed):
 //! the seeds in `fuzz/seeds/<target>/` and every crash input the fuzzers
 //! found, kept in `tests/data/fuzz/<target>/` after the fix in src/. A check
 //! panics when a parser panics or breaks one of its invariants (errors that
 //! name their input, parse → write back → parse round trips).
 
-#[path = "../fuzz/checks/mod.rs"]
-#[allow(dead_code)]
-mod checks;
-
 use std::fs;
 use std::path::{Path, PathBuf};
+
+use testkit::fuzz;
 
 /// The files of `dir` (none when it does not exist), sorted.
 fn inputs(dir: &Path) -> Vec<PathBuf> {
@@ -48,20 +46,20 @@ fn replay(target: &str, check: fn(&[u8])) -> usize {
 
 #[test]
 fn mycnf_inputs() {
-    replay("mycnf", checks::mycnf::check);
+    replay("mycnf", fuzz::mycnf::check);
 }
 
 #[test]
 fn sockopt_inputs() {
-    replay("sockopt", checks::sockopt::check);
+    replay("sockopt", fuzz::sockopt::check);
 }
 
 #[test]
 fn sst_address_inputs() {
-    replay("sst_address", checks::sst_address::check);
+    replay("sst_address", fuzz::sst_address::check);
 }
 
 #[test]
 fn sst_args_inputs() {
-    replay("sst_args", checks::sst_args::check);
+    replay("sst_args", fuzz::sst_args::check);
 }

@@ -9,19 +9,18 @@
 //! and proves the connection cap does not lock the donor out.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod fake_mariadbd;
-#[path = "common/figures.rs"]
-mod figures;
-
 use std::time::{Duration, Instant};
 
 use fake_mariadbd::flood::{self, Attack};
 use fake_mariadbd::hostile;
 use fake_mariadbd::listeners;
 use fake_mariadbd::pair::{self, Outcome, Pair, Plan};
-use fake_mariadbd::procs;
 use fake_mariadbd::STEP;
 use figures::Figure;
+use testkit::fake_mariadbd;
+use testkit::figures;
+use testkit::poll;
+use testkit::procs;
 
 /// `sst-handshake-timeout` of the joiner in the flood test, seconds.
 const HANDSHAKE_TIMEOUT: u64 = 3;
@@ -375,7 +374,7 @@ fn silent_flood_over_the_cap_does_not_lock_out_the_donor() {
             silent.push(std::net::TcpStream::connect(("127.0.0.1", port)).unwrap());
         }
         // The baseline plus the table's worth of pending handshakes.
-        let _ = procs::poll(STEP, || {
+        let _ = poll::until(STEP, || {
             listeners::socket_inodes(pid).len() == baseline + TABLE
                 && closed_by_peer(&silent) == TABLE
         });

@@ -7,9 +7,6 @@
 // A test that cannot set itself up should stop with a message: that is what expect does here.
 #![allow(clippy::expect_used)]
 
-#[path = "support/socat/mod.rs"]
-mod support;
-
 use std::ffi::OsStr;
 use std::fs;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -17,11 +14,14 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::time::Duration;
 
-use support::net::{echo_through, pattern, Echo};
-use support::pki::{Pki, GEN_CERTS};
-use support::proc::{run, run_ok, Proc};
-use support::tree::{assert_same_tree, make_datadir, Symlinks};
-use support::{MARKER, TRANSFER};
+use testkit::bytes::pattern;
+use testkit::child::{run, run_ok, Proc};
+use testkit::net::{echo_through, Echo};
+use testkit::procs::Signal;
+use testkit::project::binary;
+use testkit::socat::gen_certs::{self, GenCerts};
+use testkit::socat::tree::{assert_same_tree, make_datadir, Symlinks};
+use testkit::socat::{self, MARKER, TRANSFER};
 
 const STATE: &str = "6c4c5e0e-8f45-11ef-9a2c-3b1f0e6d7a10:1234";
 const ECHO_BYTES: usize = 4 << 20;
@@ -61,7 +61,7 @@ fn mode(path: &std::path::Path) -> u32 {
 
 #[test]
 fn gen_certs_makes_a_ca_and_node_certificates_for_both_roles() {
-    let pki = Pki::generate();
+    let pki = GenCerts::generate();
     let dir = pki.dir();
 
     for node in ["joiner", "donor"] {
@@ -108,7 +108,7 @@ fn gen_certs_makes_a_ca_and_node_certificates_for_both_roles() {
     // A later run adds a node with the same CA (EC key this time).
     let ca_before = fs::read(pki.ca()).expect("read ca.pem");
     let mut cmd = Command::new("bash");
-    cmd.arg(GEN_CERTS).arg("--out").arg(dir).args([
+    cmd.arg(gen_certs::script()).arg("--out").arg(dir).args([
         "--key-type",
         "ec",
         "--install-dir",
@@ -160,7 +160,10 @@ fn gen_certs_makes_a_ca_and_node_certificates_for_both_roles() {
         ),
     ] {
         let mut cmd = Command::new("bash");
-        cmd.arg(GEN_CERTS).arg("--out").arg(dir).args(&args);
+        cmd.arg(gen_certs::script())
+            .arg("--out")
+            .arg(dir)
+            .args(&args);
         let (status, _, stderr) = run("gen-certs", cmd, GEN_TIMEOUT);
         assert_eq!(status.code(), Some(1), "gen-certs {args:?}: {stderr}");
         assert!(
@@ -169,7 +172,7 @@ fn gen_certs_makes_a_ca_and_node_certificates_for_both_roles() {
         );
     }
     let mut cmd = Command::new("bash");
-    cmd.args([GEN_CERTS, "--help"]);
+    cmd.arg(gen_certs::script()).arg("--help");
     let help = run_ok("gen-certs --help", cmd, SHORT);
     assert!(
         help.contains("--out DIR") && help.contains("--key-type"),
@@ -179,7 +182,7 @@ fn gen_certs_makes_a_ca_and_node_certificates_for_both_roles() {
 
 #[test]
 fn socat_donor_sends_an_sst_into_an_sst_tunnel_joiner() {
-    let pki = Pki::generate();
+    let pki = GenCerts::generate();
     let work = tempfile::tempdir().expect("work dir");
     let source = work.path().join("donor-data");
     let dest = work.path().join("joiner-data");
@@ -187,11 +190,11 @@ fn socat_donor_sends_an_sst_into_an_sst_tunnel_joiner() {
     fs::create_dir(&dest).expect("joiner datadir");
 
     let (mut joiner, joiner_port) =
-        support::tunnel_joiner(&pki, "joiner", &["--datadir".as_ref(), dest.as_os_str()]);
-    let (_socat, donor_port) = support::socat_donor(&pki, "donor", "127.0.0.1", joiner_port);
+        socat::tunnel_joiner(&pki, "joiner", &["--datadir".as_ref(), dest.as_os_str()]);
+    let (_socat, donor_port) = socat::socat_donor(&pki, "donor", "127.0.0.1", joiner_port);
 
     let marker = format!("{STATE} 0\n");
-    support::reference_donor_sequence(&source, donor_port, &marker);
+    socat::reference_donor_sequence(&source, donor_port, &marker);
 
     joiner.assert_exit_code(0, TRANSFER);
     let lines = joiner.remaining_stdout(SHORT);
@@ -209,7 +212,7 @@ fn socat_donor_sends_an_sst_into_an_sst_tunnel_joiner() {
 
 #[test]
 fn sst_tunnel_donor_sends_an_sst_into_a_socat_joiner() {
-    let pki = Pki::generate();
+    let pki = GenCerts::generate();
     let work = tempfile::tempdir().expect("work dir");
     let source = work.path().join("donor-data");
     let dest = work.path().join("joiner-data");
@@ -218,17 +221,17 @@ fn sst_tunnel_donor_sends_an_sst_into_a_socat_joiner() {
     fs::create_dir(&dest).expect("joiner datadir");
     fs::create_dir(&conf).expect("rsyncd conf dir");
 
-    let (_rsyncd, rsync_port) = support::rsync_daemon(&conf, &dest);
-    let (_socat, joiner_port) = support::socat_joiner(&pki, "joiner", rsync_port);
+    let (_rsyncd, rsync_port) = socat::rsync_daemon(&conf, &dest);
+    let (_socat, joiner_port) = socat::socat_joiner(&pki, "joiner", rsync_port);
 
-    let mut cmd = Command::new(support::TUNNEL);
+    let mut cmd = Command::new(binary());
     cmd.args(["donor", "--address"])
         .arg(format!("127.0.0.1:{joiner_port}"))
         .arg("--datadir")
         .arg(&source)
         .args(["--state", STATE])
         .args(pki.tunnel_args("donor"));
-    let mut donor = support::proc::Proc::spawn("sst-tunnel donor", cmd);
+    let mut donor = Proc::spawn("sst-tunnel donor", cmd);
     donor.assert_exit_code(0, TRANSFER);
 
     let marker = fs::read_to_string(dest.join(MARKER))
@@ -248,29 +251,29 @@ fn sst_tunnel_donor_sends_an_sst_into_a_socat_joiner() {
 
 #[test]
 fn relay_only_donor_carries_bytes_through_a_socat_joiner() {
-    let pki = Pki::generate();
+    let pki = GenCerts::generate();
     let echo = Echo::start();
-    let (socat, joiner_port) = support::socat_joiner(&pki, "joiner", echo.addr().port());
-    let (mut relay, relay_port) = support::tunnel_relay(&pki, "donor", joiner_port);
+    let (socat, joiner_port) = socat::socat_joiner(&pki, "joiner", echo.addr().port());
+    let (mut relay, relay_port) = socat::tunnel_relay(&pki, "donor", joiner_port);
 
     let entry = SocketAddr::from((Ipv4Addr::LOCALHOST, relay_port));
     assert_echo(entry, &pattern(ECHO_BYTES, 7), &[&relay, &socat]);
     // A second connection through the same relay: one TLS connection each.
     assert_echo(entry, &pattern(64 << 10, 8), &[&relay, &socat]);
 
-    relay.signal(libc::SIGTERM);
+    relay.signal(Signal::TERM);
     relay.assert_exit_code(SIGTERM_EXIT, SHORT);
 }
 
 #[test]
 fn socat_donor_carries_bytes_through_a_forwarding_joiner() {
     // EC P-256 keys here, so both key types from gen-certs meet socat.
-    let pki = Pki::generate_with(&["--key-type", "ec"]);
+    let pki = GenCerts::generate_with(&["--key-type", "ec"]);
     let echo = Echo::start();
     let forward = echo.addr().to_string();
     let (mut joiner, joiner_port) =
-        support::tunnel_joiner(&pki, "joiner", &["--forward".as_ref(), forward.as_ref()]);
-    let (socat, donor_port) = support::socat_donor(&pki, "donor", "127.0.0.1", joiner_port);
+        socat::tunnel_joiner(&pki, "joiner", &["--forward".as_ref(), forward.as_ref()]);
+    let (socat, donor_port) = socat::socat_donor(&pki, "donor", "127.0.0.1", joiner_port);
 
     let entry = SocketAddr::from((Ipv4Addr::LOCALHOST, donor_port));
     assert_echo(entry, &pattern(ECHO_BYTES, 9), &[&socat, &joiner]);
@@ -281,7 +284,7 @@ fn socat_donor_carries_bytes_through_a_forwarding_joiner() {
         "forwarding joiner exited early: {}",
         joiner.stderr()
     );
-    joiner.signal(libc::SIGTERM);
+    joiner.signal(Signal::TERM);
     joiner.assert_exit_code(SIGTERM_EXIT, SHORT);
 }
 
@@ -290,7 +293,7 @@ fn socat_donor_carries_bytes_through_a_forwarding_joiner() {
 /// sst-tunnel's and not the harness's.
 #[test]
 fn reference_socat_pair_completes_the_reference_sst() {
-    let pki = Pki::generate();
+    let pki = GenCerts::generate();
     let work = tempfile::tempdir().expect("work dir");
     let source = work.path().join("donor-data");
     let dest = work.path().join("joiner-data");
@@ -299,10 +302,10 @@ fn reference_socat_pair_completes_the_reference_sst() {
     fs::create_dir(&dest).expect("joiner datadir");
     fs::create_dir(&conf).expect("rsyncd conf dir");
 
-    let (_rsyncd, rsync_port) = support::rsync_daemon(&conf, &dest);
-    let (_joiner, joiner_port) = support::socat_joiner(&pki, "joiner", rsync_port);
-    let (_donor, donor_port) = support::socat_donor(&pki, "donor", "127.0.0.1", joiner_port);
-    support::reference_donor_sequence(&source, donor_port, &format!("{STATE} 0\n"));
+    let (_rsyncd, rsync_port) = socat::rsync_daemon(&conf, &dest);
+    let (_joiner, joiner_port) = socat::socat_joiner(&pki, "joiner", rsync_port);
+    let (_donor, donor_port) = socat::socat_donor(&pki, "donor", "127.0.0.1", joiner_port);
+    socat::reference_donor_sequence(&source, donor_port, &format!("{STATE} 0\n"));
 
     assert_eq!(
         fs::read_to_string(dest.join(MARKER)).expect("marker arrived"),
@@ -317,8 +320,8 @@ fn reference_socat_pair_completes_the_reference_sst() {
 /// for the legitimate donor that follows.
 #[test]
 fn sst_tunnel_joiner_refuses_a_socat_donor_from_another_ca_then_serves_the_real_one() {
-    let pki = Pki::generate();
-    let rogue = Pki::generate();
+    let pki = GenCerts::generate();
+    let rogue = GenCerts::generate();
     let work = tempfile::tempdir().expect("work dir");
     let source = work.path().join("donor-data");
     let dest = work.path().join("joiner-data");
@@ -326,7 +329,7 @@ fn sst_tunnel_joiner_refuses_a_socat_donor_from_another_ca_then_serves_the_real_
     fs::create_dir(&dest).expect("joiner datadir");
 
     let (mut joiner, joiner_port) =
-        support::tunnel_joiner(&pki, "joiner", &["--datadir".as_ref(), dest.as_os_str()]);
+        socat::tunnel_joiner(&pki, "joiner", &["--datadir".as_ref(), dest.as_os_str()]);
     // The rogue trusts the joiner's CA but presents a certificate the joiner does not trust.
     let opts = format!(
         "cert={},key={},cafile={}",
@@ -334,14 +337,14 @@ fn sst_tunnel_joiner_refuses_a_socat_donor_from_another_ca_then_serves_the_real_
         rogue.key("donor").display(),
         pki.ca().display()
     );
-    let (rogue_socat, rogue_port) = support::socat_donor_with(&opts, "127.0.0.1", joiner_port);
+    let (rogue_socat, rogue_port) = socat::socat_donor_with(&opts, "127.0.0.1", joiner_port);
     let mut cmd = Command::new("rsync");
-    cmd.args(support::SST_FLAGS)
+    cmd.args(socat::SST_FLAGS)
         .arg("--recursive")
         .arg(format!("{}/", source.join("db1").display()))
         .arg(format!(
             "rsync://localhost:{rogue_port}/{}/db1",
-            support::MODULE
+            socat::MODULE
         ));
     let (status, _, stderr) = run("rogue rsync", cmd, TRANSFER);
     assert!(
@@ -349,7 +352,7 @@ fn sst_tunnel_joiner_refuses_a_socat_donor_from_another_ca_then_serves_the_real_
         "rsync through an untrusted donor succeeded; joiner stderr:\n{}",
         joiner.stderr()
     );
-    let written = support::tree::snapshot(&dest, &JOINER_FILES);
+    let written = socat::tree::snapshot(&dest, &JOINER_FILES);
     assert!(
         written.is_empty(),
         "the untrusted donor wrote into the datadir: {:?}; rsync said: {stderr}",
@@ -362,8 +365,8 @@ fn sst_tunnel_joiner_refuses_a_socat_donor_from_another_ca_then_serves_the_real_
     );
     drop(rogue_socat);
 
-    let (_socat, donor_port) = support::socat_donor(&pki, "donor", "127.0.0.1", joiner_port);
-    support::reference_donor_sequence(&source, donor_port, &format!("{STATE} 0\n"));
+    let (_socat, donor_port) = socat::socat_donor(&pki, "donor", "127.0.0.1", joiner_port);
+    socat::reference_donor_sequence(&source, donor_port, &format!("{STATE} 0\n"));
     joiner.assert_exit_code(0, TRANSFER);
     assert_eq!(joiner.remaining_stdout(SHORT), vec![format!("{STATE} 0")]);
 }

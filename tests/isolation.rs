@@ -12,10 +12,6 @@
 //! files ([`fake_mariadbd::created`]).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod fake_mariadbd;
-#[path = "common/figures.rs"]
-mod figures;
-
 use std::collections::BTreeSet;
 use std::fs;
 use std::net::SocketAddr;
@@ -29,9 +25,12 @@ use fake_mariadbd::hostile;
 use fake_mariadbd::listeners;
 use fake_mariadbd::other_user::{self, Access};
 use fake_mariadbd::pair::{self, Pair, Plan};
-use fake_mariadbd::procs;
 use fake_mariadbd::STEP;
 use figures::Figure;
+use testkit::fake_mariadbd;
+use testkit::figures;
+use testkit::poll;
+use testkit::procs;
 
 /// `sst-bwlimit` of the donor: the transfer lasts several seconds, so the
 /// temporary files and the relay exist long enough to be probed.
@@ -202,7 +201,7 @@ fn another_user_finds_no_plaintext_way_to_rsync() {
         checker = Some(std::thread::spawn(move || {
             // Wait for the donor's relay and a running transfer.
             let mut pids = (None, None);
-            let ready = procs::poll(STEP, || {
+            let ready = poll::until(STEP, || {
                 pids = (procs::method_pid(&jd), procs::method_pid(&dd));
                 match pids {
                     (Some(j), Some(d)) => {

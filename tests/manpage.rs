@@ -9,8 +9,7 @@ use std::process::{Command, Output, Stdio};
 
 use sst_tunnel::config::keys::keys;
 use sst_tunnel::exit::ALL;
-
-const BIN: &str = env!("CARGO_BIN_EXE_sst-tunnel");
+use testkit::project::binary;
 
 /// The my.cnf example lines `--help` shows.
 const EXAMPLE: [&str; 4] = [
@@ -38,7 +37,7 @@ fn run(cmd: &mut Command, input: Option<&[u8]>, what: &str, install: &str) -> Ou
 }
 
 fn page() -> Vec<u8> {
-    let out = run(Command::new(BIN).arg("man"), None, "sst-tunnel", "");
+    let out = run(Command::new(binary()).arg("man"), None, "sst-tunnel", "");
     assert!(out.status.success(), "sst-tunnel man failed: {out:?}");
     assert!(
         out.stderr.is_empty(),
@@ -149,7 +148,7 @@ fn page_has_every_subcommand_key_exit_code_and_example() {
 
 #[test]
 fn help_carries_the_same_epilogue() {
-    let out = run(Command::new(BIN).arg("--help"), None, "sst-tunnel", "");
+    let out = run(Command::new(binary()).arg("--help"), None, "sst-tunnel", "");
     assert!(out.status.success(), "--help failed: {out:?}");
     let text = String::from_utf8(out.stdout).expect("utf-8 help");
     assert_carries_everything(&text, "--help");
@@ -159,7 +158,9 @@ fn help_carries_the_same_epilogue() {
 fn page_is_reproducible_under_source_date_epoch() {
     let with = |epoch: &str| {
         let out = run(
-            Command::new(BIN).arg("man").env("SOURCE_DATE_EPOCH", epoch),
+            Command::new(binary())
+                .arg("man")
+                .env("SOURCE_DATE_EPOCH", epoch),
             None,
             "sst-tunnel",
             "",

@@ -1,6 +1,6 @@
 //! Network faults under a real SST: the joiner's and the donor's
 //! `wsrep_sst_rsync_tunnel` run in two network namespaces joined by a veth
-//! pair (tests/netns), started by the fake mariadbd, with real rsync and
+//! pair (`testkit::netns`), started by the fake mariadbd, with real rsync and
 //! TLS; `tc` throttles the link so a fault lands mid-transfer.
 //!
 //! - The network stops delivering (every packet dropped, or the link taken
@@ -17,14 +17,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod fake_mariadbd;
-#[path = "common/figures.rs"]
-mod figures;
-mod netns;
-
 use std::time::{Duration, Instant};
 
-use fake_mariadbd::procs;
 use fake_mariadbd::run::Sst;
 use fake_mariadbd::{code, server, STEP, TRANSFER};
 use figures::Figure;
@@ -32,6 +26,11 @@ use netns::link::Link;
 use netns::pair::{self, Method, NsPair, RssSampler};
 use netns::tc;
 use sst_tunnel::ExitCode;
+use testkit::fake_mariadbd;
+use testkit::figures;
+use testkit::netns;
+use testkit::poll;
+use testkit::procs;
 
 /// `[sst] sst-idle-timeout` in the stall tests.
 const IDLE: Duration = Duration::from_secs(5);
@@ -80,7 +79,7 @@ fn stall(fault: Fault, scenario: &str) {
 
     // Let a few MiB arrive, then cut.
     let before = pair::tree_bytes(&pair.joiner.datadir);
-    let arrived = procs::poll(TRANSFER, || {
+    let arrived = poll::until(TRANSFER, || {
         pair::tree_bytes(&pair.joiner.datadir) > before + (4 << 20)
             || joiner.try_status().is_some()
             || donor.try_status().is_some()
@@ -117,7 +116,7 @@ fn stall(fault: Fault, scenario: &str) {
     donor.assert_stdout_closed(Duration::from_secs(2));
     // Both exited; give their last children the same 5 s the other SST
     // tests allow, then count what is left.
-    procs::poll(Duration::from_secs(5), || {
+    poll::until(Duration::from_secs(5), || {
         procs::touching(&pair.world.root).is_empty()
     });
     let left = procs::touching(&pair.world.root);

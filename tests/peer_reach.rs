@@ -17,8 +17,6 @@
 //! life in `tests/private_dir.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod fake_mariadbd;
-
 use std::fs;
 
 use fake_mariadbd::attacker::Hostile;
@@ -27,23 +25,9 @@ use fake_mariadbd::pair;
 use fake_mariadbd::private_dir::{assert_private, private_dir_of, CONFIG};
 use fake_mariadbd::world::names;
 use fake_mariadbd::{STEP, TRANSFER};
-
-const MODULE: &str = "rsync_tunnel_sst";
-const LOG_MODULE: &str = "rsync_tunnel_sst-log_dir";
-
-/// The flags our donor and the socat script put on every data run.
-const DONOR_FLAGS: [&str; 10] = [
-    "--owner",
-    "--group",
-    "--perms",
-    "--links",
-    "--specials",
-    "--ignore-times",
-    "--inplace",
-    "--delete",
-    "--quiet",
-    "--whole-file",
-];
+use testkit::fake_mariadbd;
+// The method's module names and the flags of every data run (the reference's).
+use testkit::socat::{LOG_MODULE, MODULE, SST_FLAGS};
 
 #[test]
 fn an_uploaded_daemon_configuration_runs_no_command() {
@@ -144,9 +128,9 @@ fn options_our_donors_never_send_are_refused_and_theirs_work() {
     let module = |p: &str| h.url(&format!("{MODULE}/{p}"));
     let src = h.scratch("src");
     fs::create_dir_all(src.join("db9")).unwrap();
-    fs::write(src.join("ibdata1"), datadir::bytes("ibdata", 70_000)).unwrap();
-    fs::write(src.join("db9/t.ibd"), datadir::bytes("t", 50_000)).unwrap();
-    fs::write(src.join("db9/u.ibd"), datadir::bytes("u", 3_000)).unwrap();
+    fs::write(src.join("ibdata1"), testkit::bytes::named("ibdata", 70_000)).unwrap();
+    fs::write(src.join("db9/t.ibd"), testkit::bytes::named("t", 50_000)).unwrap();
+    fs::write(src.join("db9/u.ibd"), testkit::bytes::named("u", 3_000)).unwrap();
     let data = format!("{}/", src.display());
     let before = datadir::snapshot(&datadir);
 
@@ -186,7 +170,7 @@ fn options_our_donors_never_send_are_refused_and_theirs_work() {
     // Our donor's runs: top level, a schema with the optional bounds, and
     // the socat script's flags (no --whole-file); a --files-from run.
     let ours = |extra: &[&str], from: &str, to: &str| {
-        let mut a: Vec<String> = DONOR_FLAGS.iter().map(|s| s.to_string()).collect();
+        let mut a: Vec<String> = SST_FLAGS.iter().map(|s| s.to_string()).collect();
         a.extend(extra.iter().map(|s| s.to_string()));
         a.push(from.into());
         a.push(to.into());

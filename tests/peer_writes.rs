@@ -11,8 +11,6 @@
 //!   node, no file owned by anyone else.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod fake_mariadbd;
-
 use std::fs;
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -21,9 +19,11 @@ use std::process::Command;
 use fake_mariadbd::attacker::Hostile;
 use fake_mariadbd::datadir;
 use fake_mariadbd::pair::{self, Plan};
-use fake_mariadbd::procs;
 use fake_mariadbd::world::names;
 use fake_mariadbd::STEP;
+use testkit::fake_mariadbd;
+use testkit::poll;
+use testkit::procs;
 
 const MODULE: &str = "rsync_tunnel_sst";
 
@@ -199,7 +199,7 @@ fn no_setuid_bit_device_node_or_pid_file_of_the_donor_arrives() {
     ] {
         let line = format!("daemon refused to receive file \"{f}\"");
         assert!(
-            procs::poll(STEP, || h.joiner.log_text().contains(&line)),
+            poll::until(STEP, || h.joiner.log_text().contains(&line)),
             "{line} not logged; {run:?}\n{}",
             h.joiner.diagnostics()
         );
@@ -229,11 +229,6 @@ fn no_setuid_bit_device_node_or_pid_file_of_the_donor_arrives() {
     out.assert_success(&pair, &plan);
 }
 
-/// True when this test runs as root (several checks need it).
-fn is_root() -> bool {
-    fs::metadata("/proc/self").unwrap().uid() == 0
-}
-
 fn chown_tree(dir: &Path, id: u32) {
     std::os::unix::fs::lchown(dir, Some(id), Some(id)).unwrap();
     for e in fs::read_dir(dir).unwrap().flatten() {
@@ -248,7 +243,7 @@ fn chown_tree(dir: &Path, id: u32) {
 #[test]
 fn a_root_joiner_runs_the_daemon_as_the_owner_of_the_data_directory() {
     assert!(
-        is_root(),
+        procs::is_root(),
         "this test checks what a root joiner does: run it as root (the test suite's runner is)"
     );
     const OWNER: u32 = 65534;

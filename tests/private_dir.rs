@@ -4,17 +4,16 @@
 //! gone after a success, a failure, a signal and the parent's death.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod fake_mariadbd;
-
 use std::fs;
 use std::path::Path;
 
 use fake_mariadbd::pair::{self, Pair, Plan};
 use fake_mariadbd::private_dir::{private_dir_while_running, private_tmp};
-use fake_mariadbd::procs;
 use fake_mariadbd::world::names;
 use fake_mariadbd::{code, STEP};
 use sst_tunnel::ExitCode;
+use testkit::fake_mariadbd;
+use testkit::procs;
 
 #[test]
 fn the_private_directory_is_gone_after_a_success() {
@@ -53,7 +52,7 @@ fn the_private_directory_is_gone_after_a_signal() {
     let tmp = private_tmp(&mut pair);
     let (mut joiner, port, _) = pair::start_joiner(&pair, &Plan::default());
     let dir = private_dir_while_running(&tmp, &pair.joiner.datadir);
-    procs::signal(joiner.method_pid(), "TERM");
+    procs::signal(joiner.method_pid(), procs::Signal::TERM);
     let got = joiner.wait(STEP);
     assert_eq!(got, code(ExitCode::Interrupted), "{}", joiner.diagnostics());
     pair::assert_joiner_cleaned(&pair, &joiner, port);

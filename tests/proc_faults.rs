@@ -8,10 +8,6 @@
 //! donor's bytes had arrived. Each scenario records one [`figures::Figure`].
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod fake_mariadbd;
-#[path = "common/figures.rs"]
-mod figures;
-
 use std::time::{Duration, Instant};
 
 use fake_mariadbd::datadir::{self, UUID};
@@ -19,12 +15,14 @@ use fake_mariadbd::faults::{self, Reaper};
 use fake_mariadbd::log;
 use fake_mariadbd::midway::{self, JOINER_IDLE};
 use fake_mariadbd::pair::{self, Pair, Plan};
-use fake_mariadbd::procs;
 use fake_mariadbd::run::{Parentage, Sst, Stdin};
 use fake_mariadbd::server;
 use fake_mariadbd::{code, STEP};
 use figures::Figure;
 use sst_tunnel::ExitCode;
+use testkit::fake_mariadbd;
+use testkit::figures;
+use testkit::procs;
 
 /// The spec's bound for a dead parent (SPEC §5: 2 s), asserted with margin.
 const GONE_MARGIN: Duration = Duration::from_secs(5);
@@ -236,7 +234,7 @@ fn joiner_tree_killed_donor_fails_within_bounds() {
     let donor_tree = faults::tree(mid.donor.sh_pid());
     let relay = midway::relay_port(mid.donor_pid);
     assert!(
-        !fake_mariadbd::world::port_is_free(relay),
+        !testkit::net::port_is_free(relay),
         "relay {relay} not listening"
     );
     let at_kill = faults::usage(&pair.joiner.datadir);
@@ -278,7 +276,7 @@ fn joiner_tree_killed_donor_fails_within_bounds() {
         "a process of the donor's tree survives: {donor_tree:?}"
     );
     assert!(
-        fake_mariadbd::world::port_is_free(relay),
+        testkit::net::port_is_free(relay),
         "the donor's relay port {relay} is still bound"
     );
     figures::record(&Figure {

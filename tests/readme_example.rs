@@ -7,18 +7,13 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-#[path = "common/check.rs"]
-mod check_common;
-#[path = "support/socat/proc.rs"]
-#[allow(dead_code)]
-mod proc;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use check_common::{run_check, TUNNEL};
 use sst_tunnel::config::mycnf::{DefaultsArgs, OptionFiles, MYSQLD};
 use sst_tunnel::pki::{Ca, LeafSpec};
+use testkit::check::{chmod, run_check};
+use testkit::project::binary;
 
 const MARKER: &str = "<!-- tested: readme-mycnf-example -->";
 const SSL_DIR: &str = "/etc/mysql/ssl/";
@@ -97,10 +92,11 @@ fn the_readme_mycnf_example_passes_check() {
     let leaf = ca.issue(&spec).unwrap();
     std::fs::write(&tcert, leaf.chain_pem().unwrap()).unwrap();
     std::fs::write(&tkey, leaf.key_pem().unwrap()).unwrap();
-    check_common::chmod(&tkey, 0o600);
+    chmod(&tkey, 0o600);
 
     let script = format!(
-        "ip link set lo up || exit 97; exec '{TUNNEL}' check --defaults-file '{}'",
+        "ip link set lo up || exit 97; exec '{}' check --defaults-file '{}'",
+        binary().display(),
         cnf.display()
     );
     let mut cmd = Command::new("unshare");

@@ -5,36 +5,20 @@
 //! reported as a truncation.
 #![allow(clippy::expect_used)]
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use sst_tunnel::meter::Meter;
 use sst_tunnel::relay::{pump, Direction, RelayError, RelayOpts, Transfer};
 use sst_tunnel::tls::{CloseNotify, EofWatch};
+use testkit::bytes::pattern;
+use testkit::poll::within;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
-async fn within<F: Future>(f: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(20), f)
-        .await
-        .expect("test step did not finish within 20 s")
-}
-
-/// Deterministic pseudo-random bytes (xorshift64*).
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut s = seed | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        s ^= s >> 12;
-        s ^= s << 25;
-        s ^= s >> 27;
-        out.extend_from_slice(&s.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
+/// Bound of every await here.
+const STEP: Duration = Duration::from_secs(20);
 
 /// FNV-1a, to report a mismatch compactly.
 fn checksum(data: &[u8]) -> u64 {
@@ -81,15 +65,17 @@ where
         ..opts()
     };
     let pump = tokio::spawn(async move { pump(a, b, &o, &CancellationToken::new()).await });
-    let down = noise(3 * 1024 * 1024 + 17, 1);
-    let up = noise(2 * 1024 * 1024 + 5, 2);
-    let (got_at_y, got_at_x) =
-        within(async { tokio::join!(exchange(y, up.clone()), exchange(x, down.clone())) }).await;
+    let down = pattern(3 * 1024 * 1024 + 17, 1);
+    let up = pattern(2 * 1024 * 1024 + 5, 2);
+    let (got_at_y, got_at_x) = within(STEP, async {
+        tokio::join!(exchange(y, up.clone()), exchange(x, down.clone()))
+    })
+    .await;
     assert_eq!(got_at_y.len(), down.len());
     assert_eq!(checksum(&got_at_y), checksum(&down), "x to y corrupted");
     assert_eq!(got_at_x.len(), up.len());
     assert_eq!(checksum(&got_at_x), checksum(&up), "y to x corrupted");
-    let t: Transfer = within(pump).await.expect("join").expect("pump");
+    let t: Transfer = within(STEP, pump).await.expect("join").expect("pump");
     assert_eq!(t.a_to_b, down.len() as u64);
     assert_eq!(t.b_to_a, up.len() as u64);
     assert_eq!(meter.outbound(), down.len() as u64);
@@ -127,18 +113,18 @@ where
     first.write_all(b"request").await.expect("write request");
     first.shutdown().await.expect("shutdown first");
     let mut req = Vec::new();
-    within(second.read_to_end(&mut req))
+    within(STEP, second.read_to_end(&mut req))
         .await
         .expect("read request");
     assert_eq!(req, b"request");
-    let answer = noise(1024 * 1024, 3);
+    let answer = pattern(1024 * 1024, 3);
     let send = async {
         second.write_all(&answer).await.expect("write answer");
         second.shutdown().await.expect("shutdown second");
     };
     let mut got = Vec::new();
     let recv = first.read_to_end(&mut got);
-    let ((), n) = within(async { tokio::join!(send, recv) }).await;
+    let ((), n) = within(STEP, async { tokio::join!(send, recv) }).await;
     n.expect("read answer");
     assert_eq!(checksum(&got), checksum(&answer));
 }
@@ -149,7 +135,7 @@ async fn half_close_a_side_first() {
     let (b, y) = tokio::io::duplex(1024);
     let pump = tokio::spawn(async move { pump(a, b, &opts(), &CancellationToken::new()).await });
     half_close(x, y).await;
-    let t = within(pump).await.expect("join").expect("pump");
+    let t = within(STEP, pump).await.expect("join").expect("pump");
     assert_eq!((t.a_to_b, t.b_to_a), (7, 1024 * 1024));
 }
 
@@ -159,7 +145,7 @@ async fn half_close_b_side_first() {
     let (b, y) = tokio::io::duplex(1024);
     let pump = tokio::spawn(async move { pump(a, b, &opts(), &CancellationToken::new()).await });
     half_close(y, x).await;
-    let t = within(pump).await.expect("join").expect("pump");
+    let t = within(STEP, pump).await.expect("join").expect("pump");
     assert_eq!((t.a_to_b, t.b_to_a), (1024 * 1024, 7));
 }
 
@@ -169,7 +155,7 @@ async fn half_close_over_loopback_tcp() {
     let (b, y) = tcp_pair().await;
     let pump = tokio::spawn(async move { pump(a, b, &opts(), &CancellationToken::new()).await });
     half_close(x, y).await;
-    within(pump).await.expect("join").expect("pump");
+    within(STEP, pump).await.expect("join").expect("pump");
 }
 
 #[tokio::test(start_paused = true)]
@@ -232,43 +218,15 @@ async fn cancellation_ends_the_pump_promptly() {
 
 mod tls {
     use super::*;
-    use openssl::asn1::Asn1Time;
-    use openssl::ec::{EcGroup, EcKey};
-    use openssl::hash::MessageDigest;
-    use openssl::nid::Nid;
-    use openssl::pkey::PKey;
-    use openssl::ssl::{SslAcceptor, SslConnector, SslMethod, SslVerifyMode};
-    use openssl::x509::{X509NameBuilder, X509};
+    use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
     use std::pin::Pin;
+    use testkit::pki::self_signed_acceptor;
     use tokio_openssl::SslStream;
-
-    fn acceptor() -> SslAcceptor {
-        let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).expect("group");
-        let key = PKey::from_ec_key(EcKey::generate(&group).expect("key")).expect("pkey");
-        let mut name = X509NameBuilder::new().expect("name");
-        name.append_entry_by_text("CN", "relay-test").expect("cn");
-        let name = name.build();
-        let mut b = X509::builder().expect("builder");
-        b.set_version(2).expect("version");
-        b.set_subject_name(&name).expect("subject");
-        b.set_issuer_name(&name).expect("issuer");
-        b.set_pubkey(&key).expect("pubkey");
-        b.set_not_before(&Asn1Time::days_from_now(0).expect("t"))
-            .expect("nb");
-        b.set_not_after(&Asn1Time::days_from_now(1).expect("t"))
-            .expect("na");
-        b.sign(&key, MessageDigest::sha256()).expect("sign");
-        let cert = b.build();
-        let mut a = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls()).expect("acceptor");
-        a.set_private_key(&key).expect("key");
-        a.set_certificate(&cert).expect("cert");
-        a.build()
-    }
 
     /// A TLS server stream (given to the pump) and the TLS client.
     async fn tls_pair() -> (CloseNotify<TcpStream>, SslStream<TcpStream>) {
         let (c, s) = tcp_pair().await;
-        let acc = acceptor();
+        let acc = self_signed_acceptor("relay-test");
         let mut conn = SslConnector::builder(SslMethod::tls()).expect("connector");
         conn.set_verify(SslVerifyMode::NONE);
         let conn = conn.build();
@@ -305,11 +263,14 @@ mod tls {
         y.write_all(b"partial").await.expect("write");
         y.flush().await.expect("flush");
         let mut buf = [0u8; 7];
-        within(x.read_exact(&mut buf)).await.expect("read");
+        within(STEP, x.read_exact(&mut buf)).await.expect("read");
         assert_eq!(&buf, b"partial");
         // Close TCP (FIN) under the TLS client: no close_notify is sent.
         y.get_mut().shutdown().await.expect("tcp shutdown");
-        let err = within(pump).await.expect("join").expect_err("truncated");
+        let err = within(STEP, pump)
+            .await
+            .expect("join")
+            .expect_err("truncated");
         assert!(err.is_truncation(), "{err:?}");
         assert_eq!(err.direction(), Some(Direction::BToA));
         assert!(err.to_string().contains("truncated"), "{err}");

@@ -6,34 +6,24 @@
 
 #![allow(clippy::expect_used)]
 
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use sst_tunnel::child::{ChildCommand, Output};
+use testkit::poll::{eventually, until, within};
+use testkit::procs::alive;
 use tokio::io::AsyncReadExt;
 
-async fn within<F: Future>(f: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(20), f)
-        .await
-        .expect("test step did not finish within 20 s")
-}
+/// Bound of every await here.
+const STEP: Duration = Duration::from_secs(20);
 
-/// A process is gone when /proc has no entry or only a zombie.
-fn gone(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(stat) => stat
-            .rsplit_once(") ")
-            .is_some_and(|(_, rest)| rest.starts_with('Z')),
-    }
-}
-
+/// Waits until `pid` is gone (no /proc entry, or only a zombie).
 async fn wait_gone(pid: u32) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !gone(pid) {
-        assert!(Instant::now() < deadline, "process {pid} still alive");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(
+        &format!("process {pid} to be gone"),
+        Duration::from_secs(10),
+        || !alive(pid),
+    )
+    .await;
 }
 
 fn sh(script: &str) -> ChildCommand {
@@ -47,7 +37,7 @@ async fn exit_status_and_stderr_tail() {
     let mut c = sh("echo one >&2; printf 'two\\r\\nthree' >&2; exit 3");
     c.stdout(Output::Null);
     let mut child = c.spawn().expect("spawn");
-    let exit = within(child.wait()).await.expect("wait");
+    let exit = within(STEP, child.wait()).await.expect("wait");
     assert_eq!(exit.status.code(), Some(3));
     assert_eq!(exit.stderr_tail, "one\ntwo\nthree");
 }
@@ -56,7 +46,7 @@ async fn exit_status_and_stderr_tail() {
 async fn stderr_tail_is_bounded() {
     let mut c = sh("i=0; while [ $i -lt 100 ]; do echo line$i >&2; i=$((i+1)); done");
     let mut child = c.stdout(Output::Null).spawn().expect("spawn");
-    let exit = within(child.wait()).await.expect("wait");
+    let exit = within(STEP, child.wait()).await.expect("wait");
     let lines: Vec<&str> = exit.stderr_tail.lines().collect();
     assert_eq!(lines.len(), sst_tunnel::child::TAIL_LINES);
     assert_eq!(lines.last(), Some(&"line99"));
@@ -74,9 +64,15 @@ async fn piped_stdout_and_stdin() {
         .expect("write");
     drop(stdin);
     let mut got = String::new();
-    within(stdout.read_to_string(&mut got)).await.expect("read");
+    within(STEP, stdout.read_to_string(&mut got))
+        .await
+        .expect("read");
     assert_eq!(got, "ping");
-    assert!(within(child.wait()).await.expect("wait").status.success());
+    assert!(within(STEP, child.wait())
+        .await
+        .expect("wait")
+        .status
+        .success());
 }
 
 /// The pipes handed out are larger than the kernel's 64 KiB default, so
@@ -96,7 +92,11 @@ async fn child_pipes_are_enlarged() {
         assert!(size > 64 * 1024, "{name} pipe holds only {size} bytes");
     }
     drop(stdin);
-    assert!(within(child.wait()).await.expect("wait").status.success());
+    assert!(within(STEP, child.wait())
+        .await
+        .expect("wait")
+        .status
+        .success());
 }
 
 /// Prints the shell's own fd 1 target on stderr (the shell must not exec
@@ -108,12 +108,12 @@ async fn stdout_is_never_ours() {
     let ours = std::fs::read_link("/proc/self/fd/2").expect("our stderr");
     let mut c = sh(FD1);
     let mut child = c.stdout(Output::Stderr).spawn().expect("spawn");
-    let exit = within(child.wait()).await.expect("wait");
+    let exit = within(STEP, child.wait()).await.expect("wait");
     assert_eq!(exit.stderr_tail, ours.to_string_lossy());
 
     let mut c = sh(FD1);
     let mut child = c.stdout(Output::Null).spawn().expect("spawn");
-    let exit = within(child.wait()).await.expect("wait");
+    let exit = within(STEP, child.wait()).await.expect("wait");
     assert_eq!(exit.stderr_tail, "/dev/null");
 }
 
@@ -127,7 +127,7 @@ async fn leaked_descriptors_are_not_inherited() {
     rustix::io::fcntl_setfd(&leaked, rustix::io::FdFlags::empty()).expect("clear FD_CLOEXEC");
     let mut c = sh("ls /proc/$$/fd >&2");
     let mut child = c.stdout(Output::Null).spawn().expect("spawn");
-    let exit = within(child.wait()).await.expect("wait");
+    let exit = within(STEP, child.wait()).await.expect("wait");
     let fds: Vec<&str> = exit.stderr_tail.lines().collect();
     assert!(
         !fds.contains(&fd.to_string().as_str()),
@@ -145,7 +145,7 @@ async fn with_grandchild(script: &str) -> (sst_tunnel::child::Supervised, u32) {
     let mut out = child.take_stdout().expect("stdout");
     let mut line = Vec::new();
     let mut byte = [0u8; 1];
-    while within(out.read(&mut byte)).await.expect("read") == 1 && byte[0] != b'\n' {
+    while within(STEP, out.read(&mut byte)).await.expect("read") == 1 && byte[0] != b'\n' {
         line.push(byte[0]);
     }
     let pid = String::from_utf8(line)
@@ -160,8 +160,8 @@ async fn with_grandchild(script: &str) -> (sst_tunnel::child::Supervised, u32) {
 async fn kill_takes_the_whole_group() {
     let (mut child, grandchild) = with_grandchild("sleep 1000 & echo $!; wait").await;
     let leader = child.pid();
-    assert!(!gone(grandchild));
-    let exit = within(child.kill()).await.expect("kill");
+    assert!(alive(grandchild));
+    let exit = within(STEP, child.kill()).await.expect("kill");
     assert!(!exit.status.success());
     wait_gone(leader).await;
     wait_gone(grandchild).await;
@@ -182,7 +182,7 @@ async fn sigterm_ignored_means_sigkill_after_the_grace() {
     let (mut child, grandchild) =
         with_grandchild("trap '' TERM; sleep 1000 & echo $!; wait; wait").await;
     let start = Instant::now();
-    let exit = within(child.kill()).await.expect("kill");
+    let exit = within(STEP, child.kill()).await.expect("kill");
     assert_eq!(
         exit.status.signal(),
         Some(libc::SIGKILL),
@@ -203,7 +203,7 @@ async fn kill_now_takes_the_group_without_the_grace() {
         termed.display()
     );
     let (mut child, grandchild) = with_grandchild(&script).await;
-    let exit = within(child.kill_now()).await.expect("kill_now");
+    let exit = within(STEP, child.kill_now()).await.expect("kill_now");
     assert_eq!(
         exit.status.signal(),
         Some(libc::SIGKILL),
@@ -234,11 +234,10 @@ fn child_dies_with_the_thread_that_spawned_it() {
     })
     .join()
     .expect("thread");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !gone(pid) {
-        assert!(Instant::now() < deadline, "sleep {pid} outlived its thread");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    assert!(
+        until(Duration::from_secs(10), || !alive(pid)),
+        "sleep {pid} outlived its thread"
+    );
 }
 
 #[tokio::test]

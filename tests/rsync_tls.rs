@@ -7,50 +7,22 @@
 
 #![allow(clippy::expect_used)]
 
-mod rsync_support;
-
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-use openssl::asn1::Asn1Time;
-use openssl::ec::{EcGroup, EcKey};
-use openssl::hash::MessageDigest;
-use openssl::nid::Nid;
-use openssl::pkey::PKey;
-use openssl::ssl::{Ssl, SslAcceptor, SslConnector, SslMethod, SslVerifyMode};
-use openssl::x509::{X509NameBuilder, X509};
-use rsync_support::{check_joiner, dirs, donor_tree, plan, seed_joiner, within, STATE};
+use openssl::ssl::{Ssl, SslConnector, SslMethod, SslVerifyMode};
 use sst_tunnel::meter::Meter;
 use sst_tunnel::relay::{pump, RelayOpts};
 use sst_tunnel::rsync::client::{send_data, send_marker};
 use sst_tunnel::rsync::daemon::{spawn_server, DaemonConfig};
 use sst_tunnel::rsync::ServerDirs;
 use sst_tunnel::tls::{CloseNotify, EofWatch};
+use testkit::pki::self_signed_acceptor;
+use testkit::poll::{eventually, within};
+use testkit::rsync::{check_joiner, dirs, donor_tree, plan, seed_joiner, STATE, STEP};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_openssl::SslStream;
 use tokio_util::sync::CancellationToken;
-
-fn acceptor() -> SslAcceptor {
-    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).expect("group");
-    let key = PKey::from_ec_key(EcKey::generate(&group).expect("key")).expect("pkey");
-    let mut name = X509NameBuilder::new().expect("name");
-    name.append_entry_by_text("CN", "joiner").expect("cn");
-    let name = name.build();
-    let mut b = X509::builder().expect("builder");
-    b.set_version(2).expect("version");
-    b.set_subject_name(&name).expect("subject");
-    b.set_issuer_name(&name).expect("issuer");
-    b.set_pubkey(&key).expect("pubkey");
-    b.set_not_before(&Asn1Time::days_from_now(0).expect("t"))
-        .expect("nb");
-    b.set_not_after(&Asn1Time::days_from_now(1).expect("t"))
-        .expect("na");
-    b.sign(&key, MessageDigest::sha256()).expect("sign");
-    let mut a = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls()).expect("acceptor");
-    a.set_private_key(&key).expect("key");
-    a.set_certificate(&b.build()).expect("cert");
-    a.build()
-}
 
 type Errors = Arc<Mutex<Vec<String>>>;
 
@@ -77,7 +49,7 @@ async fn transfer_through_tls_matches_and_every_relay_ends_cleanly() {
     );
     let tls_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let joiner_addr = tls_listener.local_addr().expect("addr");
-    let acc = acceptor();
+    let acc = self_signed_acceptor("joiner");
     // Every connection task holds a clone while it runs.
     let alive = Arc::new(());
     let (e, c, o, a) = (errors.clone(), conf.clone(), opts.clone(), alive.clone());
@@ -140,20 +112,20 @@ async fn transfer_through_tls_matches_and_every_relay_ends_cleanly() {
 
     let p = plan(&d, relay_addr);
     let token = CancellationToken::new();
-    within(send_data(&p, &token)).await.expect("send_data");
-    within(send_marker(&p, STATE, &token))
+    within(STEP, send_data(&p, &token))
+        .await
+        .expect("send_data");
+    within(STEP, send_marker(&p, STATE, &token))
         .await
         .expect("send_marker");
     // Let the last relays finish their orderly close, then stop.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     // Three holders remain when idle: this test and the two accept loops.
-    while Arc::strong_count(&alive) > 3 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "joiner connections did not end"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    eventually(
+        "joiner connections to end",
+        std::time::Duration::from_secs(10),
+        || Arc::strong_count(&alive) <= 3,
+    )
+    .await;
     donor.abort();
     joiner.abort();
     let errors = errors.lock().expect("lock").clone();

@@ -12,23 +12,26 @@
 
 #![allow(clippy::expect_used)]
 
-mod rsync_support;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rsync_support::{
-    check_joiner, dirs, donor_tree, plan, rsync_path, seed_joiner, within, write, STATE,
-};
 use sst_tunnel::relay::{pump, RelayOpts};
 use sst_tunnel::rsync::client::{send_data, send_marker};
 use sst_tunnel::rsync::daemon::{spawn_server, DaemonConfig, CONFIG_FILE};
 use sst_tunnel::rsync::ServerDirs;
 use sst_tunnel::rsync::{RsyncError, MARKER};
+use testkit::poll::{eventually, within};
+use testkit::procs::{group_members, with_cmdline};
+use testkit::rsync::{
+    check_joiner, dirs, donor_tree, plan, rsync_path, seed_joiner, write, STATE, STEP,
+};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+/// Bound for an rsync process to appear or to be gone.
+const UNTIL: Duration = Duration::from_secs(10);
 
 /// A joiner without TLS: accept, spawn the daemon, pump, wait.
 struct Joiner {
@@ -82,7 +85,7 @@ async fn joiner(modules: ServerDirs) -> Joiner {
 impl Joiner {
     async fn stop(self) -> Vec<String> {
         self.token.cancel();
-        within(self.task).await.expect("joiner task");
+        within(STEP, self.task).await.expect("joiner task");
         let errors = self.errors.lock().expect("lock").clone();
         errors
     }
@@ -97,10 +100,12 @@ async fn full_transfer_matches_the_donor_tree() {
     let j = joiner(ServerDirs::with_log_dir(d.j_data.clone(), d.j_log.clone())).await;
     let p = plan(&d, j.addr);
     let token = CancellationToken::new();
-    let summary = within(send_data(&p, &token)).await.expect("send_data");
+    let summary = within(STEP, send_data(&p, &token))
+        .await
+        .expect("send_data");
     assert_eq!(summary.directories, 3, "{summary:?}");
     assert!(!d.j_data.join(MARKER).exists(), "marker before send_marker");
-    within(send_marker(&p, STATE, &token))
+    within(STEP, send_marker(&p, STATE, &token))
         .await
         .expect("send_marker");
     let conf_path = j.conf.path().to_path_buf();
@@ -120,7 +125,7 @@ async fn unreachable_relay_is_exit_255_with_rsync_stderr() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         l.local_addr().expect("addr")
     };
-    let err = within(send_data(&plan(&d, addr), &CancellationToken::new()))
+    let err = within(STEP, send_data(&plan(&d, addr), &CancellationToken::new()))
         .await
         .expect_err("must fail");
     assert!(
@@ -142,7 +147,7 @@ async fn unknown_module_is_a_daemon_refusal() {
         .arg(format!("rsync://{}/no_such_module/", j.addr))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped());
-    let out = within(cmd.output()).await.expect("rsync");
+    let out = within(STEP, cmd.output()).await.expect("rsync");
     assert_eq!(
         out.status.code(),
         Some(5),
@@ -171,12 +176,12 @@ async fn rsync_exit_codes_map_like_the_original() {
     for (rsync_code, ours) in [(12, 71), (22, 12), (23, 255), (1, 255)] {
         let mut p = plan(&d, relay);
         p.rsync = fake_rsync(d._tmp.path(), rsync_code);
-        let err = within(send_data(&p, &CancellationToken::new()))
+        let err = within(STEP, send_data(&p, &CancellationToken::new()))
             .await
             .expect_err("fails");
         assert_eq!(err.exit_code().code(), ours, "rsync {rsync_code}: {err}");
         assert!(err.to_string().contains("fake rsync failing"), "{err}");
-        let err = within(send_marker(&p, "u:1 0", &CancellationToken::new()))
+        let err = within(STEP, send_marker(&p, "u:1 0", &CancellationToken::new()))
             .await
             .expect_err("fails");
         assert_eq!(
@@ -197,56 +202,6 @@ async fn marker_line_must_be_one_line() {
     assert_eq!(err.exit_code().code(), 22);
 }
 
-/// Pids of live (non-zombie) processes whose command line contains `needle`.
-fn processes_with(needle: &str) -> Vec<u32> {
-    let mut pids = Vec::new();
-    for e in std::fs::read_dir("/proc").expect("/proc").flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-            continue;
-        };
-        let Ok(cmdline) = std::fs::read(e.path().join("cmdline")) else {
-            continue;
-        };
-        let zombie = std::fs::read_to_string(e.path().join("stat"))
-            .map(|s| s.rsplit_once(") ").is_some_and(|(_, r)| r.starts_with('Z')))
-            .unwrap_or(true);
-        if !zombie && String::from_utf8_lossy(&cmdline).contains(needle) {
-            pids.push(pid);
-        }
-    }
-    pids
-}
-
-/// Pids of live processes in process group `pgid`.
-fn group_members(pgid: u32) -> Vec<u32> {
-    let mut pids = Vec::new();
-    for e in std::fs::read_dir("/proc").expect("/proc").flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
-            continue;
-        };
-        let Some((_, rest)) = stat.rsplit_once(") ") else {
-            continue;
-        };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        // state ppid pgrp ...
-        if fields.first() != Some(&"Z") && fields.get(2) == Some(&pgid.to_string().as_str()) {
-            pids.push(pid);
-        }
-    }
-    pids
-}
-
-async fn poll_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancellation_kills_the_running_rsync() {
     let d = dirs();
@@ -265,12 +220,21 @@ async fn cancellation_kills_the_running_rsync() {
     let p = plan(&d, addr);
     let t = token.clone();
     let run = tokio::spawn(async move { send_data(&p, &t).await });
-    poll_until("rsync to start", || !processes_with(&needle).is_empty()).await;
+    eventually("rsync to start", UNTIL, || {
+        !with_cmdline(&needle).is_empty()
+    })
+    .await;
     token.cancel();
-    let err = within(run).await.expect("join").expect_err("cancelled");
+    let err = within(STEP, run)
+        .await
+        .expect("join")
+        .expect_err("cancelled");
     assert!(matches!(err, RsyncError::Cancelled { .. }), "{err:?}");
     assert_eq!(err.exit_code().code(), 3);
-    poll_until("rsync to be gone", || processes_with(&needle).is_empty()).await;
+    eventually("rsync to be gone", UNTIL, || {
+        with_cmdline(&needle).is_empty()
+    })
+    .await;
     holder.abort();
 }
 
@@ -283,14 +247,14 @@ async fn dropped_or_killed_server_leaves_no_process() {
     let pgid = server.pid();
     assert!(!group_members(pgid).is_empty(), "server not running");
     drop(server);
-    poll_until("dropped server's group to be gone", || {
+    eventually("dropped server's group to be gone", UNTIL, || {
         group_members(pgid).is_empty()
     })
     .await;
 
     let mut server = spawn_server(&conf).expect("spawn");
     let pgid = server.pid();
-    within(server.kill()).await.expect("kill");
+    within(STEP, server.kill()).await.expect("kill");
     assert!(
         group_members(pgid).is_empty(),
         "killed server's group still alive"

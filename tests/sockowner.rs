@@ -6,29 +6,20 @@
 
 #![allow(clippy::expect_used)]
 
-// The socat interop support is shared; this file uses only part of it.
-#[path = "support/socat/mod.rs"]
-#[allow(dead_code)]
-mod support;
-
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::os::unix::fs::MetadataExt;
 use std::process::{Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sst_tunnel::sockowner::uid_of_peer;
-use support::pki::Pki;
-use support::{tunnel_joiner, tunnel_relay};
+use testkit::poll::{must, Probe};
+use testkit::procs::{our_uid, Signal};
+use testkit::socat::gen_certs::GenCerts;
+use testkit::socat::{tunnel_joiner, tunnel_relay};
 
 const SHORT: Duration = Duration::from_secs(20);
-
-/// Our uid, as the owner of our own /proc entry (no unsafe needed).
-fn our_uid() -> u32 {
-    std::fs::metadata("/proc/self").expect("/proc/self").uid()
-}
 
 fn check_self(listen: &str, connect_ip: &str) {
     let l = TcpListener::bind(listen).expect("bind");
@@ -99,16 +90,9 @@ fn connection_from_another_uid_reports_that_uid() {
     assert!(status.success(), "setpriv child: {status}");
 }
 
-/// Polls `cond` every 10 ms until it holds; panics naming `what` after `SHORT`.
+/// Polls `cond` until it holds; panics naming `what` after `SHORT`.
 fn poll_until<T>(what: &str, mut cond: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + SHORT;
-    loop {
-        if let Some(v) = cond() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "{what}: not within {SHORT:?}");
-        thread::sleep(Duration::from_millis(10));
-    }
+    must(what, SHORT, || cond().map_or(Probe::Pending, Probe::Ready))
 }
 
 /// The kernel's table lines (`/proc/net/tcp` and `tcp6`) as fields.
@@ -225,13 +209,13 @@ fn stale_client_of(port: u16) -> Option<u16> {
 fn relay_refuses_a_connection_whose_client_is_gone_before_it_looks() {
     const STALE: &str = "stale-bytes-from-uid-65534";
     const LIVE: &[u8] = b"live-bytes-from-our-uid";
-    let pki = Pki::generate();
+    let pki = GenCerts::generate();
     let sink = Sink::start();
     let forward = sink.addr.to_string();
     let (_joiner, jport) = tunnel_joiner(&pki, "joiner", &["--forward".as_ref(), forward.as_ref()]);
     let (mut relay, rport) = tunnel_relay(&pki, "donor", jport);
 
-    relay.signal(libc::SIGSTOP);
+    relay.signal(Signal::STOP);
     let script = format!("printf {STALE} | socat -u - TCP:127.0.0.1:{rport}");
     let status = Command::new("setpriv")
         .args([
@@ -248,7 +232,7 @@ fn relay_refuses_a_connection_whose_client_is_gone_before_it_looks() {
     let client = poll_until("the uid-65534 client's socket reported as uid 0", || {
         stale_client_of(rport)
     });
-    relay.signal(libc::SIGCONT);
+    relay.signal(Signal::CONT);
     assert!(status.success(), "uid-65534 client: {status}");
 
     let verdict = relay.stderr_line_matching(

@@ -4,8 +4,6 @@
 //! checklist; SPEC §4).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod fake_mariadbd;
-
 use std::net::TcpListener;
 use std::time::Duration;
 
@@ -14,12 +12,14 @@ use fake_mariadbd::datadir::{self, UUID};
 use fake_mariadbd::hostile;
 use fake_mariadbd::log;
 use fake_mariadbd::pair::{self, Pair, Plan};
-use fake_mariadbd::pki::NodeCert;
 use fake_mariadbd::run::{Sst, Stdin};
 use fake_mariadbd::server::{self, Flush};
-use fake_mariadbd::world::{free_port, World};
+use fake_mariadbd::world::World;
 use fake_mariadbd::{code, STEP, TRANSFER};
+use sst_tunnel::pki::LeafFiles;
 use sst_tunnel::ExitCode;
+use testkit::fake_mariadbd;
+use testkit::net::{free_port, port_is_free};
 
 /// A joiner command for `node` on a fresh port.
 fn joiner_cmd(world: &World, node: &fake_mariadbd::world::Node, parent: u32) -> (CommandLine, u16) {
@@ -73,7 +73,7 @@ fn donor_rejects_joiner(pair: &mut Pair, plan: &Plan) -> Sst {
 }
 
 /// Points `node`'s `[sst] tcert`/`tkey` at `cert`.
-fn present(node: &mut fake_mariadbd::world::Node, cert: &NodeCert) {
+fn present(node: &mut fake_mariadbd::world::Node, cert: &LeafFiles) {
     node.set_sst("tcert", &cert.cert.display().to_string());
     node.set_sst("tkey", &cert.key.display().to_string());
 }
@@ -166,7 +166,7 @@ fn joiner_without_tcert_exits_3() {
         "{}",
         sst.diagnostics()
     );
-    assert!(fake_mariadbd::world::port_is_free(port));
+    assert!(port_is_free(port));
     assert!(!node.datadir.join("sst_in_progress").exists());
 }
 
@@ -300,7 +300,7 @@ fn joiner_certificate_not_chaining_to_its_tca_exits_22() {
         "{}",
         sst.diagnostics()
     );
-    assert!(fake_mariadbd::world::port_is_free(port));
+    assert!(port_is_free(port));
     assert!(!node.datadir.join("sst_in_progress").exists());
 }
 

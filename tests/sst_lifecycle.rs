@@ -3,17 +3,17 @@
 //! (sst-protocol.md §5.6, checklist; SPEC §5).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod fake_mariadbd;
-
 use std::time::{Duration, Instant};
 
 use fake_mariadbd::datadir::UUID;
 use fake_mariadbd::pair::{self, Pair, Plan};
-use fake_mariadbd::procs;
 use fake_mariadbd::run::{Sst, Stdin};
 use fake_mariadbd::server;
 use fake_mariadbd::{code, PARENT_DEATH, STEP};
 use sst_tunnel::ExitCode;
+use testkit::fake_mariadbd;
+use testkit::poll;
+use testkit::procs::{self, Signal};
 
 /// Kills the joiner's parent and returns (exit code, time to exit).
 fn kill_parent_and_time(pair: &mut Pair, joiner: &mut Sst) -> (i32, Duration) {
@@ -80,7 +80,7 @@ fn parent_death_mid_transfer_kills_rsync() {
         STEP,
     );
     let joiner_pid = joiner.method_pid();
-    let rsync_running = procs::poll(STEP, || {
+    let rsync_running = poll::until(STEP, || {
         procs::descendants(joiner_pid)
             .into_iter()
             .any(|p| procs::argv(p).iter().any(|a| a == "--server"))
@@ -121,19 +121,14 @@ fn parent_death_mid_transfer_kills_rsync() {
 
 /// Sends `sig` to the waiting joiner (the binary, found under mariadbd's
 /// `sh`) and expects `expected` with clean-up.
-fn signal_joiner(sig: &str, expected: ExitCode) {
+fn signal_joiner(sig: Signal, expected: ExitCode) {
     let pair = Pair::new();
     let plan = Plan::default();
     let (mut joiner, port, _) = pair::start_joiner(&pair, &plan);
     let pid = joiner.method_pid();
     procs::signal(pid, sig);
     let c = joiner.wait(STEP);
-    assert_eq!(
-        c,
-        code(expected),
-        "after SIG{sig}\n{}",
-        joiner.diagnostics()
-    );
+    assert_eq!(c, code(expected), "after {sig:?}\n{}", joiner.diagnostics());
     joiner.assert_stdout_closed(Duration::from_secs(2));
     assert_eq!(joiner.texts().len(), 1, "stdout {:?}", joiner.texts());
     pair::assert_joiner_cleaned(&pair, &joiner, port);
@@ -141,22 +136,22 @@ fn signal_joiner(sig: &str, expected: ExitCode) {
 
 #[test]
 fn sigterm_exits_3_with_cleanup() {
-    signal_joiner("TERM", ExitCode::Interrupted);
+    signal_joiner(Signal::TERM, ExitCode::Interrupted);
 }
 
 #[test]
 fn sigint_exits_3_with_cleanup() {
-    signal_joiner("INT", ExitCode::Interrupted);
+    signal_joiner(Signal::INT, ExitCode::Interrupted);
 }
 
 #[test]
 fn sigquit_exits_3_with_cleanup() {
-    signal_joiner("QUIT", ExitCode::Interrupted);
+    signal_joiner(Signal::QUIT, ExitCode::Interrupted);
 }
 
 #[test]
 fn sighup_exits_32_with_cleanup() {
-    signal_joiner("HUP", ExitCode::BrokenPipe);
+    signal_joiner(Signal::HUP, ExitCode::BrokenPipe);
 }
 
 /// `sst-initial-timeout=1` and no donor → exit 110 after about a second,
@@ -215,7 +210,7 @@ fn a_previous_transfer_still_ending_is_waited_for() {
     std::fs::write(&pid_file, format!("{}\n", previous.id())).unwrap();
     let log = pair.joiner.log.clone();
     let ender = std::thread::spawn(move || {
-        let seen = procs::poll(STEP, || {
+        let seen = poll::until(STEP, || {
             std::fs::read_to_string(&log)
                 .unwrap_or_default()
                 .contains("a previous transfer is still running")

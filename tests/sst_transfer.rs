@@ -3,13 +3,13 @@
 //! Each test runs a joiner and a donor on small fixture datadirs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod fake_mariadbd;
-
 use fake_mariadbd::command::{Era, Value};
 use fake_mariadbd::datadir::{self, UUID};
+use fake_mariadbd::log;
 use fake_mariadbd::pair::{self, Pair, Plan};
 use fake_mariadbd::run::Stdin;
 use fake_mariadbd::server;
+use testkit::fake_mariadbd;
 
 /// Checklist: full SST with 10.11 argv; trees equal, state printed exactly,
 /// `flush tables`/`continue`/`done` in order, binlog tar installed (default
@@ -177,4 +177,23 @@ fn children_hold_no_leaked_descriptors() {
         out.donor.seen_children()
     );
     out.assert_sst_tree(&pair, &["mysql-bin.000002"]);
+}
+
+/// The harness's check of the `WSREP_SST:` stderr form (every
+/// `assert_success` runs it on both logs) accepts that form and nothing else.
+#[test]
+fn the_wsrep_log_form_is_recognised() {
+    assert!(log::is_wsrep_line(
+        "WSREP_SST: [INFO] joiner listening (20240101 12:34:56.789)"
+    ));
+    assert!(log::is_wsrep_line(
+        "WSREP_SST: [ERROR] a b=c (20240101 12:34:56.789)"
+    ));
+    assert!(!log::is_wsrep_line("WSREP_SST: [INFO] no stamp"));
+    assert!(!log::is_wsrep_line(
+        "2024-01-01T12:34:56Z INFO joiner listening"
+    ));
+    assert!(!log::is_wsrep_line(
+        "WSREP_SST: [INFO] x (2024010 12:34:56.789)"
+    ));
 }

@@ -3,15 +3,15 @@
 //! donor connecting to our acceptor. socat offers and accepts only P-256.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "common/tls.rs"]
-mod tls_common;
-
 use std::process::Stdio;
 use std::time::Duration;
 
 use sst_tunnel::pki::LeafSpec;
 use sst_tunnel::tls::{TlsClient, TlsError, TlsServer};
-use tls_common::*;
+use testkit::net::{free_port, listening};
+use testkit::pki::Pki;
+use testkit::poll::within;
+use testkit::tls::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
@@ -30,26 +30,6 @@ fn socat() -> Command {
     let mut c = Command::new("socat");
     c.kill_on_drop(true);
     c
-}
-
-/// A free loopback port: bind port 0, read it, close.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// True once something listens on 127.0.0.1:port (read from /proc/net/tcp,
-/// so that polling does not itself connect).
-fn listening(port: u16) -> bool {
-    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
-    let want = format!("0100007F:{port:04X}");
-    table.lines().skip(1).any(|l| {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        f.len() > 3 && f[1] == want && f[3] == "0A"
-    })
 }
 
 async fn wait_listening(port: u16, child: &mut Child) {
@@ -90,9 +70,9 @@ async fn socat_listener(opts: &str) -> (Child, u16) {
 async fn stderr_of(mut child: Child) -> String {
     let mut err = String::new();
     if let Some(mut e) = child.stderr.take() {
-        within(e.read_to_string(&mut err)).await.unwrap();
+        within(STEP, e.read_to_string(&mut err)).await.unwrap();
     }
-    within(child.wait()).await.unwrap();
+    within(STEP, child.wait()).await.unwrap();
     err
 }
 
@@ -110,12 +90,12 @@ async fn our_connector_talks_to_a_socat_listener() {
     .await;
     let client = TlsClient::new(&settings(&donor, &pki.ca_file, ""), "127.0.0.1").unwrap();
     let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    let (mut s, info) = within(client.connect(tcp, HANDSHAKE)).await.unwrap();
+    let (mut s, info) = within(STEP, client.connect(tcp, HANDSHAKE)).await.unwrap();
     assert_eq!(info.protocol, "TLSv1.3");
     assert!(info.subject.contains("CN=localhost"));
     s.write_all(b"ping through socat\n").await.unwrap();
     let mut buf = vec![0u8; 19];
-    within(s.read_exact(&mut buf)).await.unwrap();
+    within(STEP, s.read_exact(&mut buf)).await.unwrap();
     assert_eq!(buf, b"ping through socat\n");
     s.shutdown().await.ok();
     drop(s);
@@ -136,12 +116,12 @@ async fn our_connector_talks_to_a_tls12_socat_listener() {
     .await;
     let client = TlsClient::new(&settings(&donor, &pki.ca_file, ""), "localhost").unwrap();
     let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    let (mut s, info) = within(client.connect(tcp, HANDSHAKE)).await.unwrap();
+    let (mut s, info) = within(STEP, client.connect(tcp, HANDSHAKE)).await.unwrap();
     assert_eq!(info.protocol, "TLSv1.2");
     assert!(info.cipher.starts_with("ECDHE-"), "{}", info.cipher);
     s.write_all(b"hi").await.unwrap();
     let mut buf = [0u8; 2];
-    within(s.read_exact(&mut buf)).await.unwrap();
+    within(STEP, s.read_exact(&mut buf)).await.unwrap();
     assert_eq!(&buf, b"hi");
     drop(s);
     stderr_of(child).await;
@@ -163,7 +143,7 @@ async fn socat_listener_rejecting_our_certificate_is_reported_at_connect() {
     .await;
     let client = TlsClient::new(&settings(&rogue, &both, ""), "localhost").unwrap();
     let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    let r = within(client.connect(tcp, HANDSHAKE)).await;
+    let r = within(STEP, client.connect(tcp, HANDSHAKE)).await;
     assert!(
         matches!(r, Err(TlsError::RejectedByPeer { .. })),
         "{:?}",
@@ -193,7 +173,10 @@ async fn socat_listener_with_the_wrong_name_is_refused() {
     .await;
     let client = TlsClient::new(&settings(&donor, &pki.ca_file, ""), "127.0.0.1").unwrap();
     let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    let e = within(client.connect(tcp, HANDSHAKE)).await.err().unwrap();
+    let e = within(STEP, client.connect(tcp, HANDSHAKE))
+        .await
+        .err()
+        .unwrap();
     let text = e.to_string();
     assert!(
         text.contains("`127.0.0.1`") && text.contains("DNS:other-node.test"),
@@ -223,7 +206,7 @@ async fn socat_client(
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(input).await.unwrap();
     drop(stdin);
-    let out = within(child.wait_with_output()).await.unwrap();
+    let out = within(STEP, child.wait_with_output()).await.unwrap();
     (
         out.status,
         out.stdout,
@@ -251,7 +234,7 @@ async fn socat_connector_talks_to_our_acceptor() {
         b"hello",
     )
     .await;
-    let srv = within(srv).await.unwrap();
+    let srv = within(STEP, srv).await.unwrap();
     let info = srv.result.unwrap();
     assert!(info.subject.contains("CN=socat-donor"));
     assert_eq!(info.protocol, "TLSv1.3");
@@ -280,7 +263,7 @@ async fn socat_connector_with_an_untrusted_certificate_gets_no_byte() {
         b"hello",
     )
     .await;
-    let srv = within(srv).await.unwrap();
+    let srv = within(STEP, srv).await.unwrap();
     assert!(
         matches!(srv.result, Err(TlsError::PeerCertRejected { .. })),
         "{srv:?}"
@@ -311,13 +294,13 @@ async fn tripleo_cipher_string_interoperates_with_socat_both_ways_at_tls12() {
     let (child, port) = socat_listener(&files(&joiner)).await;
     let client = TlsClient::new(&settings(&donor, &pki.ca_file, &sockopt), "localhost").unwrap();
     let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    let (mut s, info) = within(client.connect(tcp, HANDSHAKE)).await.unwrap();
+    let (mut s, info) = within(STEP, client.connect(tcp, HANDSHAKE)).await.unwrap();
     assert_eq!(info.protocol, "TLSv1.2");
     assert!(info.cipher.starts_with("ECDHE-ECDSA-"), "{}", info.cipher);
     assert!(info.authenticated && info.subject.contains("CN=localhost"));
     s.write_all(b"tripleo").await.unwrap();
     let mut buf = [0u8; 7];
-    within(s.read_exact(&mut buf)).await.unwrap();
+    within(STEP, s.read_exact(&mut buf)).await.unwrap();
     assert_eq!(&buf, b"tripleo");
     drop(s);
     stderr_of(child).await;
@@ -328,7 +311,7 @@ async fn tripleo_cipher_string_interoperates_with_socat_both_ways_at_tls12() {
     let port = listener.local_addr().unwrap().port();
     let srv = tokio::spawn(serve_once(listener, server));
     let (status, out, err) = socat_client(port, &files(&donor), b"hello").await;
-    let srv = within(srv).await.unwrap();
+    let srv = within(STEP, srv).await.unwrap();
     let info = srv.result.unwrap();
     assert_eq!(info.protocol, "TLSv1.2");
     assert!(info.authenticated && info.subject.contains("CN=socat-donor"));

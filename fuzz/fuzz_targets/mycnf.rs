@@ -1,4 +1,4 @@
-//! Fuzz target `mycnf`: see `checks/mycnf.rs` for what it checks.
+//! Fuzz target `mycnf`: see `testkit/src/fuzz/mycnf.rs` for what it checks.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| sst_tunnel_fuzz::mycnf::check(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| testkit::fuzz::mycnf::check(data));

@@ -1,4 +1,4 @@
-//! Fuzz target `sockopt`: see `checks/sockopt.rs` for what it checks.
+//! Fuzz target `sockopt`: see `testkit/src/fuzz/sockopt.rs` for what it checks.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| sst_tunnel_fuzz::sockopt::check(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| testkit::fuzz::sockopt::check(data));

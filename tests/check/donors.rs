@@ -3,9 +3,10 @@
 //! with their origin, `auto` without a cluster address as a FAIL naming the
 //! key, and a WARN when this node's own certificate would be refused.
 
-use super::check_common::{node_spec, FAIL_EXIT, MYSQLD};
-use super::tls_common::Pki;
-use super::{cnf, node, run};
+use testkit::check::{node, node_spec, run, FAIL_EXIT, MYSQLD};
+use testkit::pki::Pki;
+
+use super::cnf;
 
 const KEY: &str = "[sst] sst-allowed-donors:";
 

@@ -2,9 +2,10 @@
 //! WARN naming the item and what it turns off (exit 0), a `cipher=` leaving
 //! no authenticated suite is a FAIL naming the item (exit 22).
 
-use super::check_common::{node_spec, FAIL_EXIT, MYSQLD};
-use super::tls_common::Pki;
-use super::{cnf, node, run};
+use testkit::check::{node, node_spec, run, FAIL_EXIT, MYSQLD};
+use testkit::pki::Pki;
+
+use super::cnf;
 
 #[test]
 fn an_empty_commonname_is_a_warning_naming_what_it_turns_off() {

@@ -6,9 +6,11 @@ use std::net::TcpListener;
 use std::thread;
 use std::time::Duration;
 
-use super::check_common::{node_spec, sst_lines, write_cnf, FAIL_EXIT, MYSQLD};
-use super::tls_common::{anonymous_acceptor, anonymous_connector, Pki};
-use super::{listener, node, run};
+use testkit::check::{node, node_spec, run, sst_lines, write_cnf, FAIL_EXIT, MYSQLD};
+use testkit::pki::Pki;
+use testkit::tls::{anonymous_acceptor, anonymous_connector};
+
+use super::listener;
 
 const PERMISSIVE: &str = "cipher=ALL:@SECLEVEL=0";
 

@@ -1,4 +1,4 @@
-//! Fast tests of the socat reference peer on the [`bench`](super::bench) (no mariadbd, a few
+//! Fast tests of the socat reference peer on the [`bench`](testkit::cluster::bench) (no mariadbd, a few
 //! seconds each, not ignored): a full SST handshake and transfer through real socat TLS and a
 //! real rsync daemon, IST bypass, and the exit codes the cluster tests rely on.
 
@@ -6,26 +6,14 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::bench::{Bench, Side};
-use super::net;
-use super::poll::{must, Probe};
-use super::{DONOR_IP, JOINER_IP};
+use testkit::bytes::pattern;
+use testkit::cluster::bench::{Bench, Side};
+use testkit::cluster::{DONOR_IP, JOINER_IP};
+use testkit::net;
+use testkit::poll::{must, Probe};
 
 const UUID: &str = "2f0f2f0f-1111-11f1-8000-0123456789ab";
 const LINE: Duration = Duration::from_secs(30);
-
-/// Deterministic bytes that do not compress (xorshift64).
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
 
 fn put(dir: &Path, name: &str, bytes: &[u8]) {
     let path = dir.join(name);
@@ -118,25 +106,25 @@ fn assert_bench_clean(bench: &Bench, ports: &[(std::net::Ipv4Addr, u16)]) {
 #[test]
 fn fixture_transfers_a_datadir_through_socat_tls() {
     let bench = Bench::new();
-    let port = net::free_port(&[JOINER_IP]);
-    let relay = net::free_port(&[DONOR_IP]);
+    let port = net::free_port_on(&[JOINER_IP]);
+    let relay = net::free_port_on(&[DONOR_IP]);
     let joiner = bench.side("joiner", &bench.tls_lines());
     let donor = bench.side(
         "donor",
         &format!("{}fixture-relay-port={relay}\n", bench.tls_lines()),
     );
     let shipped = [
-        ("ibdata1", noise(1 << 20, 1)),
-        ("ib_logfile0", noise(512 << 10, 2)),
-        ("db1/t1.ibd", noise(3 << 20, 3)),
-        ("db1/t1.frm", noise(1500, 4)),
-        ("db2/t2.ibd", noise(1 << 20, 5)),
-        ("mysql-bin.000002", noise(4000, 7)),
+        ("ibdata1", pattern(1 << 20, 1)),
+        ("ib_logfile0", pattern(512 << 10, 2)),
+        ("db1/t1.ibd", pattern(3 << 20, 3)),
+        ("db1/t1.frm", pattern(1500, 4)),
+        ("db2/t2.ibd", pattern(1 << 20, 5)),
+        ("mysql-bin.000002", pattern(4000, 7)),
     ];
     for (name, bytes) in &shipped {
         put(&donor.datadir, name, bytes);
     }
-    put(&donor.datadir, "mysql-bin.000001", &noise(9000, 6));
+    put(&donor.datadir, "mysql-bin.000001", &pattern(9000, 6));
     put(
         &donor.datadir,
         "mysql-bin.index",
@@ -223,14 +211,14 @@ fn fixture_transfers_a_datadir_through_socat_tls() {
 #[test]
 fn fixture_ist_bypass_sends_only_the_marker() {
     let bench = Bench::new();
-    let port = net::free_port(&[JOINER_IP]);
-    let relay = net::free_port(&[DONOR_IP]);
+    let port = net::free_port_on(&[JOINER_IP]);
+    let relay = net::free_port_on(&[DONOR_IP]);
     let joiner = bench.side("joiner", &bench.tls_lines());
     let donor = bench.side(
         "donor",
         &format!("{}fixture-relay-port={relay}\n", bench.tls_lines()),
     );
-    put(&donor.datadir, "db1/t1.ibd", &noise(4096, 9));
+    put(&donor.datadir, "db1/t1.ibd", &pattern(4096, 9));
     bench.fix_owner();
 
     let mut j = bench.run(
@@ -268,7 +256,7 @@ fn fixture_ist_bypass_sends_only_the_marker() {
 #[test]
 fn fixture_joiner_exits_32_when_its_parent_dies() {
     let mut bench = Bench::new();
-    let port = net::free_port(&[JOINER_IP]);
+    let port = net::free_port_on(&[JOINER_IP]);
     let joiner = bench.side("joiner", &bench.tls_lines());
     let mut j = bench.run(
         &joiner.datadir,
@@ -297,7 +285,7 @@ fn fixture_joiner_exits_32_when_its_parent_dies() {
 #[test]
 fn fixture_exit_codes_for_bad_setups() {
     let bench = Bench::new();
-    let port = net::free_port(&[JOINER_IP]);
+    let port = net::free_port_on(&[JOINER_IP]);
 
     // No tcert in [sst]: exit 3 before printing anything.
     let bare = bench.side("bare", "");

@@ -17,7 +17,10 @@ use sst_tunnel::config::mycnf::{
 };
 use sst_tunnel::ExitCode;
 
-use crate::check_common::{Outcome, FAIL_EXIT, TUNNEL};
+use testkit::check::{chmod, Outcome, FAIL_EXIT};
+use testkit::child;
+use testkit::project::binary;
+
 use crate::fixtures::{assert_no_mismatch, compare, Fixtures};
 
 /// The address-space limit the binary runs under: a few times what a check
@@ -33,10 +36,10 @@ fn run_limited(name: &str, args: &[&std::ffi::OsStr]) -> Outcome {
     let mut cmd = Command::new("prlimit");
     cmd.arg(format!("--as={AS_LIMIT}"))
         .arg("--")
-        .arg(TUNNEL)
+        .arg(binary())
         .args(args);
     let start = std::time::Instant::now();
-    let (status, stdout, stderr) = crate::proc::run(name, cmd, DEADLINE);
+    let (status, stdout, stderr) = child::run(name, cmd, DEADLINE);
     Outcome {
         code: status.code().unwrap_or(-1),
         stdout,
@@ -61,7 +64,7 @@ fn check(name: &str, cnf: &Path) -> Outcome {
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     fs::write(&path, text).unwrap();
-    crate::check_common::chmod(&path, 0o644);
+    chmod(&path, 0o644);
     path
 }
 

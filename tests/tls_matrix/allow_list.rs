@@ -7,8 +7,10 @@ use sst_tunnel::exit::ExitCode;
 use sst_tunnel::pki::LeafSpec;
 use sst_tunnel::tls::{TlsClient, TlsError, TlsServer, TlsSettings};
 
+use testkit::pki::Pki;
+use testkit::tls::*;
+
 use super::code;
-use super::tls_common::*;
 
 fn joiner_settings(pki: &Pki, sockopt: &str, allowed: &[&str]) -> TlsSettings {
     let s = pki.node("joiner");

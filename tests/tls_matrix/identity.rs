@@ -9,10 +9,13 @@ use std::time::Duration;
 use sst_tunnel::exit::ExitCode;
 use sst_tunnel::pki::LeafSpec;
 use sst_tunnel::tls::{TlsClient, TlsError, TlsServer};
+use testkit::child;
+use testkit::pki::Pki;
+use testkit::poll::within;
+use testkit::project::binary;
+use testkit::tls::*;
 use tokio::net::TcpListener;
 
-use super::proc;
-use super::tls_common::*;
 use super::{code, name_check};
 
 /// `cipher=` values that let anonymous suites in on today's OpenSSL, plus
@@ -164,7 +167,7 @@ async fn the_manual_donor_refuses_a_certificate_less_joiner() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let joiner = tokio::spawn(raw_serve_once(listener, anonymous_acceptor()));
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sst-tunnel"));
+    let mut cmd = Command::new(binary());
     cmd.args(["donor", "--no-defaults", "--address", &addr.to_string()])
         .arg("--datadir")
         .arg(datadir.path())
@@ -175,9 +178,10 @@ async fn the_manual_donor_refuses_a_certificate_less_joiner() {
         .arg("--tkey")
         .arg(&c.key)
         .arg("--sockopt=cipher=ALL:@SECLEVEL=0");
-    let (status, _out, err) = within(tokio::task::spawn_blocking(move || {
-        proc::run("donor", cmd, Duration::from_secs(30))
-    }))
+    let (status, _out, err) = within(
+        STEP,
+        tokio::task::spawn_blocking(move || child::run("donor", cmd, Duration::from_secs(30))),
+    )
     .await
     .unwrap();
     assert_eq!(
@@ -194,6 +198,6 @@ async fn the_manual_donor_refuses_a_certificate_less_joiner() {
         errors[0]
     );
     assert!(!err.contains("rsync"), "rsync was started: {err}");
-    let raw = within(joiner).await.unwrap().unwrap_err();
+    let raw = within(STEP, joiner).await.unwrap().unwrap_err();
     assert!(format!("{raw:?}").contains("no shared cipher"), "{raw:?}");
 }

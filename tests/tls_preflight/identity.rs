@@ -5,7 +5,8 @@
 use sst_tunnel::exit::ExitCode;
 use sst_tunnel::tls::{preflight, TlsClient, TlsError, TlsServer};
 
-use super::tls_common::*;
+use testkit::pki::Pki;
+use testkit::tls::*;
 
 #[test]
 fn a_cipher_string_leaving_no_authenticated_suite_is_a_configuration_error() {
