@@ -7,7 +7,7 @@ use std::fs;
 use sst_tunnel::pki::Eku;
 use sst_tunnel::ExitCode;
 
-use super::{check, code, finding, named, populate, Proc, World, MYSQLD, STEP, TUNNEL};
+use super::{check, code, finding, named, populate, Proc, World, MYSQLD, STEP};
 
 /// A file named by a fallback key that is missing or does not match:
 /// both the SST start and `check` name that key, the file and the line.
@@ -159,13 +159,13 @@ fn the_sst_method_resolves_the_keys_of_its_role() {
         ),
     );
     let method = world.path("wsrep_sst_rsync_tunnel");
-    std::os::unix::fs::symlink(TUNNEL, &method).unwrap();
+    std::os::unix::fs::symlink(testkit::project::binary(), &method).unwrap();
     let datadir = world.path("data");
     fs::create_dir_all(&datadir).unwrap();
     let (cnf_s, data_s) = (cnf.display().to_string(), datadir.display().to_string());
     let parent = std::process::id().to_string();
     let spawn = |name: &str, args: &[&str]| Proc::spawn_as(&method, world.dir.path(), name, args);
-    let joiner = spawn(
+    let mut joiner = spawn(
         "method-joiner",
         &[
             "--role",

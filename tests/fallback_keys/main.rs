@@ -14,24 +14,19 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 /// `sst-tunnel check` on the fallback keys.
-#[path = "fallback_keys/check.rs"]
 mod check_lines;
 /// Bad fallback files, no certificate at all, the SST method's roles.
-#[path = "fallback_keys/failures.rs"]
 mod failures;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::Receiver;
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use sst_tunnel::pki::{Ca, Eku, LeafFiles, LeafSpec};
 use sst_tunnel::ExitCode;
 
-const TUNNEL: &str = env!("CARGO_BIN_EXE_sst-tunnel");
 /// A bound for one step (a `ready` line, a start-up failure).
 const STEP: Duration = Duration::from_secs(30);
 /// A bound for a whole (small) transfer.
@@ -100,92 +95,38 @@ fn named(group: &str, name: &str, file: &Path, cnf: &Path) -> String {
     )
 }
 
-/// A running `sst-tunnel` with its stdout lines on a channel and its stderr in a file.
-struct Proc {
-    child: Child,
-    lines: Receiver<String>,
-    stderr: PathBuf,
-}
+/// A running `sst-tunnel` (testkit's supervised child) with the calls
+/// these tests make on it.
+struct Proc(testkit::child::Proc);
 
 impl Proc {
     fn spawn(dir: &Path, name: &str, args: &[&str]) -> Proc {
-        Proc::spawn_as(Path::new(TUNNEL), dir, name, args)
+        Proc::spawn_as(testkit::project::binary(), dir, name, args)
     }
 
     /// Runs `program` (the binary, or a link to it under another name).
     fn spawn_as(program: &Path, dir: &Path, name: &str, args: &[&str]) -> Proc {
-        let stderr = dir.join(format!("{name}.stderr"));
-        let mut child = Command::new(program)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(fs::File::create(&stderr).unwrap())
-            .spawn()
-            .unwrap();
-        let out = child.stdout.take().unwrap();
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        Proc {
-            child,
-            lines,
-            stderr,
-        }
+        let mut cmd = Command::new(program);
+        cmd.args(args).current_dir(dir).stdin(Stdio::null());
+        Proc(testkit::child::Proc::spawn(name, cmd))
     }
 
-    fn line(&self, within: Duration) -> String {
-        self.lines.recv_timeout(within).unwrap_or_else(|e| {
-            panic!(
-                "no stdout line ({}):\n{}",
-                match e {
-                    std::sync::mpsc::RecvTimeoutError::Timeout => "none within the deadline",
-                    std::sync::mpsc::RecvTimeoutError::Disconnected => "stdout closed",
-                },
-                self.stderr()
-            )
-        })
+    fn line(&mut self, within: Duration) -> String {
+        self.0.stdout_line(within)
     }
 
     fn stderr(&self) -> String {
-        fs::read_to_string(&self.stderr).unwrap_or_default()
+        self.0.stderr()
     }
 
-    /// The exit status, polled under a deadline.
+    /// The exit code, under a deadline.
     fn wait(&mut self, within: Duration) -> i32 {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return s.code().unwrap_or(-1);
-            }
-            assert!(
-                Instant::now() < deadline,
-                "still running after {within:?}\n{}",
-                self.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.0.wait(within).code().unwrap_or(-1)
     }
 
-    /// The stdout lines not read yet, up to the end of the stream (call it
-    /// once the process has exited).
-    fn rest(&self, within: Duration) -> Vec<String> {
-        let deadline = Instant::now() + within;
-        let mut out = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => out.push(line),
-                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return out,
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                    panic!("stdout still open after {within:?}\n{}", self.stderr())
-                }
-            }
-        }
+    /// The stdout lines not read yet, up to the end of the stream.
+    fn rest(&mut self, within: Duration) -> Vec<String> {
+        self.0.remaining_stdout(within)
     }
 
     /// The one stderr line containing every needle.
@@ -195,13 +136,6 @@ impl Proc {
             .find(|l| needles.iter().all(|n| l.contains(n)))
             .unwrap_or_else(|| panic!("no stderr line with {needles:?} in:\n{err}"))
             .to_string()
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _gone = self.child.kill();
-        let _reaped = self.child.wait();
     }
 }
 
@@ -366,7 +300,7 @@ fn role_specific_keys_in_sst_give_each_role_its_own_certificate() {
 }
 
 fn check(cnf: &Path) -> (i32, String, String) {
-    let out = Command::new(TUNNEL)
+    let out = Command::new(testkit::project::binary())
         .arg("check")
         .arg("--defaults-file")
         .arg(cnf)
