@@ -115,7 +115,7 @@ mod tests {
     use super::*;
 
     /// Char devices such as /dev/zero are refused too, but are only tried
-    /// by tests/mycnf.rs through the binary under a memory limit: a
+    /// by tests/mycnf/main.rs through the binary under a memory limit: a
     /// regression here must not read one to the end in the test process.
     #[test]
     fn a_fifo_is_refused_and_null_and_directories_read_as_empty() {
