@@ -26,6 +26,8 @@ pub struct Proc {
     stdout: Receiver<String>,
     stderr_lines: Receiver<String>,
     stderr: Arc<Mutex<String>>,
+    /// Disconnected once the stderr reader has read the pipe to its end.
+    stderr_done: Receiver<()>,
 }
 
 impl Proc {
@@ -46,9 +48,9 @@ impl Proc {
             Err(e) => panic!("{name}: cannot start {program}: {e}"),
         };
         let pid = i32::try_from(child.id()).expect("pid fits in i32");
-        let stdout = spawn_line_reader(child.stdout.take().expect("stdout is piped"), None);
+        let (stdout, _) = spawn_line_reader(child.stdout.take().expect("stdout is piped"), None);
         let stderr = Arc::new(Mutex::new(String::new()));
-        let stderr_lines = spawn_line_reader(
+        let (stderr_lines, stderr_done) = spawn_line_reader(
             child.stderr.take().expect("stderr is piped"),
             Some(Arc::clone(&stderr)),
         );
@@ -61,6 +63,7 @@ impl Proc {
             stdout,
             stderr_lines,
             stderr,
+            stderr_done,
         }
     }
 
@@ -164,6 +167,10 @@ impl Proc {
         match self.exit.recv_timeout(timeout) {
             Ok(status) => {
                 self.status = Some(status);
+                // What the process wrote before it exited may still be in
+                // the pipe: let the reader reach its end (bounded, as a
+                // grandchild could hold the pipe open).
+                let _ = self.stderr_done.recv_timeout(Duration::from_secs(5));
                 status
             }
             Err(_) => panic!(
@@ -259,12 +266,16 @@ fn install_hint(program: &str) -> String {
     }
 }
 
+/// Reads `pipe` line by line into the returned channel (and `keep`); the
+/// second receiver disconnects when the pipe has been read to its end.
 fn spawn_line_reader(
     pipe: impl Read + Send + 'static,
     keep: Option<Arc<Mutex<String>>>,
-) -> Receiver<String> {
+) -> (Receiver<String>, Receiver<()>) {
     let (tx, rx) = mpsc::channel();
+    let (done_tx, done_rx) = mpsc::channel::<()>();
     thread::spawn(move || {
+        let _done = done_tx;
         let mut reader = BufReader::new(pipe);
         let mut buf = Vec::new();
         loop {
@@ -285,7 +296,7 @@ fn spawn_line_reader(
             let _ignored = tx.send(line);
         }
     });
-    rx
+    (rx, done_rx)
 }
 
 fn spawn_waiter(mut child: Child) -> Receiver<ExitStatus> {
