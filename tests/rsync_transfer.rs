@@ -119,8 +119,7 @@ async fn full_transfer_matches_the_donor_tree() {
 async fn unreachable_relay_is_exit_255_with_rsync_stderr() {
     let d = dirs();
     donor_tree(&d.d_data, &d.d_log);
-    // A port with nothing behind it: the first step (the system
-    // tablespace, which also probes the joiner's modules) fails.
+    // A port with nothing behind it: the first step (the top level) fails.
     let addr = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         l.local_addr().expect("addr")
@@ -129,7 +128,7 @@ async fn unreachable_relay_is_exit_255_with_rsync_stderr() {
         .await
         .expect_err("must fail");
     assert!(
-        matches!(&err, RsyncError::Failed { step, status, .. } if step == "system tablespace" && status.code() == Some(10)),
+        matches!(&err, RsyncError::Failed { step, status, .. } if step == "top level" && status.code() == Some(10)),
         "{err:?}"
     );
     assert_eq!(err.exit_code().code(), 255);

@@ -44,6 +44,7 @@ pub const DAEMON_TIMEOUT_SECS: u32 = 300;
 pub struct DaemonConfig {
     path: PathBuf,
     modules: ServerDirs,
+    ids: Identities,
     rsync: PathBuf,
     // Dropped after the fields above: removes the directory and the file.
     dir: PrivateDir,
@@ -80,6 +81,7 @@ impl DaemonConfig {
         Ok(DaemonConfig {
             path,
             modules: modules.clone(),
+            ids,
             rsync,
             dir,
         })
@@ -115,6 +117,37 @@ impl DaemonConfig {
         &self.rsync
     }
 
+    /// Re-creates a served directory that is gone (with the owner the
+    /// daemon takes in it, when we run as root). The donor's top-level run
+    /// removes the joiner's directories it does not have, with `--delete`,
+    /// as the reference does: a module directory inside the data directory
+    /// that the donor's layout lacks goes too, and the next connection's
+    /// daemon could not enter it.
+    pub fn restore_dirs(&self) -> Result<(), RsyncError> {
+        for ((module, dir), owner) in self.modules.modules().into_iter().zip(self.ids.owners) {
+            match std::fs::symlink_metadata(dir) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                _ => continue,
+            }
+            let err = |action, source| RsyncError::Io {
+                action,
+                path: dir.to_path_buf(),
+                source,
+            };
+            std::fs::create_dir_all(dir).map_err(|e| err("re-create", e))?;
+            if let Some(o) = owner {
+                std::os::unix::fs::chown(dir, Some(o.uid), Some(o.gid))
+                    .map_err(|e| err("give back to its owner", e))?;
+            }
+            tracing::info!(
+                module, dir = %dir.display(),
+                "re-created the module directory the donor's --delete removed \
+                 (the donor keeps no such directory)"
+            );
+        }
+        Ok(())
+    }
+
     /// Removes the file and its directory now, reporting failure (already
     /// gone is fine).
     pub fn remove(self) -> Result<(), RsyncError> {
@@ -148,7 +181,10 @@ fn log_identities(modules: &ServerDirs, ids: &Identities) {
 
 /// Starts `rsync --server --daemon --config=FILE .` in the data directory,
 /// with stdin and stdout piped.
+/// A served directory that is gone is re-created first
+/// ([`DaemonConfig::restore_dirs`]).
 pub fn spawn_server(conf: &DaemonConfig) -> Result<ServerProcess, RsyncError> {
+    conf.restore_dirs()?;
     let step = "daemon";
     let mut config_arg = std::ffi::OsString::from("--config=");
     config_arg.push(conf.path());

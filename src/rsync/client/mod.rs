@@ -5,19 +5,21 @@
 //! joiner. The sequence is the reference script's plus the fixes MariaDB
 //! 11.x needs:
 //!
-//! 1. the system tablespace (`ibdata*`, `ib_lru_dump`) from the donor's
+//! 1. the data directory's top level with `--dirs`: every directory (empty,
+//!    its contents come in step 5) and the binlog tar. The donor's own
+//!    directories for a kind of file or the redo log, when they lie in its
+//!    data directory, are not schemas and stay out of steps 1 and 5;
+//! 2. the system tablespace (`ibdata*`, `ib_lru_dump`) from the donor's
 //!    `innodb_data_home_dir` into [`DATA_DIR_MODULE`], which an sst-tunnel
 //!    joiner serves at its own `innodb_data_home_dir`. A socat-based joiner
 //!    has no such module (rsync's "Unknown module", which moves nothing):
 //!    from then on every kind of file goes into its data directory, as the
 //!    socat script does, and a warning says what it cannot honour;
-//! 2. the data directory's top level with `--dirs`: every directory (empty,
-//!    its contents come in step 5) and the binlog tar;
 //! 3. the undo tablespaces (`undo*`) and the Aria logs (`aria_log_control`,
 //!    `aria_log.*`), each from where the donor's server keeps them, into
 //!    their modules (or the data directory; the reference script omits
-//!    them, which breaks 11.x, where `innodb_undo_tablespaces` defaults to
-//!    3, and Aria system tables);
+//!    undo and Aria files kept elsewhere, which breaks 11.x, where
+//!    `innodb_undo_tablespaces` defaults to 3, and Aria system tables);
 //! 4. `ib_logfile[0-9]*` from the InnoDB log directory into [`LOG_MODULE`];
 //! 5. each top-level directory, recursively, `parallel` at a time;
 //! 6. the marker ([`send_marker`]), last, so its arrival proves the rest did.
@@ -41,8 +43,9 @@ use crate::child::{ChildCommand, Output};
 
 mod args;
 pub use args::{
-    directory_args, kind_args, log_dir_args, marker_args, top_level_args, top_level_dirs, FileKind,
-    JoinerModules, COMMON_FLAGS, SKIPPED_NAMES, TOP_LEVEL_FILES,
+    directory_args, kind_args, log_dir_args, marker_args, nested_dirs, own_top_level_dirs,
+    top_level_args, top_level_dirs, FileKind, JoinerModules, COMMON_FLAGS, SKIPPED_NAMES,
+    TOP_LEVEL_FILES,
 };
 
 #[cfg(doc)]
@@ -169,9 +172,9 @@ async fn run(
     }
 }
 
-/// Steps 1 to 5 of the transfer (see the module header): the system
-/// tablespace, which also tells which modules the joiner serves; the top
-/// level; the undo tablespaces and Aria logs; the redo logs; then every
+/// Steps 1 to 5 of the transfer (see the module header): the top level;
+/// the system tablespace, which also tells which modules the joiner
+/// serves; the undo tablespaces and Aria logs; the redo logs; then every
 /// top-level directory, `plan.parallel` at a time. The first failure stops
 /// the rest (their rsyncs are killed) and is returned.
 pub async fn send_data(
@@ -179,8 +182,20 @@ pub async fn send_data(
     token: &CancellationToken,
 ) -> Result<DataSummary, RsyncError> {
     let start = Instant::now();
-    let dirs = top_level_dirs(&plan.dirs.datadir)?;
-    let mut runs = 0;
+    let dirs = top_level_dirs(plan)?;
+    for name in own_top_level_dirs(plan) {
+        tracing::debug!(
+            dir = %plan.dirs.datadir.join(&name).display(),
+            "not a schema: the server keeps a kind of file there, sent by its own run"
+        );
+    }
+    run(&plan.rsync, "top level".into(), top_level_args(plan), token).await?;
+    let mut runs = 1;
+    // The system tablespace also tells which modules the joiner serves.
+    // It comes after the top level, whose `--delete` removes the joiner's
+    // directories the donor does not have: a kind the joiner keeps in one
+    // of them must arrive after that (the joiner re-creates its module
+    // directories for every connection).
     let first = FileKind::SystemTablespace;
     let joiner = match run(
         &plan.rsync,
@@ -203,30 +218,18 @@ pub async fn send_data(
         Err(e) => return Err(e),
     };
     runs += 1;
-    run(
-        &plan.rsync,
-        "top level".into(),
-        top_level_args(plan, joiner),
-        token,
-    )
-    .await?;
-    runs += 1;
     for kind in FileKind::ALL {
-        let needed = match joiner {
-            JoinerModules::All => kind != first,
-            // Kinds kept in the data directory went with the top level.
-            JoinerModules::Reference => !args::same_dir(kind.dir(plan), &plan.dirs.datadir),
-        };
-        if needed {
-            run(
-                &plan.rsync,
-                kind.step().into(),
-                kind_args(plan, kind, joiner),
-                token,
-            )
-            .await?;
-            runs += 1;
+        if joiner == JoinerModules::All && kind == first {
+            continue;
         }
+        run(
+            &plan.rsync,
+            kind.step().into(),
+            kind_args(plan, kind, joiner),
+            token,
+        )
+        .await?;
+        runs += 1;
     }
     run(&plan.rsync, "log dir".into(), log_dir_args(plan), token).await?;
     runs += 1;

@@ -132,26 +132,80 @@ fn common_args(plan: &TransferPlan) -> Vec<OsString> {
     args
 }
 
-/// Arguments of the top-level run: the data directory's root. On a
-/// socat-based joiner it also carries the kinds of file the donor's server
-/// keeps in its data directory (the rest go in [`kind_args`] runs).
-pub fn top_level_args(plan: &TransferPlan, joiner: JoinerModules) -> Vec<OsString> {
+/// The donor's own directories for a kind of file, and its InnoDB log
+/// directory, that lie inside its data directory: each one's path relative
+/// to the data directory, with the patterns of the files it holds. They are
+/// not schemas: the kind and log runs send their files, so the data
+/// module's runs leave them out.
+pub fn nested_dirs(plan: &TransferPlan) -> Vec<(PathBuf, &'static [&'static str])> {
+    let base = canonical(&plan.dirs.datadir);
+    let mut out = Vec::new();
+    let kinds = FileKind::ALL
+        .into_iter()
+        .map(|k| (k.dir(plan), k.patterns()))
+        .chain([(plan.dirs.log_dir.as_path(), LOG_PATTERNS)]);
+    for (dir, patterns) in kinds {
+        if let Ok(rel) = canonical(dir).strip_prefix(&base) {
+            if rel.components().next().is_some() {
+                out.push((rel.to_path_buf(), patterns));
+            }
+        }
+    }
+    out
+}
+
+fn canonical(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// The redo log's files, as rsync patterns anchored at its directory.
+const LOG_PATTERNS: &[&str] = &["/ib_logfile[0-9]*"];
+
+/// `path` as the literal start of an rsync pattern that goes on with
+/// `rest`: rsync reads a backslash as an escape only in a pattern that has
+/// a wildcard, so the wildcard characters of the path are escaped then.
+fn literal_then(path: &Path, rest: &str) -> String {
+    let p = path.to_string_lossy();
+    let wild = |s: &str| s.contains(['*', '?', '[']);
+    if !wild(&p) && !wild(rest) {
+        return format!("/{p}{rest}");
+    }
+    let mut out = String::from("/");
+    for c in p.chars() {
+        if matches!(c, '*' | '?' | '[' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Top-level names of the data directory that are the donor's own kind or
+/// log directories ([`nested_dirs`] one level down).
+pub fn own_top_level_dirs(plan: &TransferPlan) -> Vec<OsString> {
+    nested_dirs(plan)
+        .into_iter()
+        .filter(|(rel, _)| rel.components().count() == 1)
+        .map(|(rel, _)| rel.into_os_string())
+        .collect()
+}
+
+/// Arguments of the top-level run: the data directory's root, with every
+/// directory (empty: their contents come in the directory runs) but the
+/// donor's own kind and log directories, and the binlog tar. The kinds of
+/// file come in [`kind_args`] runs, wherever the server keeps them.
+pub fn top_level_args(plan: &TransferPlan) -> Vec<OsString> {
     let mut args = common_args(plan);
     args.push("--dirs".into());
     for name in SKIPPED_NAMES {
         args.push(format!("--exclude=/{name}").into());
     }
+    for name in own_top_level_dirs(plan) {
+        args.push(format!("--exclude={}", literal_then(Path::new(&name), "/")).into());
+    }
     for pat in &plan.extra_top_level {
         args.push(format!("--include={pat}").into());
-    }
-    if joiner == JoinerModules::Reference {
-        for kind in FileKind::ALL {
-            if same_dir(kind.dir(plan), &plan.dirs.datadir) {
-                for pat in kind.patterns() {
-                    args.push(format!("--include={pat}").into());
-                }
-            }
-        }
     }
     for pat in TOP_LEVEL_FILES {
         args.push(format!("--include={pat}").into());
@@ -198,14 +252,28 @@ pub fn directory_args(plan: &TransferPlan, name: &OsStr) -> Vec<OsString> {
     let mut args = common_args(plan);
     args.push("--recursive".into());
     args.push("--exclude=*/ib_logfile*".into());
+    for (rel, patterns) in nested_dirs(plan) {
+        let Ok(inner) = rel.strip_prefix(name) else {
+            continue;
+        };
+        if inner.components().next().is_none() {
+            continue;
+        }
+        for pat in patterns {
+            args.push(format!("--exclude={}", literal_then(inner, pat)).into());
+        }
+    }
     args.push(contents_of(&plan.dirs.datadir.join(name)));
     args.push(plan.url(MODULE, Some(name)));
     args
 }
 
 /// The data directory's top-level directories (symlinks to directories
-/// count, as with `find -L`), minus [`SKIPPED_NAMES`], sorted.
-pub fn top_level_dirs(datadir: &Path) -> Result<Vec<OsString>, RsyncError> {
+/// count, as with `find -L`), minus [`SKIPPED_NAMES`] and the donor's own
+/// kind and log directories ([`own_top_level_dirs`]), sorted.
+pub fn top_level_dirs(plan: &TransferPlan) -> Result<Vec<OsString>, RsyncError> {
+    let datadir = plan.dirs.datadir.as_path();
+    let own = own_top_level_dirs(plan);
     let io_err = |source| RsyncError::Io {
         action: "list",
         path: datadir.to_path_buf(),
@@ -215,7 +283,7 @@ pub fn top_level_dirs(datadir: &Path) -> Result<Vec<OsString>, RsyncError> {
     for entry in std::fs::read_dir(datadir).map_err(io_err)? {
         let entry = entry.map_err(io_err)?;
         let name = entry.file_name();
-        if SKIPPED_NAMES.iter().any(|s| OsStr::new(s) == name) {
+        if SKIPPED_NAMES.iter().any(|s| OsStr::new(s) == name) || own.contains(&name) {
             continue;
         }
         if std::fs::metadata(entry.path()).is_ok_and(|m| m.is_dir()) {
@@ -239,162 +307,4 @@ pub fn marker_args(plan: &TransferPlan, file: PathBuf) -> Vec<OsString> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    fn plan() -> TransferPlan {
-        TransferPlan {
-            rsync: "/usr/bin/rsync".into(),
-            dirs: ServerDirs::with_log_dir("/var/lib/mysql".into(), "/var/lib/mysql".into()),
-            relay: "127.0.0.1:4000".parse().unwrap(),
-            parallel: 2,
-            whole_file: true,
-            extra_top_level: vec!["/ib_buffer_pool".into()],
-            io_timeout: None,
-        }
-    }
-
-    #[test]
-    fn io_timeout_reaches_every_run_the_marker_included() {
-        let mut p = plan();
-        p.io_timeout = Some(Duration::from_secs(5));
-        for args in [
-            top_level_args(&p, JoinerModules::All),
-            kind_args(&p, FileKind::Undo, JoinerModules::All),
-            log_dir_args(&p),
-            directory_args(&p, OsStr::new("db")),
-            marker_args(&p, "/tmp/m/rsync_tunnel_sst_complete".into()),
-        ] {
-            assert!(strs(&args).contains(&"--timeout=5"), "{args:?}");
-        }
-        let m = marker_args(&plan(), "/tmp/m/x".into());
-        assert_eq!(
-            strs(&m),
-            [
-                "--archive",
-                "--checksum",
-                "--quiet",
-                "/tmp/m/x",
-                "rsync://127.0.0.1:4000/rsync_tunnel_sst/"
-            ]
-        );
-    }
-
-    fn strs(v: &[OsString]) -> Vec<&str> {
-        v.iter().map(|s| s.to_str().unwrap()).collect()
-    }
-
-    #[test]
-    fn top_level_filters_in_order() {
-        let args = top_level_args(&plan(), JoinerModules::Reference);
-        let a = strs(&args);
-        let pos = |s: &str| a.iter().position(|x| *x == s).unwrap();
-        assert!(a.contains(&"--dirs") && !a.contains(&"--recursive"));
-        assert!(pos("--exclude=/lost+found") < pos("--include=/ibdata*"));
-        assert!(pos("--include=/ib_buffer_pool") < pos("--exclude=/*"));
-        assert!(pos("--include=/undo*") < pos("--exclude=/*"));
-        assert!(pos("--include=/aria_log_control") < pos("--exclude=/*"));
-        assert!(pos("--include=/*/") < pos("--exclude=/*"));
-        assert_eq!(a[a.len() - 2], "/var/lib/mysql/");
-        assert_eq!(a[a.len() - 1], "rsync://127.0.0.1:4000/rsync_tunnel_sst/");
-        // An sst-tunnel joiner gets each kind through its own module.
-        let args = top_level_args(&plan(), JoinerModules::All);
-        let a = strs(&args);
-        for kind in FileKind::ALL {
-            for pat in kind.patterns() {
-                assert!(!a.contains(&format!("--include={pat}").as_str()), "{a:?}");
-            }
-        }
-        assert!(a.contains(&"--include=/wsrep_sst_binlog.tar"));
-    }
-
-    #[test]
-    fn each_kind_goes_from_its_directory_to_its_module_or_the_data_module() {
-        let mut p = plan();
-        p.dirs.data_home_dir = "/data/ibdata".into();
-        p.dirs.undo_dir = "/data/undo".into();
-        p.dirs.aria_log_dir = "/data/aria".into();
-        let a = kind_args(&p, FileKind::SystemTablespace, JoinerModules::All);
-        assert!(strs(&a).ends_with(&[
-            "--include=/ibdata*",
-            "--include=/ib_lru_dump",
-            "--exclude=*",
-            "/data/ibdata/",
-            "rsync://127.0.0.1:4000/rsync_tunnel_sst-data_dir/"
-        ]));
-        let a = kind_args(&p, FileKind::Undo, JoinerModules::All);
-        assert!(strs(&a).ends_with(&[
-            "/data/undo/",
-            "rsync://127.0.0.1:4000/rsync_tunnel_sst-undo_dir/"
-        ]));
-        let a = kind_args(&p, FileKind::AriaLog, JoinerModules::Reference);
-        assert!(strs(&a).ends_with(&[
-            "--include=/aria_log_control",
-            "--include=/aria_log.*",
-            "--exclude=*",
-            "/data/aria/",
-            "rsync://127.0.0.1:4000/rsync_tunnel_sst/"
-        ]));
-        // On a socat joiner, kinds kept elsewhere are not in the top-level run.
-        let t = top_level_args(&p, JoinerModules::Reference);
-        assert!(!strs(&t).contains(&"--include=/ibdata*"), "{t:?}");
-    }
-
-    #[test]
-    fn log_and_directory_runs() {
-        let a = log_dir_args(&plan());
-        let a = strs(&a);
-        assert!(a.ends_with(&[
-            "--include=/ib_logfile[0-9]*",
-            "--exclude=**",
-            "/var/lib/mysql/",
-            "rsync://127.0.0.1:4000/rsync_tunnel_sst-log_dir/"
-        ]));
-        let d = directory_args(&plan(), OsStr::new("mysql"));
-        let d = strs(&d);
-        assert!(d.contains(&"--recursive") && d.contains(&"--whole-file"));
-        assert!(d.ends_with(&[
-            "--exclude=*/ib_logfile*",
-            "/var/lib/mysql/mysql/",
-            "rsync://127.0.0.1:4000/rsync_tunnel_sst/mysql/"
-        ]));
-    }
-
-    #[test]
-    fn the_wan_method_leaves_out_whole_file_everywhere() {
-        let mut p = plan();
-        p.whole_file = false;
-        for args in [
-            top_level_args(&p, JoinerModules::All),
-            kind_args(&p, FileKind::Undo, JoinerModules::All),
-            log_dir_args(&p),
-            directory_args(&p, OsStr::new("db")),
-        ] {
-            let a = strs(&args);
-            assert!(!a.contains(&"--whole-file"), "{a:?}");
-            assert!(a.contains(&"--inplace") && a.contains(&"--delete"), "{a:?}");
-        }
-        assert!(strs(&log_dir_args(&plan())).contains(&"--whole-file"));
-    }
-
-    #[test]
-    fn ipv6_relay_url_is_bracketed() {
-        let mut p = plan();
-        p.relay = "[::1]:4000".parse().unwrap();
-        assert_eq!(p.url(MODULE, None), "rsync://[::1]:4000/rsync_tunnel_sst/");
-    }
-
-    #[test]
-    fn top_level_dirs_skip_artefacts_and_follow_symlinks() {
-        let d = tempfile::tempdir().unwrap();
-        for n in ["mysql", "lost+found", ".zfs", "b_db"] {
-            std::fs::create_dir(d.path().join(n)).unwrap();
-        }
-        std::fs::write(d.path().join("ibdata1"), b"x").unwrap();
-        std::os::unix::fs::symlink(d.path().join("mysql"), d.path().join("a_link")).unwrap();
-        let got = top_level_dirs(d.path()).unwrap();
-        assert_eq!(got, ["a_link", "b_db", "mysql"]);
-    }
-}
+mod tests;
