@@ -27,8 +27,11 @@ use rustix::process::{kill_process_group, Pid, Signal};
 use tokio::process::{Child, ChildStdin, ChildStdout};
 use tokio::task::JoinHandle;
 
+mod path;
 mod sandbox;
 mod stderr;
+
+pub use path::{find_in_path, is_executable};
 
 use stderr::{drain_stderr, lock, Tail};
 

@@ -21,7 +21,13 @@ fn after_help() -> String {
         "Configuration is read from the [sst] group of the MariaDB option files, as\n\
          my_print_defaults reads them; flags override it. Example:\n\n  \
          [sst]\n  tca   = /etc/mysql/ssl/ca.pem\n  tcert = /etc/mysql/ssl/node.crt\n  \
-         tkey  = /etc/mysql/ssl/node.key\n\n{keys}\n{}\n{}",
+         tkey  = /etc/mysql/ssl/node.key\n\n\
+         SST methods ([mysqld] wsrep_sst_method; mariadbd runs wsrep_sst_<method>,\n\
+         a link to this binary):\n  \
+         rsync_tunnel      whole files (--whole-file): the fastest on a LAN\n  \
+         rsync_tunnel_wan  rsync's delta algorithm: only what differs from the\n                    \
+         joiner's copy, for a joiner that holds most of the data\n                    \
+         behind a slow link\n\n{keys}\n{}\n{}",
         crate::config::keys::FALLBACK_HELP,
         crate::exit::help_table()
     )

@@ -12,7 +12,7 @@ use std::process::Command;
 
 use sst_tunnel::config::mycnf::{DefaultsArgs, OptionFiles, MYSQLD};
 use sst_tunnel::pki::{Ca, LeafSpec};
-use testkit::check::{chmod, run_check};
+use testkit::check::{chmod, method_path, run_check};
 use testkit::project::binary;
 
 const MARKER: &str = "<!-- tested: readme-mycnf-example -->";
@@ -100,7 +100,8 @@ fn the_readme_mycnf_example_passes_check() {
         cnf.display()
     );
     let mut cmd = Command::new("unshare");
-    cmd.args(["--net", "sh", "-c", &script]);
+    cmd.args(["--net", "sh", "-c", &script])
+        .env("PATH", method_path(dir.path()));
     let out = run_check("check readme example", cmd);
     out.assert_code(0);
     out.assert_only_findings();

@@ -9,12 +9,14 @@ use std::time::Duration;
 use crate::config::mycnf::{OptionFiles, MYSQLD};
 use crate::joiner::JoinerError;
 use crate::sst::address::{SstAddress, DEFAULT_PORT};
+use crate::sst::Method;
 
 use super::address::SstTarget;
 use super::report::{Finding, Report};
 
-/// The `wsrep_sst_method` value that runs this program (`wsrep_sst_<method>`).
-const METHOD: &str = "rsync_tunnel";
+/// The methods this program implements, each run by mariadbd as
+/// `wsrep_sst_<method>` from its `PATH`.
+const METHODS: [Method; 2] = [Method::Tunnel, Method::TunnelWan];
 
 /// How long `rsync --version` may take.
 const RSYNC_VERSION_TIMEOUT: Duration = Duration::from_secs(10);
@@ -33,33 +35,42 @@ pub fn option_files(files: &OptionFiles, report: &mut Report) {
     }
 }
 
-/// `wsrep_sst_method`: this program only runs when it names `rsync_tunnel`.
+/// `wsrep_sst_method`: this program only runs when it names `rsync_tunnel`
+/// or `rsync_tunnel_wan`, and only when mariadbd finds
+/// `wsrep_sst_<method>` in its `PATH` (ours: the same lookup).
 pub fn sst_method(files: &OptionFiles, report: &mut Report) {
     let key = "wsrep_sst_method";
-    match files.get(&[MYSQLD], key) {
-        Some(e) => {
-            let value = e.value.as_deref().unwrap_or("").trim();
-            let subject = format!("[{}] {key} ({}:{})", e.group, e.path.display(), e.line);
-            if value == METHOD {
-                report.add(Finding::ok(
-                    subject,
-                    format!("`{value}`: SSTs use sst-tunnel"),
-                ));
-            } else {
-                report.add(Finding::warn(
-                    subject,
-                    format!(
-                        "`{value}`: this node does not use sst-tunnel (set {key}={})",
-                        METHOD
-                    ),
-                ));
-            }
-        }
-        None => report.add(Finding::warn(
+    let names = METHODS.map(Method::name).join(" or ");
+    let Some(e) = files.get(&[MYSQLD], key) else {
+        return report.add(Finding::warn(
             format!("[mysqld] {key}"),
+            format!("not set: mariadbd uses rsync, not sst-tunnel (set {key}={names})"),
+        ));
+    };
+    let value = e.value.as_deref().unwrap_or("").trim();
+    let subject = format!("[{}] {key} ({}:{})", e.group, e.path.display(), e.line);
+    let Some(method) = METHODS.into_iter().find(|m| m.name() == value) else {
+        return report.add(Finding::warn(
+            subject,
+            format!("`{value}`: this node does not use sst-tunnel (set {key}={names})"),
+        ));
+    };
+    let program = format!("wsrep_sst_{value}");
+    let how = match method {
+        Method::Tunnel => "whole files",
+        Method::TunnelWan => "rsync's delta algorithm: only what differs from the joiner's copy",
+    };
+    let path = std::env::var_os("PATH");
+    match crate::child::find_in_path(program.as_ref(), path.as_deref()) {
+        Some(path) => report.add(Finding::ok(
+            subject,
+            format!("`{value}`: SSTs use sst-tunnel ({how}), {}", path.display()),
+        )),
+        None => report.add(Finding::fail(
+            subject,
             format!(
-                "not set: mariadbd uses rsync, not sst-tunnel (set {key}={})",
-                METHOD
+                "`{value}`: mariadbd runs {program} from its PATH and none is there: \
+                 install the package, or link {program} to the sst-tunnel binary"
             ),
         )),
     }

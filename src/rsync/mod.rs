@@ -12,8 +12,7 @@
 //! exit codes follow the original script: rsync 12 becomes 71, 22 becomes
 //! 12, any other failure 255 ([`ExitCode::from_rsync_status`]).
 
-use std::ffi::{OsStr, OsString};
-use std::os::unix::fs::PermissionsExt;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 
@@ -292,28 +291,20 @@ pub fn locate(override_: Option<&OsStr>, path: Option<&OsStr>) -> Result<PathBuf
     };
     if name.as_encoded_bytes().contains(&b'/') {
         let p = PathBuf::from(name);
-        return if is_executable(&p) {
+        return if crate::child::is_executable(&p) {
             Ok(p)
         } else {
             Err(not_found())
         };
     }
-    let path: OsString = path.map(OsStr::to_owned).unwrap_or_default();
-    std::env::split_paths(&path)
-        .filter(|dir| !dir.as_os_str().is_empty())
-        .map(|dir| dir.join(name))
-        .find(|p| is_executable(p))
-        .ok_or_else(not_found)
-}
-
-fn is_executable(p: &Path) -> bool {
-    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    crate::child::find_in_path(name, path).ok_or_else(not_found)
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::ExitStatusExt;
 
     #[test]

@@ -109,10 +109,34 @@ pub fn node(pki: &Pki, stem: &str, spec: &LeafSpec) -> LeafFiles {
     files
 }
 
-/// `sst-tunnel check --defaults-file CNF EXTRA...`.
+/// PATH with `DIR/bin` first, holding `wsrep_sst_rsync_tunnel` and
+/// `wsrep_sst_rsync_tunnel_wan` (links to the binary), as an installed
+/// package leaves them for mariadbd to find.
+pub fn method_path(dir: &Path) -> std::ffi::OsString {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for name in ["wsrep_sst_rsync_tunnel", "wsrep_sst_rsync_tunnel_wan"] {
+        let link = bin.join(name);
+        if !link.exists() {
+            std::os::unix::fs::symlink(crate::project::binary(), &link).unwrap();
+        }
+    }
+    let mut path = std::ffi::OsString::from(&bin);
+    path.push(":");
+    path.push(std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into()));
+    path
+}
+
+/// `sst-tunnel check --defaults-file CNF EXTRA...`, with PATH from
+/// [`method_path`] beside CNF.
 pub fn check_cmd(cnf: &Path, extra: &[&str]) -> Command {
+    let dir = cnf.parent().expect("the cnf is in a directory");
     let mut cmd = Command::new(crate::project::binary());
-    cmd.arg("check").arg("--defaults-file").arg(cnf).args(extra);
+    cmd.arg("check")
+        .arg("--defaults-file")
+        .arg(cnf)
+        .args(extra)
+        .env("PATH", method_path(dir));
     cmd
 }
 

@@ -74,6 +74,41 @@ fn a_good_configuration_exits_0_with_ok_lines() {
     out.no_line("WARN", &["readable by"]);
 }
 
+/// Both methods are recognised; each needs its `wsrep_sst_<method>` on
+/// the PATH mariadbd searches, and check says which program is missing.
+#[test]
+fn each_method_needs_its_program_on_path() {
+    let pki = Pki::new();
+    let files = node(&pki, "node", &node_spec());
+    let mysqld = MYSQLD.replace("rsync_tunnel", "rsync_tunnel_wan");
+    assert_ne!(mysqld, MYSQLD, "MYSQLD names the method");
+    let cnf = cnf(&pki, &files, &pki.ca_file, "verify=1", &mysqld);
+    let out = run("check wan", &cnf, &[]);
+    out.assert_code(0);
+    out.line(
+        "OK",
+        &[
+            "[mysqld] wsrep_sst_method",
+            "`rsync_tunnel_wan`",
+            "delta",
+            "wsrep_sst_rsync_tunnel_wan",
+        ],
+    );
+    // Without the link on PATH, the method cannot run.
+    let mut cmd = check_cmd(&cnf, &[]);
+    cmd.env("PATH", "/usr/bin:/bin");
+    let out = run_check("check wan missing", cmd);
+    out.assert_code(FAIL_EXIT);
+    out.line(
+        "FAIL",
+        &[
+            "[mysqld] wsrep_sst_method",
+            "wsrep_sst_rsync_tunnel_wan from its PATH",
+            "link wsrep_sst_rsync_tunnel_wan to the sst-tunnel binary",
+        ],
+    );
+}
+
 #[test]
 fn the_node_address_wins_over_bind_address_host_only_on_port_4444() {
     // In a network namespace of its own, so port 4444 is certainly free

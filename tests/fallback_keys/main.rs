@@ -300,10 +300,7 @@ fn role_specific_keys_in_sst_give_each_role_its_own_certificate() {
 }
 
 fn check(cnf: &Path) -> (i32, String, String) {
-    let out = Command::new(testkit::project::binary())
-        .arg("check")
-        .arg("--defaults-file")
-        .arg(cnf)
+    let out = testkit::check::check_cmd(cnf, &[])
         .stdin(Stdio::null())
         .output()
         .unwrap();
