@@ -60,8 +60,8 @@ pub fn sst_method(files: &OptionFiles, report: &mut Report) {
         Method::Tunnel => "whole files",
         Method::TunnelWan => "rsync's delta algorithm: only what differs from the joiner's copy",
     };
-    let path = std::env::var_os("PATH");
-    match crate::child::find_in_path(program.as_ref(), path.as_deref()) {
+    let search = mariadbd_path(files);
+    match crate::child::find_in_path(program.as_ref(), Some(&search)) {
         Some(path) => report.add(Finding::ok(
             subject,
             format!("`{value}`: SSTs use sst-tunnel ({how}), {}", path.display()),
@@ -69,11 +69,33 @@ pub fn sst_method(files: &OptionFiles, report: &mut Report) {
         None => report.add(Finding::fail(
             subject,
             format!(
-                "`{value}`: mariadbd runs {program} from its PATH and none is there: \
-                 install the package, or link {program} to the sst-tunnel binary"
+                "`{value}`: mariadbd runs {program} from its PATH and it is in none of {}: \
+                 install the package, or link {program} to the sst-tunnel binary",
+                search.to_string_lossy()
             ),
         )),
     }
+}
+
+/// systemd's default `PATH`, which a mariadbd started as a service has.
+const SERVICE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Where mariadbd looks for `wsrep_sst_<method>`, as near as this process
+/// can tell: `<basedir>/bin` (mariadbd prepends it; `[mysqld] basedir`,
+/// `/usr` by default), then our `PATH`, then a service's default `PATH`.
+fn mariadbd_path(files: &OptionFiles) -> std::ffi::OsString {
+    let basedir = files
+        .get(&[MYSQLD], "basedir")
+        .and_then(|e| e.value.clone())
+        .map_or_else(|| "/usr".to_string(), |v| v.trim().to_string());
+    let mut search = std::ffi::OsString::from(format!("{}/bin", basedir.trim_end_matches('/')));
+    if let Some(path) = std::env::var_os("PATH") {
+        search.push(":");
+        search.push(path);
+    }
+    search.push(":");
+    search.push(SERVICE_PATH);
+    search
 }
 
 /// rsync is found as the SST finds it, and runs.
