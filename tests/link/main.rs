@@ -7,11 +7,11 @@
 //! - `wsrep_sst_rsync_tunnel_wan` is an SST method mariadbd can run.
 //!
 //! Self-contained on purpose: certificates come from `sst_tunnel::pki`, the
-//! binary from `CARGO_BIN_EXE_sst-tunnel`, the helpers from link_support.
+//! binary from `CARGO_BIN_EXE_sst-tunnel`, the helpers from support.rs.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod link_support;
+mod support;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -19,11 +19,11 @@ use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 
-use link_support::{
+use sst_tunnel::relay::pace::Pacer;
+use support::{
     assert_same_tree, closed_connections, field, make_datadir, manual_transfer, received,
     seed_ninety_percent, Closed, Pki, Running, STEP, TRANSFER, TUNNEL,
 };
-use sst_tunnel::relay::pace::Pacer;
 
 const UUID: &str = "6c4c5e0e-8f45-11ef-9a2c-3b1f0e6d7a10";
 

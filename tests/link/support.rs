@@ -1,4 +1,4 @@
-//! Helpers of tests/link.rs: a child-process guard, certificates from
+//! Helpers of the link tests (main.rs): a child-process guard, certificates from
 //! `sst_tunnel::pki` and option files naming them, InnoDB-like data
 //! directories and a joiner's copy holding 90 % of one, tree comparison,
 //! the per-connection log lines, and one manual transfer end to end.
