@@ -15,6 +15,8 @@
 //! - [`pki`]: throwaway CAs and node certificates, built on `sst_tunnel::pki`.
 //! - [`tls`]: TLS peers for the handshake tests (our server and client, raw OpenSSL ones).
 //! - [`figures`]: the measured figures of docs/reliability.md.
+//! - [`tunnel_log`]: sst-tunnel's log lines parsed: a `key=N` field, each
+//!   connection's bytes in and when it opened and closed.
 //!
 //! Harnesses, each for one family of tests:
 //!
@@ -42,3 +44,4 @@ pub mod project;
 pub mod rsync;
 pub mod socat;
 pub mod tls;
+pub mod tunnel_log;
