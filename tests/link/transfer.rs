@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use sst_tunnel::pki::LeafFiles;
 use testkit::child::Proc;
+use testkit::manual::ready_address;
 use testkit::pki::Issuer;
 use testkit::project::binary;
 
@@ -60,12 +61,7 @@ fn manual_joiner(dir: &Path, certs: &Certs, datadir: &Path, tag: &str) -> (Proc,
         .args(["--address", "127.0.0.1:0", "--datadir"])
         .arg(datadir);
     let mut joiner = Proc::spawn(&format!("{tag} joiner"), cmd);
-    let ready = joiner.stdout_line(STEP);
-    let addr = ready
-        .strip_prefix("ready ")
-        .and_then(|a| a.strip_suffix("/rsync_tunnel_sst"))
-        .unwrap_or_else(|| panic!("joiner printed {ready:?}, not its ready line"))
-        .to_string();
+    let addr = ready_address(&mut joiner, STEP);
     (joiner, addr)
 }
 
