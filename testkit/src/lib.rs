@@ -12,9 +12,12 @@
 //! - [`bytes`]: deterministic pseudo-random test data.
 //! - [`procs`]: `/proc` inspection, signals, our uid, nothing-left-behind checks.
 //! - [`child`]: a child process run by a test, killed with its group when dropped.
+//! - [`manual`]: the manual `sst-tunnel joiner`/`donor` commands' output (the `ready` address).
 //! - [`pki`]: throwaway CAs and node certificates, built on `sst_tunnel::pki`.
 //! - [`tls`]: TLS peers for the handshake tests (our server and client, raw OpenSSL ones).
 //! - [`figures`]: the measured figures of docs/reliability.md.
+//! - [`tunnel_log`]: sst-tunnel's log lines parsed: a `key=N` field, each
+//!   connection's bytes in and when it opened and closed.
 //!
 //! Harnesses, each for one family of tests:
 //!
@@ -33,6 +36,7 @@ pub mod cluster;
 pub mod fake_mariadbd;
 pub mod figures;
 pub mod fuzz;
+pub mod manual;
 pub mod net;
 pub mod netns;
 pub mod pki;
@@ -42,3 +46,4 @@ pub mod project;
 pub mod rsync;
 pub mod socat;
 pub mod tls;
+pub mod tunnel_log;

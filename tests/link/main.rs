@@ -6,26 +6,39 @@
 //! - `sst-bwlimit` caps the whole transfer, however many rsync streams run;
 //! - `wsrep_sst_rsync_tunnel_wan` is an SST method mariadbd can run.
 //!
-//! Self-contained on purpose: certificates come from `sst_tunnel::pki`, the
-//! binary from `CARGO_BIN_EXE_sst-tunnel`, the helpers from link_support.
+//! The processes, certificates, tree comparison and log parsing come from
+//! testkit; what only these tests need is here: the data they move
+//! (data.rs) and one manual transfer with its option files (transfer.rs).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod link_support;
+/// InnoDB-like data directories, and a joiner's copy holding 90 % of one.
+mod data;
+/// Certificates, option files, and one manual joiner-donor transfer.
+mod transfer;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
-use link_support::{
-    assert_same_tree, closed_connections, field, make_datadir, manual_transfer, received,
-    seed_ninety_percent, Closed, Pki, Running, STEP, TRANSFER, TUNNEL,
-};
 use sst_tunnel::relay::pace::Pacer;
+use testkit::child::Proc;
+use testkit::fake_mariadbd::datadir::{assert_trees_equal, snapshot, UUID};
+use testkit::fake_mariadbd::server::write_atomically;
+use testkit::net::free_port;
+use testkit::project::binary;
+use testkit::tunnel_log::{closed_connections, number, total_bytes_in, Closed};
 
-const UUID: &str = "6c4c5e0e-8f45-11ef-9a2c-3b1f0e6d7a10";
+use data::{make_datadir, seed_ninety_percent};
+use transfer::{manual_transfer, Certs};
+
+/// Bound of one step: a `ready` line, a protocol line, the joiner's exit
+/// once the donor is done.
+const STEP: Duration = Duration::from_secs(30);
+/// Bound of a whole transfer (the capped one alone takes about 9 s).
+const TRANSFER: Duration = Duration::from_secs(180);
 
 /// Issue 11, item 4: with a joiner that holds 90 % of the donor's bytes,
 /// `--delta` sends less than half of what whole files send, whole files send
@@ -34,7 +47,7 @@ const UUID: &str = "6c4c5e0e-8f45-11ef-9a2c-3b1f0e6d7a10";
 fn issue_11_delta_moves_fewer_bytes_when_the_joiner_holds_most_data() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let pki = Pki::new(dir);
+    let certs = Certs::new(dir);
     let (donor, seed, joiner) = (dir.join("donor"), dir.join("seed"), dir.join("joiner"));
     let size = make_datadir(&donor, 2, 4 << 20) as u64;
     let changed = seed_ninety_percent(&donor, &seed) as u64;
@@ -47,9 +60,9 @@ fn issue_11_delta_moves_fewer_bytes_when_the_joiner_holds_most_data() {
     for (mode, args) in [("whole", &[][..]), ("delta", &["--delta"][..])] {
         let _ = fs::remove_dir_all(&joiner);
         fs::rename(&seed, &joiner).unwrap();
-        let (log, _) = manual_transfer(dir, &pki, &donor, &joiner, mode, "", args);
-        assert_same_tree(mode, &joiner, &donor);
-        sent.insert(mode, received(&log));
+        let (log, _) = manual_transfer(dir, &certs, &donor, &joiner, mode, "", args);
+        assert_trees_equal(mode, &snapshot(&joiner), &snapshot(&donor));
+        sent.insert(mode, total_bytes_in(&log));
         seed_ninety_percent(&donor, &seed);
     }
     let (whole, delta) = (sent["whole"], sent["delta"]);
@@ -73,7 +86,7 @@ fn issue_11_sst_bwlimit_caps_the_whole_transfer_across_four_streams() {
     const CAP_KIB: u64 = 2048;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let pki = Pki::new(dir);
+    let certs = Certs::new(dir);
     let (donor, joiner) = (dir.join("donor"), dir.join("joiner"));
     // 8 s of data at the cap, in four schema directories of the same size.
     let size = make_datadir(&donor, 4, 4 << 20) as u64;
@@ -81,17 +94,17 @@ fn issue_11_sst_bwlimit_caps_the_whole_transfer_across_four_streams() {
     let extra = format!("sst-bwlimit={CAP_KIB}\n");
     let (log, took) = manual_transfer(
         dir,
-        &pki,
+        &certs,
         &donor,
         &joiner,
         "capped",
         &extra,
         &["--parallel", "4"],
     );
-    assert_same_tree("capped transfer", &joiner, &donor);
+    assert_trees_equal("capped transfer", &snapshot(&joiner), &snapshot(&donor));
 
     let cap = CAP_KIB * 1024;
-    let got = received(&log);
+    let got = total_bytes_in(&log);
     assert!(got >= size, "the joiner received {got} of {size} bytes");
     let allowed = Pacer::new(cap).burst() as f64 + cap as f64 * took.as_secs_f64();
     assert!(
@@ -120,21 +133,17 @@ fn issue_11_sst_bwlimit_caps_the_whole_transfer_across_four_streams() {
 fn issue_11_wsrep_sst_rsync_tunnel_wan_is_the_delta_sst_method() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = fs::canonicalize(tmp.path()).unwrap();
-    let pki = Pki::new(&dir);
+    let certs = Certs::new(&dir);
     let method = dir.join("wsrep_sst_rsync_tunnel_wan");
-    std::os::unix::fs::symlink(fs::canonicalize(TUNNEL).unwrap(), &method).unwrap();
+    std::os::unix::fs::symlink(binary(), &method).unwrap();
     let (donor_dir, joiner_dir) = (dir.join("donor"), dir.join("joiner"));
     let size = make_datadir(&donor_dir, 2, 2 << 20) as u64;
     let changed = seed_ninety_percent(&donor_dir, &joiner_dir) as u64;
     let (donor_cnf, joiner_cnf) = (
-        pki.cnf(&dir.join("donor.cnf"), "donor", ""),
-        pki.cnf(&dir.join("joiner.cnf"), "joiner", ""),
+        certs.cnf(&dir.join("donor.cnf"), &certs.donor, ""),
+        certs.cnf(&dir.join("joiner.cnf"), &certs.joiner, ""),
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let datadir_arg = |d: &Path| format!("{}/", d.display());
     let mut cmd = Command::new(&method);
     cmd.current_dir(&joiner_dir)
@@ -155,8 +164,8 @@ fn issue_11_wsrep_sst_rsync_tunnel_wan_is_the_delta_sst_method() {
         ])
         .arg("--mysqld-args")
         .arg(format!("--defaults-file={}", joiner_cnf.display()));
-    let mut joiner = Running::spawn("wan joiner", cmd, dir.join("joiner.err"));
-    let ready = joiner.line();
+    let mut joiner = Proc::spawn("wan joiner", cmd);
+    let ready = joiner.stdout_line(STEP);
     let addr = ready
         .strip_prefix("ready ")
         .unwrap_or_else(|| panic!("joiner printed {ready:?}, not its ready line"));
@@ -171,21 +180,29 @@ fn issue_11_wsrep_sst_rsync_tunnel_wan_is_the_delta_sst_method() {
         .args(["--gtid", &format!("{UUID}:6"), "--gtid-domain-id", "3"])
         .arg("--mysqld-args")
         .arg(format!("--defaults-file={}", donor_cnf.display()));
-    let mut donor = Running::spawn("wan donor", cmd, dir.join("donor.err"));
-    assert_eq!(donor.line(), "flush tables", "{}", donor.log());
+    let mut donor = Proc::spawn("wan donor", cmd);
+    assert_eq!(
+        donor.stdout_line(STEP),
+        "flush tables",
+        "{}",
+        donor.stderr()
+    );
     // What mariadbd does once the tables are locked: tables_flushed, by rename.
     let state = format!("{UUID}:7 3");
-    let tmp_file = donor_dir.join("tables_flushed.tmp");
-    writeln!(fs::File::create(&tmp_file).unwrap(), "{state}").unwrap();
-    fs::rename(&tmp_file, donor_dir.join("tables_flushed")).unwrap();
-    assert_eq!(donor.line(), "continue", "{}", donor.log());
-    assert_eq!(donor.line(), format!("done {state}"), "{}", donor.log());
-    donor.succeeds(TRANSFER);
-    assert_eq!(joiner.line(), state, "{}", joiner.log());
-    joiner.succeeds(STEP);
+    write_atomically(&donor_dir, "tables_flushed", &format!("{state}\n"));
+    assert_eq!(donor.stdout_line(STEP), "continue", "{}", donor.stderr());
+    let done = format!("done {state}");
+    assert_eq!(donor.stdout_line(STEP), done, "{}", donor.stderr());
+    donor.assert_exit_code(0, TRANSFER);
+    assert_eq!(joiner.stdout_line(STEP), state, "{}", joiner.stderr());
+    joiner.assert_exit_code(0, STEP);
 
-    assert_same_tree("rsync_tunnel_wan", &joiner_dir, &donor_dir);
-    let log = donor.log();
+    assert_trees_equal(
+        "rsync_tunnel_wan",
+        &snapshot(&joiner_dir),
+        &snapshot(&donor_dir),
+    );
+    let log = donor.stderr();
     assert!(
         log.lines().any(|l| l.starts_with("WSREP_SST: [INFO]")
             && l.contains("rsync_tunnel_wan: rsync sends only what differs")),
@@ -194,7 +211,7 @@ fn issue_11_wsrep_sst_rsync_tunnel_wan_is_the_delta_sst_method() {
     let sent = log
         .lines()
         .find(|l| l.contains("donor: state snapshot sent"))
-        .map(|l| field(l, "bytes="))
+        .map(|l| number(l, "bytes="))
         .unwrap_or_else(|| panic!("no closing line in the donor's log:\n{log}"));
     assert!(
         sent < size / 2 && sent >= changed,
