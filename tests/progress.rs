@@ -8,6 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use testkit::child::{run, Proc};
+use testkit::manual::ready_address;
 use testkit::project::binary;
 use testkit::socat::gen_certs::GenCerts;
 use testkit::socat::tree::{assert_same_tree, make_datadir, Symlinks};
@@ -36,12 +37,7 @@ fn a_terminal_gets_a_live_line_and_a_pipe_does_not() {
         .arg(&dst)
         .args(pki.tunnel_args("joiner"));
     let mut joiner = Proc::spawn("joiner", cmd);
-    let ready = joiner.stdout_line(SHORT);
-    let address = ready
-        .strip_prefix("ready ")
-        .and_then(|r| r.strip_suffix("/rsync_tunnel_sst"))
-        .unwrap_or_else(|| panic!("unexpected ready line {ready:?}"))
-        .to_string();
+    let address = ready_address(&mut joiner, SHORT);
 
     let mut donor: Vec<OsString> = vec![
         binary().into(),
