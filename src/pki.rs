@@ -14,13 +14,17 @@
 //! let files = node.write(dir, "node")?; // files.cert, files.key, files.combined
 //! # Ok(()) }
 //! ```
+//!
+//! [`LeafSpec`] and its choices (key type, validity, EKU) are in `spec`; the
+//! PEM files ([`Ca::write`], [`Leaf::write`], bundles, `capath` directories)
+//! in `files`; the X509 builder steps in `build`. This module issues.
 
 mod build;
+mod files;
+mod spec;
 
-use std::fs;
 use std::io;
-use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use openssl::error::ErrorStack;
 use openssl::hash::MessageDigest;
@@ -31,6 +35,8 @@ use openssl::x509::{X509Ref, X509};
 use build::{
     add_ca_extensions, add_leaf_extensions, base_builder, generate_key, is_self_signed, name_of,
 };
+pub use files::{write_bundle, write_capath, LeafFiles};
+pub use spec::{Eku, KeyType, LeafSpec, Validity};
 
 /// Errors of the certificate factory.
 #[derive(Debug, thiserror::Error)]
@@ -55,115 +61,6 @@ pub enum PkiError {
     },
 }
 
-/// The key algorithm of a generated certificate.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum KeyType {
-    /// ECDSA on P-256 (fast to generate; the default).
-    #[default]
-    EcP256,
-    /// RSA, 2048 bits.
-    Rsa2048,
-}
-
-/// The validity window of a generated certificate.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Validity {
-    /// Valid from one hour ago for this many days.
-    Days(u32),
-    /// Expired yesterday (valid for the 30 days before that).
-    Expired,
-    /// Becomes valid tomorrow.
-    NotYetValid,
-}
-
-/// Extended key usage of a node certificate.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Eku {
-    /// No EKU extension: usable for every purpose (what socat setups use).
-    #[default]
-    Absent,
-    /// `serverAuth, clientAuth`: usable in both SST roles.
-    ServerAndClient,
-    /// `serverAuth` only: a joiner rejects it as a client certificate.
-    ServerOnly,
-    /// `clientAuth` only: a donor rejects it as a server certificate.
-    ClientOnly,
-}
-
-/// What a node certificate should contain.
-#[derive(Clone, Debug)]
-pub struct LeafSpec {
-    /// Subject CNs in order (socat checks only the first); empty = no CN.
-    pub cns: Vec<String>,
-    /// SAN DNS entries.
-    pub dns: Vec<String>,
-    /// SAN IP entries.
-    pub ips: Vec<IpAddr>,
-    /// Validity window.
-    pub validity: Validity,
-    /// Key algorithm.
-    pub key: KeyType,
-    /// Extended key usage.
-    pub eku: Eku,
-}
-
-impl LeafSpec {
-    /// A certificate with subject `CN=cn`, no SAN, valid for a year, EC P-256, no EKU.
-    pub fn new(cn: &str) -> Self {
-        LeafSpec {
-            cns: vec![cn.to_string()],
-            dns: Vec::new(),
-            ips: Vec::new(),
-            validity: Validity::Days(365),
-            key: KeyType::EcP256,
-            eku: Eku::Absent,
-        }
-    }
-
-    /// Adds a SAN DNS entry.
-    pub fn dns(mut self, name: &str) -> Self {
-        self.dns.push(name.to_string());
-        self
-    }
-
-    /// Adds a SAN IP entry; an unparsable address is ignored (test input).
-    pub fn ip(mut self, ip: &str) -> Self {
-        if let Ok(ip) = ip.parse() {
-            self.ips.push(ip);
-        }
-        self
-    }
-
-    /// Adds a second (third, …) CN to the subject.
-    pub fn extra_cn(mut self, cn: &str) -> Self {
-        self.cns.push(cn.to_string());
-        self
-    }
-
-    /// Sets the validity window.
-    pub fn validity(mut self, validity: Validity) -> Self {
-        self.validity = validity;
-        self
-    }
-
-    /// Makes the certificate expired.
-    pub fn expired(self) -> Self {
-        self.validity(Validity::Expired)
-    }
-
-    /// Sets the key algorithm.
-    pub fn key(mut self, key: KeyType) -> Self {
-        self.key = key;
-        self
-    }
-
-    /// Sets the extended key usage.
-    pub fn eku(mut self, eku: Eku) -> Self {
-        self.eku = eku;
-        self
-    }
-}
-
 /// A certificate authority (root or intermediate) that can issue certificates.
 pub struct Ca {
     /// The CA certificate.
@@ -183,19 +80,6 @@ pub struct Leaf {
     pub key: PKey<Private>,
     /// Intermediates to send after the leaf, nearest first (root excluded).
     pub chain: Vec<X509>,
-}
-
-/// The PEM files [`Leaf::write`] produced.
-#[derive(Clone, Debug)]
-pub struct LeafFiles {
-    /// `STEM.crt`: leaf then intermediates, the file `[sst] tcert` names.
-    pub cert: PathBuf,
-    /// `STEM.leaf.crt`: the leaf alone.
-    pub leaf: PathBuf,
-    /// `STEM.key`: the private key (PKCS#8 PEM, mode 0600), for `[sst] tkey`.
-    pub key: PathBuf,
-    /// `STEM.pem`: leaf, intermediates and key in one file (tcert without tkey; mode 0600).
-    pub combined: PathBuf,
 }
 
 impl Ca {
@@ -279,13 +163,6 @@ impl Ca {
             .to_pem()
             .map_err(|source| build_error(&self.name, source))
     }
-
-    /// Writes `DIR/STEM.crt` holding this CA's certificate (a `tca` file) and returns its path.
-    pub fn write(&self, dir: &Path, stem: &str) -> Result<PathBuf, PkiError> {
-        let path = dir.join(format!("{stem}.crt"));
-        write_file(&path, &self.cert_pem()?)?;
-        Ok(path)
-    }
 }
 
 impl Leaf {
@@ -324,81 +201,10 @@ impl Leaf {
             .map_err(|source| build_error("private key", source))
     }
 
-    /// Writes `STEM.crt`, `STEM.leaf.crt`, `STEM.key` and `STEM.pem` into `dir`.
-    pub fn write(&self, dir: &Path, stem: &str) -> Result<LeafFiles, PkiError> {
-        let files = LeafFiles {
-            cert: dir.join(format!("{stem}.crt")),
-            leaf: dir.join(format!("{stem}.leaf.crt")),
-            key: dir.join(format!("{stem}.key")),
-            combined: dir.join(format!("{stem}.pem")),
-        };
-        let chain = self.chain_pem()?;
-        let key = self.key_pem()?;
-        write_file(&files.cert, &chain)?;
-        write_file(&files.leaf, &self.pem(&self.cert)?)?;
-        write_private(&files.key, &key)?;
-        let mut combined = chain;
-        combined.extend(key);
-        write_private(&files.combined, &combined)?;
-        Ok(files)
-    }
-
     fn pem(&self, cert: &X509Ref) -> Result<Vec<u8>, PkiError> {
         cert.to_pem()
             .map_err(|source| build_error("certificate", source))
     }
-}
-
-/// Writes several certificates into one PEM bundle (a `tca` holding more than one anchor).
-pub fn write_bundle(path: &Path, certs: &[&X509Ref]) -> Result<(), PkiError> {
-    let mut out = Vec::new();
-    for c in certs {
-        out.extend(c.to_pem().map_err(|source| build_error("bundle", source))?);
-    }
-    write_file(path, &out)
-}
-
-/// Writes certificates into `dir` as OpenSSL hash links (`<subject hash>.N`),
-/// the layout a `tcapath` / `capath` directory needs (`openssl rehash`).
-pub fn write_capath(dir: &Path, certs: &[&X509Ref]) -> Result<(), PkiError> {
-    fs::create_dir_all(dir).map_err(|source| PkiError::Write {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    for c in certs {
-        let hash = c.subject_name_hash();
-        let mut n = 0;
-        let path = loop {
-            let p = dir.join(format!("{hash:08x}.{n}"));
-            if !p.exists() {
-                break p;
-            }
-            n += 1;
-        };
-        write_file(
-            &path,
-            &c.to_pem().map_err(|source| build_error("capath", source))?,
-        )?;
-    }
-    Ok(())
-}
-
-fn write_file(path: &Path, data: &[u8]) -> Result<(), PkiError> {
-    fs::write(path, data).map_err(|source| PkiError::Write {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-/// Writes a file holding a private key, readable by its owner only (mode
-/// 0600, as a key must be: `sst-tunnel check` and the SST warn otherwise).
-fn write_private(path: &Path, data: &[u8]) -> Result<(), PkiError> {
-    use std::os::unix::fs::PermissionsExt;
-    write_file(path, data)?;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(|source| PkiError::Write {
-        path: path.to_path_buf(),
-        source,
-    })
 }
 
 fn build_error(what: &str, source: ErrorStack) -> PkiError {
@@ -419,6 +225,8 @@ fn spec_name(spec: &LeafSpec) -> String {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use std::fs;
+
     use super::*;
 
     #[test]

@@ -1,20 +1,36 @@
 //! The data-directory files of the contract (sst-protocol.md §5.1, §3.2):
-//! `sst_in_progress` (joiner), `tables_flushed`/`sst_error` (written by the
-//! donor's server after `flush tables`), the reference's pid files that mark
-//! a transfer still running, and the registry that removes our temporary
-//! files on every exit path ([`TempFiles`]).
+//! their names, the one error type of every step on them ([`FilesError`]),
+//! and their removal. Each file's handling is a module of its own:
+//! - `running`: `sst_in_progress` (joiner) and the reference's pid files,
+//!   which mark a transfer still running, and the check that a previous
+//!   transfer has ended;
+//! - `flush`: `tables_flushed`/`sst_error`, written by the donor's server
+//!   after `flush tables`;
+//! - `marker`: the completion marker, read as untrusted input;
+//! - `temp`: the registry that removes our temporary files on every exit
+//!   path ([`TempFiles`]).
+//!
+//! Everything is re-exported here, so callers name `sst::files::…` only.
 
 use std::fs;
-use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
-
 use crate::exit::ExitCode;
-use crate::sst::protocol::{State, StateError};
+use crate::sst::protocol::StateError;
+
+mod flush;
+mod marker;
+mod running;
+mod temp;
+
+pub use flush::{remove_stale_flush_files, wait_tables_flushed};
+pub use marker::{read_marker_line, MARKER_MAX};
+pub use running::{
+    check_stale_processes, process_alive, wait_stale_processes, write_pid_file, InProgress,
+};
+pub use temp::TempFiles;
 
 /// Mode of the flag, pid and staging files the method creates (owner only).
 pub const PRIVATE_FILE_MODE: u32 = 0o600;
@@ -168,265 +184,3 @@ fn remove_entry(path: &Path) -> Result<(), FilesError> {
         }),
     }
 }
-
-/// Joiner: `<datadir>/sst_in_progress` exists for as long as this guard lives.
-#[derive(Debug)]
-pub struct InProgress {
-    path: PathBuf,
-}
-
-impl InProgress {
-    /// Creates the file afresh (one left by an earlier run is replaced,
-    /// never written through should it be a symbolic link).
-    pub fn create(datadir: &Path) -> Result<InProgress, FilesError> {
-        let path = datadir.join(SST_IN_PROGRESS);
-        let err = |source| FilesError::Create {
-            path: path.clone(),
-            source,
-        };
-        remove_if_present(&path)?;
-        // Owner only, like every file the method creates: the datadir may
-        // be world-traversable (Debian's /var/lib/mysql is 0755).
-        let file = fs::OpenOptions::new()
-            .create_new(true)
-            .write(true)
-            .mode(PRIVATE_FILE_MODE)
-            .open(&path)
-            .map_err(err)?;
-        file.set_permissions(fs::Permissions::from_mode(PRIVATE_FILE_MODE))
-            .map_err(err)?;
-        Ok(InProgress { path })
-    }
-
-    /// The file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for InProgress {
-    fn drop(&mut self) {
-        if let Err(e) = remove_if_present(&self.path) {
-            tracing::warn!(error = %e, "cannot remove sst_in_progress");
-        }
-    }
-}
-
-/// Donor: removes `tables_flushed` and `sst_error` left by an earlier run,
-/// before printing `flush tables`.
-pub fn remove_stale_flush_files(datadir: &Path) -> Result<(), FilesError> {
-    remove_if_present(&datadir.join(TABLES_FLUSHED))?;
-    remove_if_present(&datadir.join(SST_ERROR))
-}
-
-/// What one look at the datadir found.
-enum Flush {
-    Pending,
-    Done(State),
-}
-
-fn look_for_flush(datadir: &Path) -> Result<Flush, FilesError> {
-    let error = datadir.join(SST_ERROR);
-    if error.exists() {
-        remove_if_present(&error)?;
-        return Err(FilesError::FlushFailed { path: error });
-    }
-    let flushed = datadir.join(TABLES_FLUSHED);
-    // Unreadable or not yet holding ':' means "not yet" (the server renames it in place).
-    let Ok(content) = fs::read_to_string(&flushed) else {
-        return Ok(Flush::Pending);
-    };
-    if !content.contains(':') {
-        return Ok(Flush::Pending);
-    }
-    let state = State::from_first_line(&content).map_err(|source| FilesError::FlushedState {
-        path: flushed,
-        source,
-    })?;
-    Ok(Flush::Done(state))
-}
-
-/// Donor: waits (polling every 200 ms) until the server has written
-/// `tables_flushed` with a state (returned) or created `sst_error` (removed;
-/// [`FilesError::FlushFailed`], exit 255). Ends early on `cancel` or at
-/// `deadline`.
-///
-/// `tables_flushed` is left in place: the server may write it a second time
-/// while the lock is held, so the caller registers it in [`TempFiles`] and
-/// it goes at exit.
-pub async fn wait_tables_flushed(
-    datadir: &Path,
-    cancel: &CancellationToken,
-    deadline: Option<Instant>,
-) -> Result<State, FilesError> {
-    let started = Instant::now();
-    let what = datadir.join(TABLES_FLUSHED);
-    let mut tick = tokio::time::interval(POLL_INTERVAL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => return Err(FilesError::Cancelled { path: what }),
-            _ = tick.tick() => {}
-        }
-        if let Flush::Done(state) = look_for_flush(datadir)? {
-            return Ok(state);
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(FilesError::TimedOut {
-                path: what,
-                waited: started.elapsed(),
-            });
-        }
-    }
-}
-
-/// True when `pid` names a running (not zombie) process, from `/proc`.
-pub fn process_alive(pid: u32) -> bool {
-    if pid == 0 {
-        return false;
-    }
-    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    // The state letter follows the last ')' (the command name may contain parentheses).
-    match stat
-        .rfind(')')
-        .and_then(|i| stat[i + 1..].split_whitespace().next())
-    {
-        Some("Z") | Some("X") | Some("x") => false,
-        Some(_) => true,
-        None => false,
-    }
-}
-
-/// Reads the first token of a pid file.
-fn read_pid(path: &Path) -> Result<Option<u32>, FilesError> {
-    match fs::read_to_string(path) {
-        Ok(text) => Ok(text.split_whitespace().next().and_then(|t| t.parse().ok())),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(FilesError::Read {
-            path: path.to_path_buf(),
-            source,
-        }),
-    }
-}
-
-/// Fails with [`FilesError::AlreadyRunning`] (exit 114) if
-/// `rsync_tunnel_sst.pid` or `rsync_tunnel_sst-socat.pid` names a live
-/// process other than us; stale or unparsable pid files are removed.
-pub fn check_stale_processes(datadir: &Path) -> Result<(), FilesError> {
-    for name in [RSYNC_PID, SOCAT_PID] {
-        let path = datadir.join(name);
-        if !path.exists() {
-            continue;
-        }
-        match read_pid(&path)? {
-            Some(pid) if pid != std::process::id() && process_alive(pid) => {
-                return Err(FilesError::AlreadyRunning { path, pid });
-            }
-            _ => {
-                tracing::info!(path = %path.display(), "removing stale pid file");
-                remove_if_present(&path)?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// [`check_stale_processes`] repeated every 200 ms until the previous
-/// processes are gone, `cancel` fires or `deadline` passes (then exit 114,
-/// like the stock scripts after 30 s).
-pub async fn wait_stale_processes(
-    datadir: &Path,
-    cancel: &CancellationToken,
-    deadline: Instant,
-) -> Result<(), FilesError> {
-    let mut tick = tokio::time::interval(POLL_INTERVAL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut said = false;
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => return Err(FilesError::Cancelled { path: datadir.join(RSYNC_PID) }),
-            _ = tick.tick() => {}
-        }
-        match check_stale_processes(datadir) {
-            Err(e @ FilesError::AlreadyRunning { .. }) if Instant::now() >= deadline => {
-                return Err(e)
-            }
-            Err(e @ FilesError::AlreadyRunning { .. }) => {
-                if !said {
-                    said = true;
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    tracing::info!("{e}; waiting up to {}s for it to end", left.as_secs());
-                }
-            }
-            other => return other,
-        }
-    }
-}
-
-/// Writes our own pid into `path` (so a later joiner, ours or a reference
-/// peer, sees us running): a fresh file, whatever was there removed first,
-/// so that a planted symbolic link is never written through.
-pub fn write_pid_file(path: &Path) -> Result<(), FilesError> {
-    let err = |source| FilesError::Create {
-        path: path.to_path_buf(),
-        source,
-    };
-    remove_if_present(path)?;
-    let mut file = fs::OpenOptions::new()
-        .create_new(true)
-        .write(true)
-        .mode(PRIVATE_FILE_MODE)
-        .open(path)
-        .map_err(err)?;
-    file.set_permissions(fs::Permissions::from_mode(PRIVATE_FILE_MODE))
-        .map_err(err)?;
-    file.write_all(format!("{}\n", std::process::id()).as_bytes())
-        .map_err(err)
-}
-
-/// The most of the completion marker that is read: its first line is a
-/// state of a few dozen bytes.
-pub const MARKER_MAX: u64 = 4096;
-
-/// Reads the first line of the completion marker at `path` (`None` while
-/// it has not arrived). The donor writes the marker, so it is read as
-/// untrusted input: never through a symbolic link, only a regular file,
-/// at most [`MARKER_MAX`] bytes.
-pub fn read_marker_line(path: &Path) -> io::Result<Option<String>> {
-    use std::io::Read as _;
-    let invalid = |what| io::Error::new(io::ErrorKind::InvalidData, what);
-    let file = match fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-            return Err(invalid("it is a symbolic link"))
-        }
-        Err(e) => return Err(e),
-    };
-    if !file.metadata()?.is_file() {
-        return Err(invalid("not a regular file"));
-    }
-    let mut text = Vec::new();
-    file.take(MARKER_MAX).read_to_end(&mut text)?;
-    let text = String::from_utf8_lossy(&text);
-    Ok(Some(
-        text.lines()
-            .next()
-            .unwrap_or("")
-            .trim_end_matches('\r')
-            .to_string(),
-    ))
-}
-
-mod temp;
-pub use temp::TempFiles;
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests;

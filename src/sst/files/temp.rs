@@ -62,3 +62,80 @@ impl Drop for TempFiles {
         self.cleanup();
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    #[test]
+    fn temp_files_are_removed_on_drop_and_forget_keeps_one() {
+        let d = tempfile::tempdir().unwrap();
+        let a = d.path().join("a.conf");
+        let b = d.path().join("b.pid");
+        let keep = d.path().join("keep");
+        for p in [&a, &b, &keep] {
+            fs::write(p, "x").unwrap();
+        }
+        {
+            let t = TempFiles::new();
+            t.register(&a);
+            t.register(&a);
+            t.register(&b);
+            t.register(&keep);
+            t.register(d.path().join("never-created"));
+            t.forget(&keep);
+            assert_eq!(t.registered().len(), 3);
+        }
+        assert!(!a.exists());
+        assert!(!b.exists());
+        assert!(keep.exists());
+    }
+
+    #[test]
+    fn temp_files_cleanup_runs_once() {
+        let d = tempfile::tempdir().unwrap();
+        let a = d.path().join("a");
+        fs::write(&a, "x").unwrap();
+        let t = TempFiles::new();
+        t.register(&a);
+        t.cleanup();
+        assert!(!a.exists());
+        fs::write(&a, "new owner").unwrap();
+        drop(t);
+        assert!(
+            a.exists(),
+            "a second cleanup must not remove a re-created file"
+        );
+    }
+
+    #[test]
+    fn temp_files_remove_a_registered_directory_only_once_empty() {
+        let d = tempfile::tempdir().unwrap();
+        let private = d.path().join("private");
+        let busy = d.path().join("busy");
+        for dir in [&private, &busy] {
+            fs::create_dir(dir).unwrap();
+            fs::write(dir.join("conf"), "x").unwrap();
+        }
+        let link = d.path().join("link");
+        std::os::unix::fs::symlink(&busy, &link).unwrap();
+        let t = TempFiles::new();
+        // The directory first, then the file it holds: removed newest first.
+        t.register(&private);
+        t.register(private.join("conf"));
+        t.register(&busy);
+        t.register(&link);
+        t.cleanup();
+        assert!(!private.exists(), "emptied directory left behind");
+        assert!(
+            busy.join("conf").exists(),
+            "a directory's content is never removed"
+        );
+        assert!(
+            fs::symlink_metadata(&link).is_err(),
+            "the link itself goes, not what it points to"
+        );
+    }
+}

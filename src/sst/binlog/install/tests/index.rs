@@ -1,6 +1,8 @@
 //! The index: forged during the transfer or left without a tar, a
 //! planted `.tmp` link, an index that is a link or too large.
 
+use std::ffi::OsStr;
+
 use super::*;
 
 #[test]

@@ -5,7 +5,9 @@
 //! outside victims) byte for byte before and after.
 
 use std::collections::BTreeMap;
+use std::fs::File;
 use std::os::unix::fs::symlink;
+use std::path::PathBuf;
 use std::process::Command;
 
 use super::*;
