@@ -10,7 +10,7 @@
 //! - [`environment`]: option files, `wsrep_sst_method`, rsync, the SST port.
 //! - [`peer`]: `--peer` / `--listen`, a real mutual-TLS handshake.
 //!
-//! The TLS checks are the pieces of [`crate::tls::preflight`] that every SST
+//! The TLS checks are the pieces of [`mod@crate::tls::preflight`] that every SST
 //! runs at start in both roles, so an SST logs the same warnings (key
 //! permissions, expiry within 30 days, EKU, trust) without failing on them.
 //!

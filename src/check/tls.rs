@@ -4,7 +4,7 @@
 //! WARN for each item weakening the identity check: `verify=0`, an empty
 //! `commonname=`), and that both roles' TLS contexts build (a `cipher=`
 //! leaving no authenticated suite is a FAIL there). Each check reuses the piece of
-//! [`crate::tls::preflight`] an SST runs at start, so both judge alike.
+//! [`fn@crate::tls::preflight`] an SST runs at start, so both judge alike.
 //! The first line lists every file with the key it came from (`[sst] tcert`,
 //! or the MariaDB option standing in for it, `[mysqld] ssl-cert … (from
 //! /etc/my.cnf:3)`), and every line after it names the file by that key.

@@ -2,6 +2,10 @@
 //! it: the flags every command shares (`--defaults-file`, `--tcert`, ...),
 //! as raw values. [`super::Settings::resolve`] validates them.
 
+// The doc comments below are clap's --help text, where `[sst]` and
+// `[IPv6]` are option-file groups and addresses, not intra-doc links.
+#![allow(rustdoc::broken_intra_doc_links)]
+
 use std::path::PathBuf;
 
 use clap::Args;

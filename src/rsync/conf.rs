@@ -95,7 +95,7 @@ pub struct Owner {
 }
 
 /// Who the daemon runs as in each module, in the order of
-/// [`Modules::served`]; `None` keeps the ids it starts with (ours, when we
+/// [`ServerDirs::modules`]; `None` keeps the ids it starts with (ours, when we
 /// are not root).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Identities {

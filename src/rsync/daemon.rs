@@ -10,8 +10,10 @@
 //!
 //! # What the peer can reach
 //!
-//! The configuration serves [`MODULE`] (the data directory) and
-//! [`LOG_MODULE`] (the InnoDB log directory), write-only, unlisted, with
+//! The configuration serves one module per directory the server keeps
+//! files in ([`ServerDirs::modules`]: the data directory, the InnoDB log,
+//! data-home and undo directories, the Aria log directory), write-only,
+//! unlisted, with
 //! every option our donors do not send refused, symlinks munged and
 //! setuid/setgid bits stripped ([`super::conf`] says why, setting by
 //! setting). The file itself is written in a [`PrivateDir`] outside both

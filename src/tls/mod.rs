@@ -8,7 +8,7 @@
 //! - [`policy`]: socat's peer-name rules and the joiner's donor allow-list,
 //!   run inside the handshake by `verify`, which also re-checks after it.
 //! - [`cipher`]: the TLS 1.2 suites we allow (never anonymous or NULL).
-//! - [`preflight`]: start-up checks of every configured file.
+//! - [`mod@preflight`]: start-up checks of every configured file.
 //! - [`files`], `trust`, `context`: loading files (and the key each came
 //!   from, [`FileKeys`]), the trust store, the SSL contexts.
 //! - `error`: [`TlsError`] and the mapping of OpenSSL failures to causes.

@@ -309,7 +309,7 @@ pub struct ChainReport {
     pub roles: Vec<(&'static str, String)>,
     /// [`identity_warnings`]: `sockopt` items weakening the identity check.
     pub identity: Vec<IdentityWarning>,
-    /// [`trust_warnings`], then CA certificates expiring soon (each starting
+    /// `trust_warnings`, then CA certificates expiring soon (each starting
     /// with the key and file it came from).
     pub warnings: Vec<String>,
 }
