@@ -13,11 +13,10 @@
 //! The configuration serves one module per directory the server keeps
 //! files in ([`ServerDirs::modules`]: the data directory, the InnoDB log,
 //! data-home and undo directories, the Aria log directory), write-only,
-//! unlisted, with
-//! every option our donors do not send refused, symlinks munged and
-//! setuid/setgid bits stripped ([`super::conf`] says why, setting by
-//! setting). The file itself is written in a [`PrivateDir`] outside both
-//! modules: a configuration inside a writable module could be replaced by
+//! unlisted, with every option our donors do not send refused, symlinks
+//! munged and setuid/setgid bits stripped ([`super::conf`] says why,
+//! setting by setting). The file itself is written in a [`PrivateDir`]
+//! outside every module: a configuration inside a writable module could be replaced by
 //! the donor, and the next connection's rsync would run what it says
 //! (`pre-xfer exec`).
 
