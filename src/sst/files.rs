@@ -57,6 +57,11 @@ pub use crate::rsync::SOCAT_PID;
 pub const STALE_WAIT: Duration = Duration::from_secs(30);
 /// How often the file waits poll, as the stock scripts (0.2 s).
 pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
+/// How often the donor looks for `tables_flushed`: the server holds its
+/// read lock from then until the transfer ends, and the stock scripts'
+/// 0.2 s poll cost 0.1 s per SST on average (0.2, 0.4 or 0.6 s measured
+/// for the flush step). Two `stat`s per look are nothing at this rate.
+pub const FLUSH_POLL_INTERVAL: Duration = Duration::from_millis(10);
 
 /// A data-directory file step failed.
 #[derive(Debug, thiserror::Error)]

@@ -8,7 +8,7 @@ use std::path::Path;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{remove_if_present, FilesError, POLL_INTERVAL, SST_ERROR, TABLES_FLUSHED};
+use super::{remove_if_present, FilesError, FLUSH_POLL_INTERVAL, SST_ERROR, TABLES_FLUSHED};
 use crate::sst::protocol::State;
 
 /// Donor: removes `tables_flushed` and `sst_error` left by an earlier run,
@@ -45,7 +45,7 @@ fn look_for_flush(datadir: &Path) -> Result<Flush, FilesError> {
     Ok(Flush::Done(state))
 }
 
-/// Donor: waits (polling every 200 ms) until the server has written
+/// Donor: waits (polling every [`FLUSH_POLL_INTERVAL`]) until the server has written
 /// `tables_flushed` with a state (returned) or created `sst_error` (removed;
 /// [`FilesError::FlushFailed`], exit 255). Ends early on `cancel` or at
 /// `deadline`.
@@ -60,7 +60,7 @@ pub async fn wait_tables_flushed(
 ) -> Result<State, FilesError> {
     let started = Instant::now();
     let what = datadir.join(TABLES_FLUSHED);
-    let mut tick = tokio::time::interval(POLL_INTERVAL);
+    let mut tick = tokio::time::interval(FLUSH_POLL_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
