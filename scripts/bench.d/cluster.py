@@ -106,8 +106,11 @@ def drive(argv):
                 log(f"driver printed a non-JSON line: {line!r}")
                 continue
             ev = events[-1]
-            if ev.get("event") == "rep":
-                log(f"rep {ev['rep']} {ev['path']:16} {ev['seconds']:.2f} s start → Synced")
+            if ev.get("event") in ("rep", "warmup"):
+                detail = "".join(f"  {k} {ev[k]}" for k in ("donor_sst_ms", "joiner_sst_ms",
+                                                             "donor_steps_ms") if k in ev)
+                log(f"{ev['event']} {ev.get('rep', '-')} {ev['path']:16} {ev['seconds']:.2f} s "
+                    f"start → Synced{detail}")
         return events, child.wait()
     except KeyboardInterrupt:
         log("interrupted: asking the driver to stop and clean up")
@@ -126,13 +129,14 @@ def drive(argv):
         signal.signal(signal.SIGTERM, old_term)
 
 
-def render(args, facts, setup, data, reps):
+def render(args, facts, setup, data, reps, warmups=()):
     out = []
     w = out.append
     size = data.get("datadir_bytes", 0)
     n_reps = max((r["rep"] for r in reps), default=0)
     w(BEGIN)
-    w(f"## (d) Real Galera SST: joiner start to `Synced`, {size / GIB:.2f} GiB datadir, "
+    tables_bytes = sum(data.get("schema_bytes", {}).values())
+    w(f"## (d) Real Galera SST: joiner start to `Synced`, {tables_bytes / GIB:.2f} GiB of tables, "
       f"{n_reps} repetition{'s' if n_reps != 1 else ''}\n")
     where = ("each node in its own network namespace, joined by a veth pair "
              f"(donor {setup.get('donor_ip')}, joiner {setup.get('joiner_ip')}, no shaping)"
@@ -141,7 +145,7 @@ def render(args, facts, setup, data, reps):
              f"{setup.get('joiner_ip')}), no namespaces")
     w("Two real mariadbd + Galera nodes from the cluster test harness (`testkit/src/cluster`), "
       f"{where}. The donor is loaded once; then, per repetition and path (interleaved, order "
-      "rotated each repetition), the joiner's datadir is wiped, the joiner started, and the time "
+      "rotated each repetition; one untimed warm-up SST per path before them), the joiner's datadir is wiped, the joiner started, and the time "
       "from its start to `wsrep_local_state_comment = Synced` (cluster size 2) measured; every "
       "table's row count and `CHECKSUM TABLE` must then equal the donor's, and the joiner is "
       "stopped. Driver: `testkit/src/bin/sst-cluster-bench.rs`.\n")
@@ -154,7 +158,7 @@ def render(args, facts, setup, data, reps):
     w("")
     schemas = data.get("schema_bytes", {})
     total = sum(schemas.values()) or 1
-    w(f"Data: {data.get('rows', 0):.0f} rows of 4 KiB random payload in {data.get('tables', 0):.0f} "
+    w(f"Data: {data.get('rows', 0):.0f} rows of random payload (4 KiB a row outside `sst_small`) in {data.get('tables', 0):.0f} "
       f"tables, loaded in {data.get('load_s', 0):.0f} s; datadir {size / MIB:.0f} MiB in all.\n")
     w("| schema | MiB on disk | share of the schemas |\n| --- | --- | --- |")
     for name, b in sorted(schemas.items(), key=lambda kv: -kv[1]):
@@ -164,6 +168,9 @@ def render(args, facts, setup, data, reps):
     for r in reps:
         by_path.setdefault(r["path"], []).append(r)
     base = med([r["seconds"] for r in by_path.get("socat-reference", [])])
+    if warmups:
+        w("Warm-up SSTs, not counted: " + "; ".join(f"{r['path']} {r['seconds']:.2f} s" for r in warmups)
+          + ".\n")
     w("| path | start → Synced s (median) | min–max | speed-up vs socat reference |")
     w("| --- | --- | --- | --- |")
     for key in PATHS:
@@ -194,6 +201,8 @@ def render(args, facts, setup, data, reps):
         joiner = med([r["joiner_sst_ms"] for r in ours if "joiner_sst_ms" in r])
         w(f"| joiner SST script, start to state line (`joiner: state snapshot received`) | {joiner:.0f} | |")
         synced = med([r["seconds"] for r in ours]) * 1000
+        rest = med([r["seconds"] * 1000 - r["joiner_sst_ms"] for r in ours if "joiner_sst_ms" in r])
+        w(f"| joiner mariadbd outside the SST script (start-up, InnoDB recovery, sync) | {rest:.0f} | |")
         w(f"| joiner mariadbd start to `Synced` | {synced:.0f} | |")
         w("")
         peaks = {}
@@ -248,6 +257,7 @@ def main(args, root, default_out, notes_mark, facts):
     started = time.monotonic()
     load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     events, code = drive(argv)
+    warmups = [e for e in events if e.get("event") == "warmup"]
     if code != 0:
         fail(f"the cluster benchmark failed (exit {code}; its reason is above)")
     kinds = {e.get("event"): e for e in events}
@@ -257,7 +267,7 @@ def main(args, root, default_out, notes_mark, facts):
     facts = [kv for kv in facts if kv[0] != "load average at start"]
     facts.insert(2, ("load average at start / end",
                      load_before + " / " + " ".join(f"{x:.2f}" for x in os.getloadavg())))
-    section = render(args, facts, kinds.get("setup", {}), kinds.get("data", {}), reps_done)
+    section = render(args, facts, kinds.get("setup", {}), kinds.get("data", {}), reps_done, warmups)
     section = section.replace(END, f"Total benchmark time: {time.monotonic() - started:.0f} s.\n\n{END}")
     print(section)
     out = None if args.no_write else (args.out or (None if args.quick else default_out))

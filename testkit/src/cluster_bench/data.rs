@@ -24,7 +24,7 @@ pub const BIG_SCHEMA: &str = "sst_big";
 const PAYLOAD: u64 = 4096;
 /// Bytes of `.ibd` file per row of those, as measured on 10.11: three 4 KiB rows fit a
 /// 16 KiB page, and InnoDB allocates a growing table's file ahead of its pages.
-const ROW_ON_DISK: u64 = 6600;
+const ROW_ON_DISK: u64 = 5900;
 /// Rows per INSERT statement (about 20 MB of payload per transaction).
 const CHUNK: u64 = 5000;
 /// Rows and payload bytes of each table of the small schema (a few hundred KB each).

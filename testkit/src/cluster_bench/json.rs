@@ -39,9 +39,11 @@ impl Obj {
         Obj::default()
     }
 
-    /// Adds a string field.
+    /// Adds a string field (replacing one of the same name).
     pub fn str(mut self, key: &str, value: &str) -> Obj {
-        self.fields.push((quote(key), quote(value)));
+        let key = quote(key);
+        self.fields.retain(|(k, _)| *k != key);
+        self.fields.push((key, quote(value)));
         self
     }
 
