@@ -40,7 +40,6 @@ NEEDS = [
     ("/usr/bin/rsync", "rsync"),
     ("/usr/bin/socat", "socat"),
     ("/usr/bin/openssl", "openssl"),
-    ("/usr/bin/setpriv", "util-linux"),
 ]
 
 
@@ -62,7 +61,7 @@ def preflight():
              "cluster tests) and creates network namespaces (sudo scripts/bench --cluster)")
     missing = sorted({pkg for path, pkg in NEEDS if not os.path.exists(path)})
     if not any(os.path.exists(p) for p in ("/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip")):
-        missing.append("iproute2")
+        missing.append("iproute2")  # ip netns, and ss for the socat reference
     if missing:
         fail(f"missing package(s): {' '.join(missing)} "
              f"(install with: apt-get install {' '.join(missing)})")
