@@ -27,12 +27,14 @@
 //! - [`socat`]: the socat reference peers of the original `wsrep_sst_rsync_tunnel`.
 //! - [`rsync`]: real-rsync transfers through the library's parts.
 //! - [`cluster`]: a real two-node Galera cluster.
+//! - [`cluster_bench`]: the real-cluster SST benchmark (`scripts/bench --cluster`).
 //! - [`fuzz`]: the invariants the fuzz targets check, replayed by the tests.
 
 pub mod bytes;
 pub mod check;
 pub mod child;
 pub mod cluster;
+pub mod cluster_bench;
 pub mod fake_mariadbd;
 pub mod figures;
 pub mod fuzz;

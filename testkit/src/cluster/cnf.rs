@@ -49,6 +49,9 @@ pub struct NodeConfig<'a> {
     pub tls: TlsFiles<'a>,
     /// `[sst] sst-bwlimit` (KiB/s per donor rsync client), to slow a transfer down.
     pub sst_bwlimit: Option<u32>,
+    /// Command prefix that runs mariadbd where the node lives: empty on the host,
+    /// `ip netns exec NS` in a network namespace (see [`super::Site`]).
+    pub exec_prefix: &'a [String],
 }
 
 /// The `--defaults-file` of a node whose dir is `root`.

@@ -13,6 +13,24 @@
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// The `sst-tunnel` binary [`Method::SstTunnel`] installs, when not the one of this build.
+static BINARY: OnceLock<PathBuf> = OnceLock::new();
+
+/// Makes [`Method::SstTunnel`] install `binary` instead of [`crate::project::binary`] (a
+/// program outside `target/<profile>/deps/`, such as the cluster benchmark, names its release
+/// build). Only the first call counts.
+pub fn use_binary(binary: PathBuf) {
+    let _first = BINARY.set(binary);
+}
+
+fn sst_tunnel_binary() -> &'static Path {
+    match BINARY.get() {
+        Some(path) => path,
+        None => crate::project::binary(),
+    }
+}
 
 /// The SST implementation installed on one node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,7 +64,8 @@ impl Method {
     }
 
     /// Installs the implementation under `root/libexec/<label>/` and the trace wrapper as
-    /// `bin_dir/wsrep_sst_<method>`; the wrapper logs to `trace_log`.
+    /// `bin_dir/wsrep_sst_<method>`; the wrapper logs to `trace_log`. Installing again (the
+    /// same or the other method) replaces both, so a node can switch between SSTs.
     pub fn install(self, root: &Path, bin_dir: &Path, trace_log: &Path) {
         let libexec = root.join("libexec").join(self.label());
         create_dir(&libexec);
@@ -54,8 +73,13 @@ impl Method {
         let target: PathBuf = match self {
             Method::SstTunnel => {
                 let binary = libexec.join("sst-tunnel");
-                copy(crate::project::binary(), &binary);
+                copy(sst_tunnel_binary(), &binary);
                 let link = libexec.join(self.script_name());
+                if link.symlink_metadata().is_ok() {
+                    fs::remove_file(&link).unwrap_or_else(|e| {
+                        panic!("cannot replace symlink {}: {e}", link.display())
+                    });
+                }
                 symlink("sst-tunnel", &link)
                     .unwrap_or_else(|e| panic!("cannot create symlink {}: {e}", link.display()));
                 link
@@ -80,6 +104,33 @@ impl Method {
         fs::write(&wrapper, text)
             .unwrap_or_else(|e| panic!("cannot write {}: {e}", wrapper.display()));
         make_executable(&wrapper);
+    }
+}
+
+impl super::node::Node {
+    /// Installs `method` in place of the node's SST implementation (no SST may be running):
+    /// mariadbd looks the script up on its PATH for each SST, so the next one runs it.
+    pub fn set_method(&mut self, method: Method) {
+        let root = self.root().to_path_buf();
+        method.install(
+            &root,
+            &root.join("base/bin"),
+            &root.join("log/sst-trace.log"),
+        );
+        for sub in ["libexec", "base"] {
+            let dir = root.join(sub);
+            let status = std::process::Command::new("chown")
+                .args(["-R", "mysql:mysql"])
+                .arg(&dir)
+                .status()
+                .unwrap_or_else(|e| panic!("cannot run chown: {e}"));
+            assert!(
+                status.success(),
+                "chown -R mysql:mysql {} failed",
+                dir.display()
+            );
+        }
+        self.method = method;
     }
 }
 

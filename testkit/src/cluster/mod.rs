@@ -1,6 +1,8 @@
 //! Harness for the real two-node Galera cluster tests (issue 3): a donor on 127.0.0.1 that
 //! bootstraps the cluster and a joiner on 127.0.0.2 that receives an SST (or IST) through
 //! whichever `wsrep_sst_rsync_tunnel` implementation each node has in its private bin.
+//! A [`Placement`] can put each node in a network namespace instead (the cluster benchmark,
+//! `scripts/bench --cluster`, joins two by a veth pair from [`crate::netns::link`]).
 //!
 //! - [`node`]: one mariadbd (dirs, process, SQL); [`cnf`]: its option file;
 //!   [`leftovers`]: its SST processes, open files and datadir changes, and teardown.
@@ -88,27 +90,107 @@ pub enum Trust {
 
 /// Two nodes, not yet started. Dropping it tears both down.
 pub struct Cluster {
-    /// The bootstrap node (127.0.0.1).
+    /// The bootstrap node (127.0.0.1 unless placed elsewhere).
     pub donor: Node,
-    /// The node that joins (127.0.0.2).
+    /// The node that joins (127.0.0.2 unless placed elsewhere).
     pub joiner: Node,
 }
 
 static CLUSTERS: AtomicU32 = AtomicU32::new(0);
 
-fn ports(ip: Ipv4Addr) -> Ports {
-    Ports {
-        mysql: free_port_on(&[ip]),
-        gcomm: free_port_on(&[ip]),
-        ist: free_port_on(&[ip]),
-        sst: free_port_on(&[ip]),
-        relay: free_port_on(&[ip]),
+/// Where one node runs: its address and the prefix that starts its mariadbd there.
+#[derive(Clone, Debug)]
+pub struct Site {
+    /// The address the node uses for everything (SQL, group communication, IST, SST).
+    pub ip: Ipv4Addr,
+    /// Empty: mariadbd runs on the host. `ip netns exec NS`: inside that namespace (it execs,
+    /// so the pid is mariadbd's). SQL still works from the host: the client uses the node's
+    /// unix socket, which a network namespace does not hide.
+    pub exec_prefix: Vec<String>,
+}
+
+impl Site {
+    /// On the host, at a loopback address.
+    pub fn loopback(ip: Ipv4Addr) -> Site {
+        Site {
+            ip,
+            exec_prefix: Vec::new(),
+        }
+    }
+
+    /// Inside the namespace of one end of a [`crate::netns::link::Link`], at its address.
+    pub fn namespace(end: &crate::netns::link::End) -> Site {
+        let ip = end
+            .ip
+            .parse()
+            .unwrap_or_else(|e| panic!("namespace address {:?}: {e}", end.ip));
+        Site {
+            ip,
+            exec_prefix: end.exec_prefix(),
+        }
+    }
+
+    /// Free ports on the host's loopback; in a namespace, the usual Galera ports: the
+    /// namespace is private, so nothing else can hold them there (and the host cannot bind
+    /// the namespace's address to look for free ones).
+    fn ports(&self) -> Ports {
+        let ip = self.ip;
+        if self.exec_prefix.is_empty() {
+            Ports {
+                mysql: free_port_on(&[ip]),
+                gcomm: free_port_on(&[ip]),
+                ist: free_port_on(&[ip]),
+                sst: free_port_on(&[ip]),
+                relay: free_port_on(&[ip]),
+            }
+        } else {
+            Ports {
+                mysql: 3306,
+                gcomm: 4567,
+                ist: 4568,
+                sst: 4444,
+                relay: 4445,
+            }
+        }
+    }
+}
+
+/// Where both nodes run.
+#[derive(Clone, Debug)]
+pub struct Placement {
+    /// The bootstrap node.
+    pub donor: Site,
+    /// The node that joins.
+    pub joiner: Site,
+}
+
+impl Placement {
+    /// Both on the host: the donor on [`DONOR_IP`], the joiner on [`JOINER_IP`].
+    pub fn loopback() -> Placement {
+        Placement {
+            donor: Site::loopback(DONOR_IP),
+            joiner: Site::loopback(JOINER_IP),
+        }
+    }
+
+    /// Each in its namespace of `link`, talking across its veth pair.
+    pub fn namespaces(link: &crate::netns::link::Link) -> Placement {
+        Placement {
+            donor: Site::namespace(&link.donor),
+            joiner: Site::namespace(&link.joiner),
+        }
     }
 }
 
 impl Cluster {
-    /// Creates certificates, both node dirs, datadirs and option files.
+    /// Creates certificates, both node dirs, datadirs and option files (both nodes on
+    /// loopback addresses of the host).
     pub fn new(spec: &ClusterSpec) -> Cluster {
+        Cluster::placed(spec, &Placement::loopback())
+    }
+
+    /// Like [`Cluster::new`], with the nodes where `placement` says.
+    pub fn placed(spec: &ClusterSpec, placement: &Placement) -> Cluster {
         node::require_tools();
         let pki_dir = tempfile::Builder::new()
             .prefix("sst-cluster-pki-")
@@ -122,7 +204,8 @@ impl Cluster {
         both_pem.extend(fs::read(&other.file).unwrap_or_default());
         fs::write(&bundle, both_pem)
             .unwrap_or_else(|e| panic!("cannot write {}: {e}", bundle.display()));
-        let ips = [DONOR_IP, JOINER_IP];
+        let (donor_ip, joiner_ip) = (placement.donor.ip, placement.joiner.ip);
+        let ips = [donor_ip, joiner_ip];
         let (donor_issuer, donor_tca, joiner_issuer, joiner_tca) = match spec.trust {
             Trust::Shared => (&ca, &ca.file, &ca, &ca.file),
             Trust::JoinerOtherCa => (&ca, &ca.file, &ca, &other.file),
@@ -134,10 +217,10 @@ impl Cluster {
         let donor_leaf = donor_issuer.issue("n1", &["localhost"], &ips);
         let joiner_leaf = joiner_issuer.issue("n2", &["localhost"], &ips);
 
-        let donor_ports = ports(DONOR_IP);
-        let joiner_ports = ports(JOINER_IP);
+        let donor_ports = placement.donor.ports();
+        let joiner_ports = placement.joiner.ports();
         let cluster_address = format!(
-            "gcomm://{DONOR_IP}:{},{JOINER_IP}:{}",
+            "gcomm://{donor_ip}:{},{joiner_ip}:{}",
             donor_ports.gcomm, joiner_ports.gcomm
         );
         let cluster_name = format!(
@@ -147,7 +230,7 @@ impl Cluster {
         );
         let donor = Node::create(&NodeConfig {
             name: "n1",
-            ip: DONOR_IP,
+            ip: donor_ip,
             method: spec.donor,
             ports: donor_ports,
             cluster_name: &cluster_name,
@@ -158,10 +241,11 @@ impl Cluster {
                 key: &donor_leaf.key,
             },
             sst_bwlimit: spec.sst_bwlimit,
+            exec_prefix: &placement.donor.exec_prefix,
         });
         let joiner = Node::create(&NodeConfig {
             name: "n2",
-            ip: JOINER_IP,
+            ip: joiner_ip,
             method: spec.joiner,
             ports: joiner_ports,
             cluster_name: &cluster_name,
@@ -172,6 +256,7 @@ impl Cluster {
                 key: &joiner_leaf.key,
             },
             sst_bwlimit: spec.sst_bwlimit,
+            exec_prefix: &placement.joiner.exec_prefix,
         });
         Cluster { donor, joiner }
     }

@@ -44,6 +44,8 @@ pub struct Node {
     pub(super) child: Option<Child>,
     /// Pids seen in mariadbd's process tree, so teardown finds orphans of a killed mariadbd.
     pub(super) seen: BTreeSet<i32>,
+    /// What runs mariadbd where the node lives (see [`super::Site::exec_prefix`]).
+    exec_prefix: Vec<String>,
 }
 
 /// Fails the test unless the Debian packages the cluster needs are installed.
@@ -169,6 +171,7 @@ impl Node {
             dir,
             child: None,
             seen: BTreeSet::new(),
+            exec_prefix: cfg.exec_prefix.to_vec(),
         }
     }
 
@@ -200,7 +203,8 @@ impl Node {
         self.child.as_ref().map(|c| c.id() as i32)
     }
 
-    /// Starts mariadbd as root with `--user=mysql`; `bootstrap` adds `--wsrep-new-cluster`.
+    /// Starts mariadbd as root with `--user=mysql` (through the node's exec prefix, e.g.
+    /// inside its namespace); `bootstrap` adds `--wsrep-new-cluster`.
     /// Returns at once; use [`Node::wait_synced`].
     pub fn start(&mut self, bootstrap: bool) {
         assert!(self.child.is_none(), "{} is already running", self.name);
@@ -212,7 +216,14 @@ impl Node {
         let err = out
             .try_clone()
             .unwrap_or_else(|e| panic!("cannot dup mariadbd.out: {e}"));
-        let mut cmd = Command::new("/usr/sbin/mariadbd");
+        let mut cmd = match self.exec_prefix.split_first() {
+            Some((program, args)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(args).arg("/usr/sbin/mariadbd");
+                cmd
+            }
+            None => Command::new("/usr/sbin/mariadbd"),
+        };
         cmd.arg(format!(
             "--defaults-file={}",
             self.root().join("my.cnf").display()
