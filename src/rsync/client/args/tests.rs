@@ -185,3 +185,39 @@ fn top_level_dirs_skip_artefacts_and_follow_symlinks() {
     let got = top_level_dirs(&p).unwrap();
     assert_eq!(got, ["a_link", "b_db", "mysql"]);
 }
+
+#[test]
+fn the_delete_pass_is_the_directory_run_with_a_size_floor() {
+    let mut p = plan();
+    p.io_timeout = Some(Duration::from_secs(5));
+    let d = delete_args(&p, OsStr::new("db"), 1_000_001);
+    let dir = directory_args(&p, OsStr::new("db"));
+    let d = strs(&d);
+    let dir = strs(&dir);
+    assert_eq!(d.len(), dir.len() + 1);
+    assert_eq!(d[..dir.len() - 2], dir[..dir.len() - 2]);
+    assert!(d.ends_with(&[
+        "--min-size=1000001",
+        "/var/lib/mysql/db/",
+        "rsync://127.0.0.1:4000/rsync_tunnel_sst/db/"
+    ]));
+    assert!(d.contains(&"--delete") && d.contains(&"--recursive"));
+}
+
+#[test]
+fn a_stream_sends_its_list_into_the_data_module() {
+    let a = stream_args(&plan(), Path::new("/tmp/x/stream-1"));
+    let a = strs(&a);
+    assert!(a.ends_with(&[
+        "--from0",
+        "--files-from=/tmp/x/stream-1",
+        "/var/lib/mysql/",
+        "rsync://127.0.0.1:4000/rsync_tunnel_sst/"
+    ]));
+    // The common flags, --delete included (see the module header); never
+    // --recursive, which would send whole directories again.
+    for flag in COMMON_FLAGS {
+        assert!(a.contains(&flag), "{flag} missing: {a:?}");
+    }
+    assert!(!a.contains(&"--recursive"), "{a:?}");
+}
