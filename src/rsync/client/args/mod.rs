@@ -268,16 +268,43 @@ pub fn directory_args(plan: &TransferPlan, name: &OsStr) -> Vec<OsString> {
     args
 }
 
-/// Arguments of the delete pass for one top-level directory: the
-/// directory run's, with `--min-size=MIN_SIZE` (larger than every regular
-/// file the plan found), so rsync creates the directories, symlinks and
-/// special files, deletes what the donor does not have, and sends no
-/// regular file (the streams send them).
-pub fn delete_args(plan: &TransferPlan, name: &OsStr, min_size: u64) -> Vec<OsString> {
-    let mut args = directory_args(plan, name);
-    // Before the source and destination, the last two.
-    let at = args.len() - 2;
-    args.insert(at, format!("--min-size={min_size}").into());
+/// Arguments of the delete pass: every top-level directory of `dirs` in
+/// one run (`--relative`, each as `DATADIR/./NAME/`), filtered as
+/// [`directory_args`] filters each (its patterns anchored at the
+/// directory's name: `*/ib_logfile*` inside NAME is `/NAME/**/ib_logfile*`,
+/// a name at least two levels down), with `--min-size=MIN_SIZE` (larger
+/// than every regular file the plan found), so rsync creates the
+/// directories, symlinks and special files, deletes what the donor does
+/// not have, and sends no regular file (the streams send them).
+pub fn delete_args(plan: &TransferPlan, dirs: &[OsString], min_size: u64) -> Vec<OsString> {
+    let mut args = common_args(plan);
+    args.push("--recursive".into());
+    args.push("--relative".into());
+    let nested = nested_dirs(plan);
+    for name in dirs {
+        let name = Path::new(name);
+        args.push(format!("--exclude={}", literal_then(name, "/**/ib_logfile*")).into());
+        for (rel, patterns) in &nested {
+            let Ok(inner) = rel.strip_prefix(name) else {
+                continue;
+            };
+            if inner.components().next().is_none() {
+                continue;
+            }
+            for pat in *patterns {
+                args.push(format!("--exclude={}", literal_then(rel, pat)).into());
+            }
+        }
+    }
+    args.push(format!("--min-size={min_size}").into());
+    for name in dirs {
+        let mut src = plan.dirs.datadir.as_os_str().to_owned();
+        src.push("/./");
+        src.push(name);
+        src.push("/");
+        args.push(src);
+    }
+    args.push(plan.url(MODULE, None));
     args
 }
 

@@ -186,22 +186,34 @@ fn top_level_dirs_skip_artefacts_and_follow_symlinks() {
     assert_eq!(got, ["a_link", "b_db", "mysql"]);
 }
 
+/// One run for every schema directory, each filtered as its directory run
+/// is, with patterns anchored at its name (wildcards in the name escaped).
 #[test]
-fn the_delete_pass_is_the_directory_run_with_a_size_floor() {
+fn the_delete_pass_is_one_relative_run_with_a_size_floor() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    for sub in ["db1", "x[1]/aria"] {
+        std::fs::create_dir_all(data.join(sub)).unwrap();
+    }
     let mut p = plan();
-    p.io_timeout = Some(Duration::from_secs(5));
-    let d = delete_args(&p, OsStr::new("db"), 1_000_001);
-    let dir = directory_args(&p, OsStr::new("db"));
-    let d = strs(&d);
-    let dir = strs(&dir);
-    assert_eq!(d.len(), dir.len() + 1);
-    assert_eq!(d[..dir.len() - 2], dir[..dir.len() - 2]);
-    assert!(d.ends_with(&[
+    p.dirs = ServerDirs::with_log_dir(data.clone(), data.clone());
+    p.dirs.aria_log_dir = data.join("x[1]/aria");
+    let dirs = top_level_dirs(&p).unwrap();
+    let a = delete_args(&p, &dirs, 1_000_001);
+    let a = strs(&a);
+    let root = data.to_str().unwrap();
+    assert!(a.contains(&"--recursive") && a.contains(&"--relative"));
+    assert!(a.contains(&"--delete"), "{a:?}");
+    assert!(a.ends_with(&[
+        "--exclude=/db1/**/ib_logfile*",
+        "--exclude=/x\\[1]/**/ib_logfile*",
+        "--exclude=/x\\[1]/aria/aria_log_control",
+        "--exclude=/x\\[1]/aria/aria_log.*",
         "--min-size=1000001",
-        "/var/lib/mysql/db/",
-        "rsync://127.0.0.1:4000/rsync_tunnel_sst/db/"
+        &format!("{root}/./db1/"),
+        &format!("{root}/./x[1]/"),
+        "rsync://127.0.0.1:4000/rsync_tunnel_sst/"
     ]));
-    assert!(d.contains(&"--delete") && d.contains(&"--recursive"));
 }
 
 #[test]
