@@ -27,9 +27,10 @@
 //! - `server`, `no-r`/`no-recursive`, `specials`, `delete` and
 //!   `delete-during` (rsync picks `--delete-during` for a plain `--delete`
 //!   when `delete-before` is refused), `inplace`, `timeout`, `bwlimit`;
-//! - `R` (`--relative`): our donor's schema streams use `--files-from`
-//!   (with `--from0`), which implies it; a sending client reads the list
-//!   itself and forwards neither `--files-from` nor `--from0`;
+//! - `R` (`--relative`): our donor's delete pass sends it, and its schema
+//!   streams use `--files-from` (with `--from0`), which implies it; a
+//!   sending client reads the list itself and forwards neither
+//!   `--files-from` nor `--from0`;
 //! - `min-size`: our donor's delete pass sends `--min-size` above its
 //!   largest file (src/rsync/client/mod.rs says why). It exists in rsync
 //!   3.1.3 (`options.c`, forwarded by a sending client as `--min-size
