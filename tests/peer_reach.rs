@@ -211,6 +211,18 @@ fn options_our_donors_never_send_are_refused_and_theirs_work() {
     let list = format!("--files-from={}", h.attacker.dir.join("list").display());
     t.rsync(ours(&["-R", &list], &data, &module("")))
         .assert_ok();
+    // Issue 12: the delete pass (its size floor, `--min-size`) and a
+    // balanced stream (`--from0`, `./` entries) of our donor.
+    t.rsync(ours(
+        &["--recursive", "--min-size=50001"],
+        &format!("{}/db9/", src.display()),
+        &module("db9"),
+    ))
+    .assert_ok();
+    fs::write(h.attacker.dir.join("list0"), "./db9/t.ibd\0").unwrap();
+    let list0 = format!("--files-from={}", h.attacker.dir.join("list0").display());
+    t.rsync(ours(&["--from0", &list0], &data, &module("")))
+        .assert_ok();
     for f in ["ibdata1", "db9/t.ibd", "db9/u.ibd"] {
         assert_eq!(
             fs::read(datadir.join(f)).unwrap(),

@@ -32,6 +32,7 @@ pub async fn run(
     shutdown: &Shutdown,
     temp: &TempFiles,
 ) -> Result<ExitCode, Error> {
+    let started = std::time::Instant::now();
     let datadir = &args.datadir;
     let token = shutdown.token();
     let paths = ServerPaths::resolve(args, &*settings.files);
@@ -53,6 +54,7 @@ pub async fn run(
             .map_err(SstError::from)?;
         temp.register(datadir.join(files::TABLES_FLUSHED));
         info!(state = %state, "donor: tables flushed");
+        crate::rsync::client::step_done("flush", started);
         if let Some(binlog_paths) = &paths.binlog {
             let max = MaxBinlogs::from_setting(settings.max_binlogs);
             if let Some(tar) = binlog::pack(datadir, binlog_paths, max).map_err(SstError::from)? {

@@ -27,9 +27,18 @@
 //! - `server`, `no-r`/`no-recursive`, `specials`, `delete` and
 //!   `delete-during` (rsync picks `--delete-during` for a plain `--delete`
 //!   when `delete-before` is refused), `inplace`, `timeout`, `bwlimit`;
-//! - `R` (`--relative`) keeps a future `--files-from` run possible: a
-//!   sending client reads the list itself and never forwards
-//!   `--files-from`.
+//! - `R` (`--relative`): our donor's delete pass sends it, and its schema
+//!   streams use `--files-from` (with `--from0`), which implies it; a
+//!   sending client reads the list itself and forwards neither
+//!   `--files-from` nor `--from0`;
+//! - `min-size`: our donor's delete pass sends `--min-size` above its
+//!   largest file (src/rsync/client/mod.rs says why). It exists in rsync
+//!   3.1.3 (`options.c`, forwarded by a sending client as `--min-size
+//!   SIZE`; 3.2+ as `--min-size=SIZE`) and gives a peer nothing more: it
+//!   is a transfer rule of the receiving side that only makes it skip
+//!   regular files smaller than SIZE. It names no path, reads nothing,
+//!   and writes less, never elsewhere; the value is a number the daemon
+//!   parses and rejects when invalid.
 //!
 //! Also left out, on purpose:
 //!
@@ -159,7 +168,6 @@ pub const REFUSED_OPTIONS: &[&str] = &[
     "max-alloc",
     "max-delete",
     "max-size",
-    "min-size",
     "mkpath",
     "modify-window",
     "motd",
@@ -317,6 +325,7 @@ pub const ACCEPTED_OPTIONS: &[&str] = &[
     "inplace",
     "timeout",
     "bwlimit",
+    "min-size",
     "quiet",
     "links",
     "dirs",

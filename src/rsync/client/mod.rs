@@ -3,12 +3,12 @@
 //! Every run targets the donor's loopback relay
 //! (`rsync://ADDR/rsync_tunnel_sst...`), which carries it inside TLS to the
 //! joiner. The sequence is the reference script's plus the fixes MariaDB
-//! 11.x needs:
+//! 11.x needs, and a schema phase balanced by bytes:
 //!
 //! 1. the data directory's top level with `--dirs`: every directory (empty,
-//!    its contents come in step 5) and the binlog tar. The donor's own
-//!    directories for a kind of file or the redo log, when they lie in its
-//!    data directory, are not schemas and stay out of steps 1 and 5;
+//!    its contents come in steps 6 and 7) and the binlog tar. The donor's
+//!    own directories for a kind of file or the redo log, when they lie in
+//!    its data directory, are not schemas and stay out of steps 1, 6 and 7;
 //! 2. the system tablespace (`ibdata*`, `ib_lru_dump`) from the donor's
 //!    `innodb_data_home_dir` into [`DATA_DIR_MODULE`], which an sst-tunnel
 //!    joiner serves at its own `innodb_data_home_dir`. A socat-based joiner
@@ -21,8 +21,70 @@
 //!    undo and Aria files kept elsewhere, which breaks 11.x, where
 //!    `innodb_undo_tablespaces` defaults to 3, and Aria system tables);
 //! 4. `ib_logfile[0-9]*` from the InnoDB log directory into [`LOG_MODULE`];
-//! 5. each top-level directory, recursively, `parallel` at a time;
-//! 6. the marker ([`send_marker`]), last, so its arrival proves the rest did.
+//! 5. the plan ([`streams`]): every regular file of the schema directories
+//!    with its size, dealt out to `parallel` streams of about equal bytes,
+//!    largest first; one `donor: plan` line says the streams, bytes and
+//!    files of each;
+//! 6. the delete pass: every top-level directory as the reference sends
+//!    each (`--recursive --delete`, the same filters), in one run
+//!    (`--relative`, `DATADIR/./NAME/` each, the patterns anchored at the
+//!    name), with `--min-size` above the largest file of the plan, so it
+//!    sends no regular file's data but does everything else. One run, not
+//!    one per directory: it moves metadata only, and each connection costs
+//!    a TLS handshake and an rsync daemon (about 0.15 s here);
+//! 7. the streams: `parallel` rsync runs at once, each with its list
+//!    (`--files-from`, `--from0`) of regular files into the data module;
+//! 8. the marker ([`send_marker`]), last, so its arrival proves the rest did.
+//!
+//! Each finished step logs `donor: step done step=NAME elapsed_ms=N`
+//! ([`step_done`]): `top level`, `system tablespace`, `undo tablespaces`,
+//! `aria logs`, `log dir`, `delete`, `schemas` (step 7 as a whole) and
+//! `marker`.
+//!
+//! # Why a delete pass, and why `--min-size`
+//!
+//! One rsync per schema directory sends one big schema through one
+//! connection, however many are allowed; a stream of listed files can
+//! carry any share of the bytes, but `--files-from` without `--recursive`
+//! never looks at what else a joiner's directory holds, so it deletes
+//! nothing extraneous. Step 6 keeps the reference's exact semantics for
+//! everything but file data: rsync's `--delete` removes every joiner entry
+//! the donor lacks, in every directory (joiner-only directories at any
+//! depth go as a whole), creates every directory (empty ones included) with
+//! its owner, group and permissions, sends symlinks and special files
+//! (`--links --specials`, checked before the size rule), and replaces a
+//! joiner's file where the donor has a directory. `--min-size` is a
+//! transfer rule, not an exclude (rsync's manual, 3.1.3 and 3.5.0): the
+//! regular files stay in the file list, so they are neither deleted nor
+//! sent, zero-length ones included (they are smaller than the bound).
+//! The bound is the plan's largest file plus one rather than a fixed
+//! "impossible" size: rsync 3.2+ on a 32-bit system caps sizes at 2 GiB.
+//! A file that grew past the bound after the walk is sent by step 6 as
+//! well: correct, only slower.
+//!
+//! The other candidate, `--existing --ignore-existing`, deletes the same
+//! but creates nothing: new directories, symlinks and FIFOs would have to
+//! ride in the streams, two streams would create the same new directories
+//! concurrently, and a joiner's file where the donor has a directory is
+//! skipped, not replaced. Both need one option added to the joiner's
+//! accepted list; `--min-size` is one, and harmless (src/rsync/refuse.rs).
+//!
+//! In step 7, `--files-from` implies `--relative` and `--dirs`: each
+//! listed file's parent directories are sent as implied directories with
+//! the donor's attributes, which step 6 already gave them (the directories
+//! all exist by then, so no two streams race to create one; rsync accepts
+//! `EEXIST` anyway). `--delete` stays on the streams: the lists name only
+//! regular files, so no directory's contents are compared and nothing is
+//! deleted, except what the one rule it enables needs: a joiner's
+//! non-empty directory where the donor has a listed file is removed
+//! (step 6 skips that file by size before replacing anything). The
+//! client reads the list itself and forwards neither `--files-from` nor
+//! `--from0`; what reaches the joiner's daemon is the directory runs'
+//! flags plus `-R`, which it accepts. Limit: a schema directory without
+//! owner `rwx` on the donor, copied by a non-root joiner, is opened up by
+//! each stream while it writes and closed again when that stream ends,
+//! which can fail a sibling still writing there (mariadbd cannot use such
+//! a directory either).
 //!
 //! Each rsync is a supervised child ([`crate::child`]) whose stdout goes to
 //! our stderr; a failure carries rsync's exit status and stderr tail, and
@@ -35,17 +97,18 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::{find_rsync, RsyncError, ServerDirs, MARKER};
-use crate::child::{ChildCommand, Output};
+use run::{run, run_parallel};
 
 mod args;
+mod run;
+pub mod streams;
 pub use args::{
-    directory_args, kind_args, log_dir_args, marker_args, nested_dirs, own_top_level_dirs,
-    top_level_args, top_level_dirs, FileKind, JoinerModules, COMMON_FLAGS, SKIPPED_NAMES,
-    TOP_LEVEL_FILES,
+    delete_args, directory_args, kind_args, log_dir_args, marker_args, nested_dirs,
+    own_top_level_dirs, stream_args, top_level_args, top_level_dirs, FileKind, JoinerModules,
+    COMMON_FLAGS, SKIPPED_NAMES, TOP_LEVEL_FILES,
 };
 
 #[cfg(doc)]
@@ -120,63 +183,23 @@ impl TransferPlan {
 /// What [`send_data`] did.
 #[derive(Clone, Debug, Default)]
 pub struct DataSummary {
-    /// Top-level directories sent in step 3.
+    /// Top-level (schema) directories of the delete pass.
     pub directories: usize,
+    /// Balanced streams of the schema phase.
+    pub streams: usize,
     /// rsync processes run.
     pub rsync_runs: usize,
     /// Wall time.
     pub elapsed: Duration,
 }
 
-/// Runs one rsync to completion; cancellation kills its group.
-async fn run(
-    rsync: &Path,
-    step: String,
-    args: Vec<OsString>,
-    token: &CancellationToken,
-) -> Result<(), RsyncError> {
-    tracing::debug!(step = %step, "rsync starting");
-    let mut cmd = ChildCommand::new("rsync", rsync);
-    cmd.args(&args).stdout(Output::Stderr);
-    let mut child = cmd.spawn().map_err(|source| RsyncError::Child {
-        step: step.clone(),
-        source,
-    })?;
-    let waited = tokio::select! {
-        r = child.wait() => Some(r),
-        () = token.cancelled() => None,
-    };
-    let exit = match waited {
-        Some(r) => r.map_err(|source| RsyncError::Child {
-            step: step.clone(),
-            source,
-        })?,
-        None => {
-            // The run is stopped from outside: no grace, nothing to tidy on
-            // this side (the client only reads the data directory).
-            if let Err(e) = child.kill_now().await {
-                tracing::warn!(step = %step, error = %e, "killing rsync failed");
-            }
-            return Err(RsyncError::Cancelled { step });
-        }
-    };
-    if exit.status.success() {
-        tracing::debug!(step = %step, "rsync done");
-        Ok(())
-    } else {
-        Err(RsyncError::Failed {
-            step,
-            status: exit.status,
-            stderr_tail: exit.stderr_tail,
-        })
-    }
-}
-
-/// Steps 1 to 5 of the transfer (see the module header): the top level;
+/// Steps 1 to 7 of the transfer (see the module header): the top level;
 /// the system tablespace, which also tells which modules the joiner
-/// serves; the undo tablespaces and Aria logs; the redo logs; then every
-/// top-level directory, `plan.parallel` at a time. The first failure stops
-/// the rest (their rsyncs are killed) and is returned.
+/// serves; the undo tablespaces and Aria logs; the redo logs; the plan of
+/// the schema phase; the delete pass over every top-level directory,
+/// `plan.parallel` at a time; then the balanced streams. The first failure
+/// stops the rest (their rsyncs are killed) and is returned. Each finished
+/// step logs [`step_done`].
 pub async fn send_data(
     plan: &TransferPlan,
     token: &CancellationToken,
@@ -189,7 +212,9 @@ pub async fn send_data(
             "not a schema: the server keeps a kind of file there, sent by its own run"
         );
     }
+    let t = Instant::now();
     run(&plan.rsync, "top level".into(), top_level_args(plan), token).await?;
+    step_done("top level", t);
     let mut runs = 1;
     // The system tablespace also tells which modules the joiner serves.
     // It comes after the top level, whose `--delete` removes the joiner's
@@ -197,6 +222,7 @@ pub async fn send_data(
     // of them must arrive after that (the joiner re-creates its module
     // directories for every connection).
     let first = FileKind::SystemTablespace;
+    let first_started = Instant::now();
     let joiner = match run(
         &plan.rsync,
         first.step().into(),
@@ -205,7 +231,10 @@ pub async fn send_data(
     )
     .await
     {
-        Ok(()) => JoinerModules::All,
+        Ok(()) => {
+            step_done(first.step(), first_started);
+            JoinerModules::All
+        }
         Err(e) if e.unknown_module() => {
             tracing::warn!(
                 "the joiner serves no module {} (a socat-based joiner): the system and undo \
@@ -222,6 +251,11 @@ pub async fn send_data(
         if joiner == JoinerModules::All && kind == first {
             continue;
         }
+        let t = if kind == first {
+            first_started
+        } else {
+            Instant::now()
+        };
         run(
             &plan.rsync,
             kind.step().into(),
@@ -229,60 +263,83 @@ pub async fn send_data(
             token,
         )
         .await?;
+        step_done(kind.step(), t);
         runs += 1;
     }
+    let t = Instant::now();
     run(&plan.rsync, "log dir".into(), log_dir_args(plan), token).await?;
+    step_done("log dir", t);
     runs += 1;
 
-    // Children of `token`, so a failure here stops the siblings without
-    // cancelling the caller.
-    let stop = token.child_token();
-    let mut set: JoinSet<Result<(), RsyncError>> = JoinSet::new();
-    let mut pending = dirs.iter();
-    let mut first_err: Option<RsyncError> = None;
-    let parallel = plan.parallel.max(1);
-    loop {
-        while first_err.is_none() && set.len() < parallel {
-            let Some(name) = pending.next() else { break };
-            let step = format!("directory {}", name.to_string_lossy());
-            let args = directory_args(plan, name);
-            let rsync = plan.rsync.clone();
-            let stop = stop.clone();
-            set.spawn(async move { run(&rsync, step, args, &stop).await });
-        }
-        let Some(joined) = set.join_next().await else {
-            break;
-        };
-        let result = joined.unwrap_or_else(|e| {
-            Err(RsyncError::Child {
-                step: "directory".into(),
-                source: crate::child::ChildError::Wait {
-                    program: "rsync".into(),
-                    source: std::io::Error::other(e.to_string()),
-                },
-            })
-        });
-        if let Err(e) = result {
-            // Keep the first real failure; siblings then end as cancelled.
-            let replace = match &first_err {
-                None => true,
-                Some(RsyncError::Cancelled { .. }) => !matches!(e, RsyncError::Cancelled { .. }),
-                Some(_) => false,
-            };
-            if replace {
-                first_err = Some(e);
-            }
-            stop.cancel();
-        }
+    let t = Instant::now();
+    let files = streams::schema_files(plan, &dirs)?;
+    // Larger than every regular file: the delete pass sends none of them.
+    let min_size = files.iter().map(|f| f.size).max().unwrap_or(0) + 1;
+    let planned = streams::balance(files, plan.parallel);
+    log_plan(&planned, min_size - 1, t);
+
+    let t = Instant::now();
+    if !dirs.is_empty() {
+        let args = delete_args(plan, &dirs, min_size);
+        run(&plan.rsync, "delete pass".into(), args, token).await?;
+        runs += 1;
     }
-    if let Some(e) = first_err {
-        return Err(e);
-    }
+    step_done("delete", t);
+
+    let t = Instant::now();
+    let lists = streams::write_lists(&planned)?;
+    let n = planned.len();
+    let jobs = lists
+        .paths
+        .iter()
+        .enumerate()
+        .map(|(i, list)| (format!("stream {} of {n}", i + 1), stream_args(plan, list)))
+        .collect();
+    run_parallel(&plan.rsync, jobs, n, token).await?;
+    step_done("schemas", t);
+    runs += n;
     Ok(DataSummary {
         directories: dirs.len(),
-        rsync_runs: dirs.len() + runs,
+        streams: n,
+        rsync_runs: runs,
         elapsed: start.elapsed(),
     })
+}
+
+/// Logs that the donor finished `step` after `started`: the line the
+/// cluster benchmark parses, `donor: step done step=NAME elapsed_ms=N`.
+pub fn step_done(step: &str, started: Instant) {
+    tracing::info!(
+        step = %step,
+        elapsed_ms = millis(started.elapsed()),
+        "donor: step done"
+    );
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The plan line: how many streams, their bytes and files, the largest
+/// file (the bound of the imbalance), and how long the walk took.
+fn log_plan(planned: &[streams::Stream], largest: u64, started: Instant) {
+    let join = |f: &dyn Fn(&streams::Stream) -> u64| {
+        planned
+            .iter()
+            .map(|s| f(s).to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    tracing::info!(
+        streams = planned.len(),
+        bytes = planned.iter().map(|s| s.bytes).sum::<u64>(),
+        files = planned.iter().map(|s| s.files.len()).sum::<usize>(),
+        largest_file = largest,
+        stream_bytes = %join(&|s| s.bytes),
+        stream_files = %join(&|s| s.files.len() as u64),
+        elapsed_ms = millis(started.elapsed()),
+        "donor: plan"
+    );
 }
 
 /// Step 4: writes [`MARKER`] holding `state_line` and a newline in a
@@ -322,7 +379,10 @@ pub async fn send_marker(
         .open(&file)
         .and_then(|mut f| f.write_all(format!("{state_line}\n").as_bytes()))
         .map_err(io_err)?;
-    run(&plan.rsync, "marker".into(), marker_args(plan, file), token).await
+    let t = Instant::now();
+    run(&plan.rsync, "marker".into(), marker_args(plan, file), token).await?;
+    step_done("marker", t);
+    Ok(())
 }
 
 /// Bytes under `dir` (regular files, not following links), for the ETA.

@@ -268,6 +268,64 @@ pub fn directory_args(plan: &TransferPlan, name: &OsStr) -> Vec<OsString> {
     args
 }
 
+/// Arguments of the delete pass: every top-level directory of `dirs` in
+/// one run (`--relative`, each as `DATADIR/./NAME/`), filtered as
+/// [`directory_args`] filters each (its patterns anchored at the
+/// directory's name: `*/ib_logfile*` inside NAME is `/NAME/**/ib_logfile*`,
+/// a name at least two levels down), with `--min-size=MIN_SIZE` (larger
+/// than every regular file the plan found), so rsync creates the
+/// directories, symlinks and special files, deletes what the donor does
+/// not have, and sends no regular file (the streams send them).
+pub fn delete_args(plan: &TransferPlan, dirs: &[OsString], min_size: u64) -> Vec<OsString> {
+    let mut args = common_args(plan);
+    args.push("--recursive".into());
+    args.push("--relative".into());
+    let nested = nested_dirs(plan);
+    for name in dirs {
+        let name = Path::new(name);
+        args.push(format!("--exclude={}", literal_then(name, "/**/ib_logfile*")).into());
+        for (rel, patterns) in &nested {
+            let Ok(inner) = rel.strip_prefix(name) else {
+                continue;
+            };
+            if inner.components().next().is_none() {
+                continue;
+            }
+            for pat in *patterns {
+                args.push(format!("--exclude={}", literal_then(rel, pat)).into());
+            }
+        }
+    }
+    args.push(format!("--min-size={min_size}").into());
+    for name in dirs {
+        let mut src = plan.dirs.datadir.as_os_str().to_owned();
+        src.push("/./");
+        src.push(name);
+        src.push("/");
+        args.push(src);
+    }
+    args.push(plan.url(MODULE, None));
+    args
+}
+
+/// Arguments of one stream of the schema phase: the files listed in
+/// `list` (NUL-separated, relative to the data directory, see
+/// [`super::streams::files_from`]) into the data module. `--files-from`
+/// implies `--relative` and `--dirs`; the client reads the list itself and
+/// forwards neither it nor `--from0`. `--delete` stays: no directory's
+/// contents are listed, so it deletes nothing but a joiner's directory
+/// where the donor has one of the listed files.
+pub fn stream_args(plan: &TransferPlan, list: &Path) -> Vec<OsString> {
+    let mut args = common_args(plan);
+    args.push("--from0".into());
+    let mut from = OsString::from("--files-from=");
+    from.push(list);
+    args.push(from);
+    args.push(contents_of(&plan.dirs.datadir));
+    args.push(plan.url(MODULE, None));
+    args
+}
+
 /// The data directory's top-level directories (symlinks to directories
 /// count, as with `find -L`), minus [`SKIPPED_NAMES`] and the donor's own
 /// kind and log directories ([`own_top_level_dirs`]), sorted.

@@ -185,3 +185,51 @@ fn top_level_dirs_skip_artefacts_and_follow_symlinks() {
     let got = top_level_dirs(&p).unwrap();
     assert_eq!(got, ["a_link", "b_db", "mysql"]);
 }
+
+/// One run for every schema directory, each filtered as its directory run
+/// is, with patterns anchored at its name (wildcards in the name escaped).
+#[test]
+fn the_delete_pass_is_one_relative_run_with_a_size_floor() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    for sub in ["db1", "x[1]/aria"] {
+        std::fs::create_dir_all(data.join(sub)).unwrap();
+    }
+    let mut p = plan();
+    p.dirs = ServerDirs::with_log_dir(data.clone(), data.clone());
+    p.dirs.aria_log_dir = data.join("x[1]/aria");
+    let dirs = top_level_dirs(&p).unwrap();
+    let a = delete_args(&p, &dirs, 1_000_001);
+    let a = strs(&a);
+    let root = data.to_str().unwrap();
+    assert!(a.contains(&"--recursive") && a.contains(&"--relative"));
+    assert!(a.contains(&"--delete"), "{a:?}");
+    assert!(a.ends_with(&[
+        "--exclude=/db1/**/ib_logfile*",
+        "--exclude=/x\\[1]/**/ib_logfile*",
+        "--exclude=/x\\[1]/aria/aria_log_control",
+        "--exclude=/x\\[1]/aria/aria_log.*",
+        "--min-size=1000001",
+        &format!("{root}/./db1/"),
+        &format!("{root}/./x[1]/"),
+        "rsync://127.0.0.1:4000/rsync_tunnel_sst/"
+    ]));
+}
+
+#[test]
+fn a_stream_sends_its_list_into_the_data_module() {
+    let a = stream_args(&plan(), Path::new("/tmp/x/stream-1"));
+    let a = strs(&a);
+    assert!(a.ends_with(&[
+        "--from0",
+        "--files-from=/tmp/x/stream-1",
+        "/var/lib/mysql/",
+        "rsync://127.0.0.1:4000/rsync_tunnel_sst/"
+    ]));
+    // The common flags, --delete included (see the module header); never
+    // --recursive, which would send whole directories again.
+    for flag in COMMON_FLAGS {
+        assert!(a.contains(&flag), "{flag} missing: {a:?}");
+    }
+    assert!(!a.contains(&"--recursive"), "{a:?}");
+}
