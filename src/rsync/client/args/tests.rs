@@ -23,9 +23,13 @@ fn io_timeout_reaches_every_run_the_marker_included() {
         kind_args(&p, FileKind::Undo, JoinerModules::All),
         log_dir_args(&p),
         directory_args(&p, OsStr::new("db")),
+        delete_args(&p, &[OsString::from("db")], 10),
+        stream_args(&p, Path::new("/tmp/list")),
         marker_args(&p, "/tmp/m/rsync_tunnel_sst_complete".into()),
     ] {
         assert!(strs(&args).contains(&"--timeout=5"), "{args:?}");
+        // No run may wait for delayed ACKs on its connection to the relay.
+        assert!(strs(&args).contains(&CLIENT_SOCKET_OPTION), "{args:?}");
     }
     let m = marker_args(&plan(), "/tmp/m/x".into());
     assert_eq!(
@@ -34,6 +38,7 @@ fn io_timeout_reaches_every_run_the_marker_included() {
             "--archive",
             "--checksum",
             "--quiet",
+            "--sockopts=TCP_NODELAY",
             "/tmp/m/x",
             "rsync://127.0.0.1:4000/rsync_tunnel_sst/"
         ]
