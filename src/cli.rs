@@ -133,7 +133,8 @@ pub struct DonorArgs {
     /// State written into the completion marker (`UUID:SEQNO [DOMAIN]`).
     #[arg(long, value_name = "UUID:SEQNO")]
     pub state: Option<String>,
-    /// How many schema directories to send at once (default: [sst] backup-threads, else CPUs).
+    /// How many rsync streams carry the schema phase, its files dealt out by
+    /// bytes (default: [sst] backup-threads, else CPUs).
     #[arg(long, value_name = "N")]
     pub parallel: Option<usize>,
     /// Send only what differs from the joiner's copy (rsync's delta

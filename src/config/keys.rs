@@ -130,7 +130,7 @@ pub fn keys() -> Vec<Key> {
         key(
             "backup-threads",
             "number of CPUs",
-            "donor: schema directories sent in parallel",
+            "donor: parallel rsync streams of the schema phase (files dealt out by bytes)",
         ),
         key(
             "sst-max-binlogs",
