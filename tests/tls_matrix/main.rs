@@ -1,11 +1,13 @@
 //! Real handshakes over loopback between our acceptor and connector, and
 //! against raw OpenSSL peers, with certificates generated per test.
 //! `identity`: anonymous, certificate-less and NULL-cipher peers, wildcards
-//! and IP addresses (issue 9); `allow_list`: the joiner's donor allow-list.
+//! and IP addresses (issue 9); `allow_list`: the joiner's donor allow-list;
+//! `suites`: which cipher suite each pairing negotiates (issue 12).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod allow_list;
 mod identity;
+mod suites;
 
 use std::time::Duration;
 
