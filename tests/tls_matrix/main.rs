@@ -2,12 +2,14 @@
 //! against raw OpenSSL peers, with certificates generated per test.
 //! `identity`: anonymous, certificate-less and NULL-cipher peers, wildcards
 //! and IP addresses (issue 9); `allow_list`: the joiner's donor allow-list;
-//! `suites`: which cipher suite each pairing negotiates (issue 12).
+//! `suites`: which cipher suite each pairing negotiates, `transport`: what
+//! one write through our TLS stream does (issue 12).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod allow_list;
 mod identity;
 mod suites;
+mod transport;
 
 use std::time::Duration;
 
