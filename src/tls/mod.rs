@@ -53,7 +53,8 @@ pub use trust::TrustSource;
 /// clean end).
 pub type TlsStream = CloseNotify<Transport>;
 
-/// What TLS runs over: TCP with writes gathered into large sends.
+/// What TLS runs over: TCP with writes gathered into large sends and reads
+/// served from large receives.
 pub type Transport = Coalesce<TcpStream>;
 
 use policy::{subject_line, CertNames};
