@@ -92,6 +92,8 @@ async fn our_connector_talks_to_a_socat_listener() {
     let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     let (mut s, info) = within(STEP, client.connect(tcp, HANDSHAKE)).await.unwrap();
     assert_eq!(info.protocol, "TLSv1.3");
+    // A socat listener sets no server preference: our order decides.
+    assert_eq!(info.cipher, "TLS_AES_128_GCM_SHA256");
     assert!(info.subject.contains("CN=localhost"));
     s.write_all(b"ping through socat\n").await.unwrap();
     let mut buf = vec![0u8; 19];
@@ -238,6 +240,9 @@ async fn socat_connector_talks_to_our_acceptor() {
     let info = srv.result.unwrap();
     assert!(info.subject.contains("CN=socat-donor"));
     assert_eq!(info.protocol, "TLSv1.3");
+    // A socat donor keeps its own first choice (OpenSSL's default order):
+    // our acceptor does not impose AES-128.
+    assert_eq!(info.cipher, "TLS_AES_256_GCM_SHA384");
     assert_eq!(srv.received, b"hello");
     assert_eq!(out, [SECRET, b"got:hello"].concat(), "{err}");
     assert!(status.success(), "{err}");

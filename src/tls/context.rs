@@ -1,6 +1,7 @@
 //! Building the OpenSSL contexts for both roles from the loaded material and
 //! the `sockopt` settings: protocol range (TLS 1.2–1.3), Mozilla
-//! "intermediate" ciphers unless `cipher=` overrides them, never an
+//! "intermediate" ciphers unless `cipher=` overrides them (TLS 1.2), our
+//! TLS 1.3 order (AES-128-GCM first, [`super::cipher`]), never an
 //! anonymous or NULL suite ([`super::cipher`]), key-exchange
 //! groups that include P-256 (the only group a socat peer offers), our
 //! certificate chain and key, and a trust store holding only the configured
@@ -95,6 +96,8 @@ fn common(b: &mut SslContextBuilder, settings: &TlsSettings, m: &Material) -> Re
     b.set_read_ahead(true);
     // Both roles, default list or `cipher=`: never anonymous or NULL suites.
     cipher::apply(b, o.cipher.as_deref())?;
+    // TLS 1.3: AES-128-GCM first, so that our donor asks for it.
+    cipher::apply_tls13(b)?;
     if o.compress == Compress::None {
         b.set_options(SslOptions::NO_COMPRESSION);
     }

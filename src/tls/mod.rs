@@ -7,7 +7,8 @@
 //! - [`sockopt`]: socat's option grammar for `[sst] sockopt`.
 //! - [`policy`]: socat's peer-name rules and the joiner's donor allow-list,
 //!   run inside the handshake by `verify`, which also re-checks after it.
-//! - [`cipher`]: the TLS 1.2 suites we allow (never anonymous or NULL).
+//! - [`cipher`]: the TLS 1.2 suites we allow (never anonymous or NULL) and
+//!   our TLS 1.3 order.
 //! - [`mod@preflight`]: start-up checks of every configured file.
 //! - [`files`], `trust`, `context`: loading files (and the key each came
 //!   from, [`FileKeys`]), the trust store, the SSL contexts.
@@ -52,7 +53,8 @@ pub use trust::TrustSource;
 /// clean end).
 pub type TlsStream = CloseNotify<Transport>;
 
-/// What TLS runs over: TCP with writes gathered into large sends.
+/// What TLS runs over: TCP with writes gathered into large sends and reads
+/// served from large receives.
 pub type Transport = Coalesce<TcpStream>;
 
 use policy::{subject_line, CertNames};
@@ -119,7 +121,7 @@ pub struct PeerInfo {
     pub authenticated: bool,
     /// Negotiated protocol (`TLSv1.3`).
     pub protocol: String,
-    /// Negotiated cipher (`TLS_AES_256_GCM_SHA384`).
+    /// Negotiated cipher (`TLS_AES_128_GCM_SHA256`).
     pub cipher: String,
 }
 

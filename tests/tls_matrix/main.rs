@@ -1,11 +1,15 @@
 //! Real handshakes over loopback between our acceptor and connector, and
 //! against raw OpenSSL peers, with certificates generated per test.
 //! `identity`: anonymous, certificate-less and NULL-cipher peers, wildcards
-//! and IP addresses (issue 9); `allow_list`: the joiner's donor allow-list.
+//! and IP addresses (issue 9); `allow_list`: the joiner's donor allow-list;
+//! `suites`: which cipher suite each pairing negotiates, `transport`: what
+//! one write through our TLS stream does (issue 12).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod allow_list;
 mod identity;
+mod suites;
+mod transport;
 
 use std::time::Duration;
 

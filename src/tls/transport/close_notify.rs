@@ -72,12 +72,17 @@ impl<S: AsyncRead + Unpin> AsyncRead for EofWatch<S> {
 }
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for EofWatch<S> {
+    /// Passes the write through without pushing it: OpenSSL hands its
+    /// transport one record per write, and a push here would turn every
+    /// 16 KiB record into its own `sendto` (the coalescing transport would
+    /// gather nothing). OpenSSL flushes after each handshake flight and
+    /// fatal alert, and [`CloseNotify`] pushes after each TLS write.
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        write_and_push(Pin::new(&mut self.inner), cx, buf)
+        Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -101,17 +106,27 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for EofWatch<S> {
     }
 }
 
-/// Writes `buf` to `inner`, then pushes it out: the records of this write
-/// may sit in a coalescing transport ([`super::Coalesce`]), and a written
-/// byte must be a sent byte for every caller. One write's records still
-/// leave in one send. If the socket is full the bytes stay buffered, the
-/// waker is registered, and the next write or flush sends them.
+/// Writes as much of `buf` to the TLS stream `inner` as it takes now, then
+/// pushes it out: the records of this write may sit in a coalescing
+/// transport ([`super::Coalesce`]), and a written byte must be a sent byte
+/// for every caller. A TLS stream in partial-write mode (the joiner's, from
+/// `mozilla_intermediate_v5`) takes one record per write, so the loop
+/// hands it the rest of `buf` while it makes progress: one call's records
+/// leave in one send either way. If the socket is full the bytes stay
+/// buffered, the waker is registered, and the next write or flush sends
+/// them; an error after some progress is reported by the next call.
 fn write_and_push<W: AsyncWrite + Unpin>(
     mut inner: Pin<&mut W>,
     cx: &mut Context<'_>,
     buf: &[u8],
 ) -> Poll<io::Result<usize>> {
-    let n = ready!(inner.as_mut().poll_write(cx, buf))?;
+    let mut n = ready!(inner.as_mut().poll_write(cx, buf))?;
+    while n > 0 && n < buf.len() {
+        match inner.as_mut().poll_write(cx, &buf[n..]) {
+            Poll::Ready(Ok(k)) if k > 0 => n += k,
+            _ => break,
+        }
+    }
     if let Poll::Ready(Err(e)) = inner.poll_flush(cx) {
         return Poll::Ready(Err(e));
     }
@@ -183,5 +198,34 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for CloseNotify<S> {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::super::Coalesce;
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn eof_watch_leaves_records_to_the_coalescing_transport() {
+        let (a, mut b) = tokio::io::duplex(1 << 20);
+        let mut w = EofWatch::new(Coalesce::new(a));
+        // Two record-sized writes, as OpenSSL makes them under one TLS write.
+        w.write_all(&[1u8; 16_406]).await.unwrap();
+        w.write_all(&[2u8; 16_406]).await.unwrap();
+        let mut probe = [0u8; 1];
+        let pending = std::future::poll_fn(|cx| {
+            let mut rb = ReadBuf::new(&mut probe);
+            Poll::Ready(Pin::new(&mut b).poll_read(cx, &mut rb).is_pending())
+        })
+        .await;
+        assert!(pending, "a record left before the flush");
+        w.flush().await.unwrap();
+        let mut got = vec![0u8; 2 * 16_406];
+        b.read_exact(&mut got).await.unwrap();
+        assert!(got[..16_406].iter().all(|&x| x == 1));
+        assert!(got[16_406..].iter().all(|&x| x == 2));
     }
 }

@@ -1,4 +1,4 @@
-//! Write coalescing under the TLS layer.
+//! Write coalescing and read batching under the TLS layer.
 //!
 //! OpenSSL hands its transport one TLS record (at most 16 KiB) per write, so
 //! a 256 KiB relay chunk costs sixteen `sendto` calls. [`Coalesce`] sits
@@ -6,6 +6,10 @@
 //! full or somebody flushes: the relay flushes before it waits for more
 //! input, and OpenSSL flushes after every handshake flight and alert, so
 //! nothing lingers in the buffer while the other side waits for it.
+//!
+//! Reading, OpenSSL (even with read-ahead) asks for about one record at a
+//! time, which made one `recvfrom` per 16 KiB record. [`Coalesce`] receives
+//! up to [`READ_BUFFER`] bytes at once and hands them out from there.
 
 use std::io;
 use std::pin::Pin;
@@ -13,16 +17,26 @@ use std::task::{ready, Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// Bytes gathered before they are written out.
-pub const COALESCE_BUFFER: usize = 256 * 1024;
+/// Bytes gathered before they are written out: the records of one
+/// 256 KiB relay chunk (16 full records of 16 KiB plus at most 29 bytes of
+/// header, nonce and tag each) leave in one send.
+pub const COALESCE_BUFFER: usize = 256 * 1024 + 4 * 1024;
 
-/// A transport that gathers small writes into one (see the module docs).
+/// Bytes received at once and handed to OpenSSL from memory.
+pub const READ_BUFFER: usize = 256 * 1024;
+
+/// A transport that gathers small writes into one and serves small reads
+/// from one large receive (see the module docs).
 #[derive(Debug)]
 pub struct Coalesce<S> {
     inner: S,
     buf: Vec<u8>,
     /// Bytes of `buf` already written to `inner`.
     written: usize,
+    /// Received bytes; `rbuf[rpos..rcap]` are not handed out yet.
+    rbuf: Box<[u8]>,
+    rpos: usize,
+    rcap: usize,
 }
 
 impl<S> Coalesce<S> {
@@ -32,6 +46,9 @@ impl<S> Coalesce<S> {
             inner,
             buf: Vec::with_capacity(COALESCE_BUFFER),
             written: 0,
+            rbuf: vec![0u8; READ_BUFFER].into_boxed_slice(),
+            rpos: 0,
+            rcap: 0,
         }
     }
 
@@ -63,7 +80,24 @@ impl<S: AsyncRead + Unpin> AsyncRead for Coalesce<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        let this = &mut *self;
+        if this.rpos == this.rcap {
+            // Nothing held: a read as large as our buffer goes straight
+            // through; a smaller one refills the buffer first.
+            if buf.remaining() >= READ_BUFFER || buf.remaining() == 0 {
+                return Pin::new(&mut this.inner).poll_read(cx, buf);
+            }
+            let mut rb = ReadBuf::new(&mut this.rbuf);
+            ready!(Pin::new(&mut this.inner).poll_read(cx, &mut rb))?;
+            this.rpos = 0;
+            this.rcap = rb.filled().len();
+        }
+        // Zero bytes here (end of file) leave `buf` untouched, as the
+        // transport below did.
+        let n = buf.remaining().min(this.rcap - this.rpos);
+        buf.put_slice(&this.rbuf[this.rpos..this.rpos + n]);
+        this.rpos += n;
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -124,5 +158,47 @@ mod tests {
         assert!(got[..1000].iter().all(|&x| x == 0));
         assert!(got[99_000..100_000].iter().all(|&x| x == 99));
         assert!(got[100_000..].iter().all(|&x| x == 7));
+    }
+
+    /// A reader that counts the reads it is asked for.
+    struct Counting<R> {
+        inner: R,
+        reads: usize,
+    }
+
+    impl<R: AsyncRead + Unpin> AsyncRead for Counting<R> {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            self.reads += 1;
+            Pin::new(&mut self.inner).poll_read(cx, buf)
+        }
+    }
+
+    #[tokio::test]
+    async fn small_reads_are_served_from_one_receive_and_end_of_file_stays() {
+        let (mut a, b) = tokio::io::duplex(1 << 20);
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        a.write_all(&data).await.unwrap();
+        a.shutdown().await.unwrap();
+        let mut r = Coalesce::new(Counting { inner: b, reads: 0 });
+        let mut got = Vec::new();
+        // Record-sized reads, as OpenSSL makes them.
+        let mut chunk = [0u8; 16_709];
+        loop {
+            let n = r.read(&mut chunk).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&chunk[..n]);
+        }
+        assert_eq!(got, data);
+        // 256 KiB, the rest, the end of file: not one read per chunk.
+        assert_eq!(r.get_ref().reads, 3);
+        // A read as large as the buffer bypasses it, and sees the end too.
+        let mut big = vec![0u8; READ_BUFFER];
+        assert_eq!(r.read(&mut big).await.unwrap(), 0);
     }
 }

@@ -1,5 +1,6 @@
 //! What TLS runs over, and what sits between it and its user: TCP with
-//! writes gathered into large sends ([`Coalesce`]), a transport that
+//! writes gathered into large sends and reads served from large receives
+//! ([`Coalesce`]), a transport that
 //! remembers a bare TCP end of file ([`EofWatch`]), and the stream that
 //! counts an end of file only with `close_notify` ([`CloseNotify`]).
 
