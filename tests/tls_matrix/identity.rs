@@ -16,7 +16,8 @@ use testkit::project::binary;
 use testkit::tls::*;
 use tokio::net::TcpListener;
 
-use super::{code, name_check};
+use super::code;
+use super::names::name_check;
 
 /// `cipher=` values that let anonymous suites in on today's OpenSSL, plus
 /// the defaults: none may let a certificate-less peer through.
