@@ -148,6 +148,7 @@ impl TlsClient {
         info.authenticated = self.verify;
         tracing::debug!(%peer, subject = %info.subject, protocol = %info.protocol,
             cipher = %info.cipher, rule = ?rec.matched().map(|m| m.rule), "tls connected");
+        stream.get_mut().get_mut().batch_reads();
         Ok((CloseNotify::new(stream), info))
     }
 }

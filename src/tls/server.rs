@@ -110,6 +110,7 @@ impl TlsServer {
                 tracing::debug!(%peer, subject = %info.subject, protocol = %info.protocol,
                     cipher = %info.cipher, rule = ?rec.matched().map(|m| m.rule),
                     allowed = ?info.allowed.as_ref().map(|a| &a.allowed), "tls accepted");
+                stream.get_mut().get_mut().batch_reads();
                 Ok((CloseNotify::new(stream), info))
             }
         }

@@ -8,8 +8,12 @@
 //! nothing lingers in the buffer while the other side waits for it.
 //!
 //! Reading, OpenSSL (even with read-ahead) asks for about one record at a
-//! time, which made one `recvfrom` per 16 KiB record. [`Coalesce`] receives
-//! up to [`READ_BUFFER`] bytes at once and hands them out from there.
+//! time, which made one `recvfrom` per 16 KiB record. Once the handshake
+//! has verified the peer ([`Coalesce::batch_reads`]), [`Coalesce`] receives
+//! up to [`READ_BUFFER`] bytes at once and hands them out from there. Not
+//! before: a connection still in its handshake is anybody's, and a flood
+//! of them must not cost a receive buffer each (500 at once took the
+//! joiner to 98 MiB when the buffer came with the connection).
 
 use std::io;
 use std::pin::Pin;
@@ -33,7 +37,8 @@ pub struct Coalesce<S> {
     buf: Vec<u8>,
     /// Bytes of `buf` already written to `inner`.
     written: usize,
-    /// Received bytes; `rbuf[rpos..rcap]` are not handed out yet.
+    /// Received bytes; `rbuf[rpos..rcap]` are not handed out yet. Empty
+    /// (reads go straight through) until [`Coalesce::batch_reads`].
     rbuf: Box<[u8]>,
     rpos: usize,
     rcap: usize,
@@ -46,7 +51,7 @@ impl<S> Coalesce<S> {
             inner,
             buf: Vec::with_capacity(COALESCE_BUFFER),
             written: 0,
-            rbuf: vec![0u8; READ_BUFFER].into_boxed_slice(),
+            rbuf: Box::default(),
             rpos: 0,
             rcap: 0,
         }
@@ -55,6 +60,15 @@ impl<S> Coalesce<S> {
     /// The wrapped transport.
     pub fn get_ref(&self) -> &S {
         &self.inner
+    }
+
+    /// From now on, small reads are served from one large receive: called
+    /// once the handshake has verified the peer, so that only an
+    /// authenticated connection (their number is capped) holds the buffer.
+    pub fn batch_reads(&mut self) {
+        if self.rbuf.is_empty() {
+            self.rbuf = vec![0u8; READ_BUFFER].into_boxed_slice();
+        }
     }
 }
 
@@ -82,9 +96,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for Coalesce<S> {
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
         if this.rpos == this.rcap {
-            // Nothing held: a read as large as our buffer goes straight
-            // through; a smaller one refills the buffer first.
-            if buf.remaining() >= READ_BUFFER || buf.remaining() == 0 {
+            // Nothing held: before batching, or for a read as large as our
+            // buffer, straight through; a smaller one refills the buffer.
+            if this.rbuf.is_empty() || buf.remaining() >= this.rbuf.len() || buf.remaining() == 0 {
                 return Pin::new(&mut this.inner).poll_read(cx, buf);
             }
             let mut rb = ReadBuf::new(&mut this.rbuf);
@@ -184,6 +198,7 @@ mod tests {
         a.write_all(&data).await.unwrap();
         a.shutdown().await.unwrap();
         let mut r = Coalesce::new(Counting { inner: b, reads: 0 });
+        r.batch_reads();
         let mut got = Vec::new();
         // Record-sized reads, as OpenSSL makes them.
         let mut chunk = [0u8; 16_709];
