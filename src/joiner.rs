@@ -173,6 +173,11 @@ pub async fn run_joiner(
     let (finished_tx, mut finished_rx) = mpsc::unbounded_channel::<()>();
     let mut tick = tokio::time::interval(TICK);
     let mut marker_seen: Option<Instant> = None;
+    let workers = crate::runtime::workers();
+    debug!(
+        workers = workers.count(),
+        "joiner: connections spread over the workers"
+    );
 
     let result = loop {
         tokio::select! {
@@ -188,11 +193,17 @@ pub async fn run_joiner(
                     let token = conn_token.clone();
                     let shared = shared.clone();
                     let finished = finished_tx.clone();
-                    conns.spawn(async move {
+                    // The connection stays on one worker from the handshake
+                    // to the close (and so does its rsync child).
+                    let handed = workers.hand_off(&conns, tcp, move |tcp, worker| async move {
+                        debug!("connection accepted");
                         serve(&cfg, tcp, peer, slot, &shared, &token).await;
                         // The loop may already be gone; nothing to tell then.
                         let _gone = finished.send(());
-                    }.instrument(info_span!("conn", %peer)));
+                    }.instrument(info_span!("conn", %peer, worker)));
+                    if let Err(e) = handed {
+                        warn!(%peer, error = %e, "cannot hand the connection to a worker, connection dropped");
+                    }
                 }
                 Err(e) => {
                     warn!(error = %e, "accept failed");

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{info_span, warn, Instrument};
+use tracing::{debug, info_span, warn, Instrument};
 
 use super::failures::{self, broke_mid_transfer, FirstFailure, StallWatch};
 use super::{connect_joiner, DonorConfig, DonorError, TunnelFailure, RETRY_PAUSE};
@@ -42,6 +42,11 @@ async fn run_relay(
     let local = listener.local_addr().map_err(DonorError::Listener)?;
     let conns = TaskTracker::new();
     let mut tick = tokio::time::interval(STALL_TICK);
+    let workers = crate::runtime::workers();
+    debug!(
+        workers = workers.count(),
+        "relay: connections spread over the workers"
+    );
     loop {
         let (tcp, peer) = tokio::select! {
             _ = stop.cancelled() => break,
@@ -91,10 +96,17 @@ async fn run_relay(
         let token = token.clone();
         let failures = failures.clone();
         let watch = watch.clone();
-        conns.spawn(
-            async move { relay_one(&cfg, tcp, &failures, &watch, &token).await }
-                .instrument(info_span!("relay", %peer)),
-        );
+        // The connection stays on one worker from the TLS connect to the close.
+        let handed = workers.hand_off(&conns, tcp, move |tcp, worker| {
+            async move {
+                debug!("relay connection accepted");
+                relay_one(&cfg, tcp, &failures, &watch, &token).await;
+            }
+            .instrument(info_span!("relay", %peer, worker))
+        });
+        if let Err(e) = handed {
+            warn!(%peer, error = %e, "cannot hand the relay connection to a worker, connection dropped");
+        }
     }
     conns.close();
     if tokio::time::timeout(cfg.timeouts.close, conns.wait())
