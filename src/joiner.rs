@@ -2,7 +2,10 @@
 //! in its own task: handshake and identity check under a timeout, then the
 //! decrypted bytes go to a fresh `rsync --server --daemon` over pipes (or,
 //! with `--forward`, to a plaintext TCP service). [`admission`] keeps
-//! unauthenticated clients from crowding the donor out.
+//! unauthenticated clients from crowding the donor out. The accept loop
+//! hands each connection to one of the process's connection workers
+//! ([`crate::runtime`]), where it stays from the handshake to the close,
+//! its rsync child forked (and supervised) from that worker's thread.
 //!
 //! [`run_joiner`] takes an already bound listener and a cancellation token,
 //! so tests run it in-process on port 0. It returns once the completion

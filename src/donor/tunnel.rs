@@ -1,6 +1,8 @@
 //! The donor's loopback relay: accepts the rsync clients (own uid only),
 //! turns each connection into one TLS connection to the joiner, watches for
 //! a stalled transfer, and explains a failed rsync step by what it met.
+//! Each accepted connection is handed to one of the connection workers
+//! ([`crate::runtime`]) and stays there until it closes.
 
 use std::net::SocketAddr;
 use std::os::unix::fs::MetadataExt;
@@ -209,6 +211,10 @@ pub struct Relay {
     stop: CancellationToken,
     kill: CancellationToken,
     task: tokio::task::JoinHandle<Result<(), DonorError>>,
+    /// A relay dropped without [`Relay::close`] (an early `?`) ends its
+    /// connections: they run on the connection workers, which outlive the
+    /// entry point's runtime, so its shutdown would not drop them.
+    _abort_on_drop: tokio_util::sync::DropGuard,
 }
 
 impl Relay {
@@ -238,6 +244,7 @@ impl Relay {
             watch,
             cfg,
             stop,
+            _abort_on_drop: kill.clone().drop_guard(),
             kill,
             task,
         })
