@@ -2,7 +2,10 @@
 //! in its own task: handshake and identity check under a timeout, then the
 //! decrypted bytes go to a fresh `rsync --server --daemon` over pipes (or,
 //! with `--forward`, to a plaintext TCP service). [`admission`] keeps
-//! unauthenticated clients from crowding the donor out.
+//! unauthenticated clients from crowding the donor out. The accept loop
+//! hands each connection to one of the process's connection workers
+//! ([`crate::runtime`]), where it stays from the handshake to the close,
+//! its rsync child forked (and supervised) from that worker's thread.
 //!
 //! [`run_joiner`] takes an already bound listener and a cancellation token,
 //! so tests run it in-process on port 0. It returns once the completion
@@ -173,6 +176,11 @@ pub async fn run_joiner(
     let (finished_tx, mut finished_rx) = mpsc::unbounded_channel::<()>();
     let mut tick = tokio::time::interval(TICK);
     let mut marker_seen: Option<Instant> = None;
+    let workers = crate::runtime::workers();
+    debug!(
+        workers = workers.count(),
+        "joiner: connections spread over the workers"
+    );
 
     let result = loop {
         tokio::select! {
@@ -188,11 +196,17 @@ pub async fn run_joiner(
                     let token = conn_token.clone();
                     let shared = shared.clone();
                     let finished = finished_tx.clone();
-                    conns.spawn(async move {
+                    // The connection stays on one worker from the handshake
+                    // to the close (and so does its rsync child).
+                    let handed = workers.hand_off(&conns, tcp, move |tcp, worker| async move {
+                        debug!("connection accepted");
                         serve(&cfg, tcp, peer, slot, &shared, &token).await;
                         // The loop may already be gone; nothing to tell then.
                         let _gone = finished.send(());
-                    }.instrument(info_span!("conn", %peer)));
+                    }.instrument(info_span!("conn", %peer, worker)));
+                    if let Err(e) = handed {
+                        warn!(%peer, error = %e, "cannot hand the connection to a worker, connection dropped");
+                    }
                 }
                 Err(e) => {
                     warn!(error = %e, "accept failed");

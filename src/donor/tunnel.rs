@@ -1,6 +1,8 @@
 //! The donor's loopback relay: accepts the rsync clients (own uid only),
 //! turns each connection into one TLS connection to the joiner, watches for
 //! a stalled transfer, and explains a failed rsync step by what it met.
+//! Each accepted connection is handed to one of the connection workers
+//! ([`crate::runtime`]) and stays there until it closes.
 
 use std::net::SocketAddr;
 use std::os::unix::fs::MetadataExt;
@@ -10,7 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{info_span, warn, Instrument};
+use tracing::{debug, info_span, warn, Instrument};
 
 use super::failures::{self, broke_mid_transfer, FirstFailure, StallWatch};
 use super::{connect_joiner, DonorConfig, DonorError, TunnelFailure, RETRY_PAUSE};
@@ -42,6 +44,11 @@ async fn run_relay(
     let local = listener.local_addr().map_err(DonorError::Listener)?;
     let conns = TaskTracker::new();
     let mut tick = tokio::time::interval(STALL_TICK);
+    let workers = crate::runtime::workers();
+    debug!(
+        workers = workers.count(),
+        "relay: connections spread over the workers"
+    );
     loop {
         let (tcp, peer) = tokio::select! {
             _ = stop.cancelled() => break,
@@ -91,10 +98,17 @@ async fn run_relay(
         let token = token.clone();
         let failures = failures.clone();
         let watch = watch.clone();
-        conns.spawn(
-            async move { relay_one(&cfg, tcp, &failures, &watch, &token).await }
-                .instrument(info_span!("relay", %peer)),
-        );
+        // The connection stays on one worker from the TLS connect to the close.
+        let handed = workers.hand_off(&conns, tcp, move |tcp, worker| {
+            async move {
+                debug!("relay connection accepted");
+                relay_one(&cfg, tcp, &failures, &watch, &token).await;
+            }
+            .instrument(info_span!("relay", %peer, worker))
+        });
+        if let Err(e) = handed {
+            warn!(%peer, error = %e, "cannot hand the relay connection to a worker, connection dropped");
+        }
     }
     conns.close();
     if tokio::time::timeout(cfg.timeouts.close, conns.wait())
@@ -197,6 +211,10 @@ pub struct Relay {
     stop: CancellationToken,
     kill: CancellationToken,
     task: tokio::task::JoinHandle<Result<(), DonorError>>,
+    /// A relay dropped without [`Relay::close`] (an early `?`) ends its
+    /// connections: they run on the connection workers, which outlive the
+    /// entry point's runtime, so its shutdown would not drop them.
+    _abort_on_drop: tokio_util::sync::DropGuard,
 }
 
 impl Relay {
@@ -226,6 +244,7 @@ impl Relay {
             watch,
             cfg,
             stop,
+            _abort_on_drop: kill.clone().drop_guard(),
             kill,
             task,
         })
