@@ -18,7 +18,8 @@
 //!    [`shutdown`] (signals, a dead parent), [`sockowner`] (which uid owns a
 //!    loopback peer), [`mount`] (which file system holds a path), [`meter`]
 //!    (byte counters) and [`progress`] (what people see of them), [`pki`]
-//!    (throwaway certificates), [`runtime`] (the tokio runtime).
+//!    (throwaway certificates), [`runtime`] (the accepting runtime and the
+//!    connection workers, one current-thread runtime per CPU).
 //! 2. Transport: [`tls`] (acceptor, connector, identity policy, sockopt,
 //!    preflight, what TLS runs over), [`relay`] (the byte pump, the
 //!    connection log line), [`rsync`] (the joiner's daemon and what it
