@@ -106,7 +106,7 @@ mod args;
 mod run;
 pub mod streams;
 pub use args::{
-    delete_args, directory_args, kind_args, log_dir_args, marker_args, nested_dirs,
+    delete_args, kind_args, log_dir_args, marker_args, nested_below, nested_dirs,
     own_top_level_dirs, stream_args, top_level_args, top_level_dirs, FileKind, JoinerModules,
     COMMON_FLAGS, SKIPPED_NAMES, TOP_LEVEL_FILES,
 };
@@ -357,15 +357,7 @@ pub async fn send_marker(
         });
     }
     // Owner only (directory and file): the joiner's copy keeps the file's mode.
-    let tmp = tempfile::Builder::new()
-        .prefix("sst-tunnel-marker.")
-        .permissions(std::fs::Permissions::from_mode(0o700))
-        .tempdir()
-        .map_err(|source| RsyncError::Io {
-            action: "create a temporary directory in",
-            path: std::env::temp_dir(),
-            source,
-        })?;
+    let tmp = private_tempdir("sst-tunnel-marker.")?;
     let file = tmp.path().join(MARKER);
     let io_err = |source| RsyncError::Io {
         action: "write",
@@ -383,6 +375,20 @@ pub async fn send_marker(
     run(&plan.rsync, "marker".into(), marker_args(plan, file), token).await?;
     step_done("marker", t);
     Ok(())
+}
+
+/// A temporary directory only its owner may enter (0700), removed when
+/// dropped: what the donor writes there names or holds its own data.
+fn private_tempdir(prefix: &str) -> Result<tempfile::TempDir, RsyncError> {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir()
+        .map_err(|source| RsyncError::Io {
+            action: "create a temporary directory in",
+            path: std::env::temp_dir(),
+            source,
+        })
 }
 
 /// Bytes under `dir` (regular files, not following links), for the ETA.

@@ -3,8 +3,9 @@
 //!
 //! [`schema_files`] walks the schema directories the way the per-directory
 //! rsync runs see them (the top-level directory followed if it is a
-//! symlink, nothing below it followed; the same exclusions as
-//! [`super::directory_args`]) and keeps every regular file with its size.
+//! symlink, nothing below it followed; the `ib_logfile*` below the top and
+//! the donor's own directories ([`super::nested_below`]) left out) and keeps
+//! every regular file with its size.
 //! [`balance`] deals them out to at most N streams, largest first, each to
 //! the stream that carries the fewest bytes so far (then the fewest files,
 //! then the lowest number): the classic longest-processing-time greedy.
@@ -34,10 +35,10 @@
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use super::args::nested_dirs;
+use super::args::nested_below;
 use super::{RsyncError, TransferPlan};
 
 /// A regular file of a schema directory.
@@ -70,18 +71,10 @@ struct Exclusions {
 
 impl Exclusions {
     fn for_dir(plan: &TransferPlan, name: &OsStr) -> Exclusions {
-        let mut nested = Vec::new();
-        for (rel, patterns) in nested_dirs(plan) {
-            let Ok(inner) = rel.strip_prefix(name) else {
-                continue;
-            };
-            if inner.components().next().is_none() {
-                continue;
-            }
-            for pat in patterns {
-                nested.push((inner.to_path_buf(), pat.trim_start_matches('/')));
-            }
-        }
+        let nested = nested_below(plan, Path::new(name))
+            .into_iter()
+            .map(|(_, inner, pat)| (inner, pat.trim_start_matches('/')))
+            .collect();
         Exclusions { nested }
     }
 
@@ -219,15 +212,7 @@ pub struct Lists {
 /// Writes each stream's list ([`files_from`]) into a private
 /// temporary directory (owner only: the lists name the donor's files).
 pub fn write_lists(planned: &[Stream]) -> Result<Lists, RsyncError> {
-    let dir = tempfile::Builder::new()
-        .prefix("sst-tunnel-streams.")
-        .permissions(std::fs::Permissions::from_mode(0o700))
-        .tempdir()
-        .map_err(|source| RsyncError::Io {
-            action: "create a temporary directory in",
-            path: std::env::temp_dir(),
-            source,
-        })?;
+    let dir = super::private_tempdir("sst-tunnel-streams.")?;
     let mut paths = Vec::with_capacity(planned.len());
     for (i, stream) in planned.iter().enumerate() {
         let path = dir.path().join(format!("stream-{}", i + 1));

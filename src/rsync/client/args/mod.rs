@@ -258,11 +258,12 @@ pub fn log_dir_args(plan: &TransferPlan) -> Vec<OsString> {
     args
 }
 
-/// Arguments of step 3 for one top-level directory.
-pub fn directory_args(plan: &TransferPlan, name: &OsStr) -> Vec<OsString> {
-    let mut args = common_args(plan);
-    args.push("--recursive".into());
-    args.push("--exclude=*/ib_logfile*".into());
+/// The donor's own kind and log directories ([`nested_dirs`]) strictly
+/// below the top-level directory `name`, one entry per pattern: (its path
+/// relative to the data directory, relative to `name`, the pattern of the
+/// files it holds). The schema phase leaves these files to their own runs.
+pub fn nested_below(plan: &TransferPlan, name: &Path) -> Vec<(PathBuf, PathBuf, &'static str)> {
+    let mut out = Vec::new();
     for (rel, patterns) in nested_dirs(plan) {
         let Ok(inner) = rel.strip_prefix(name) else {
             continue;
@@ -270,9 +271,24 @@ pub fn directory_args(plan: &TransferPlan, name: &OsStr) -> Vec<OsString> {
         if inner.components().next().is_none() {
             continue;
         }
+        let inner = inner.to_path_buf();
         for pat in patterns {
-            args.push(format!("--exclude={}", literal_then(inner, pat)).into());
+            out.push((rel.clone(), inner.clone(), *pat));
         }
+    }
+    out
+}
+
+/// The per-directory run of the sequence before the balanced streams (one
+/// recursive rsync per top-level directory): kept for the tests, as the
+/// reference of what the delete pass and the streams must send together.
+#[cfg(test)]
+pub fn directory_args(plan: &TransferPlan, name: &OsStr) -> Vec<OsString> {
+    let mut args = common_args(plan);
+    args.push("--recursive".into());
+    args.push("--exclude=*/ib_logfile*".into());
+    for (_, inner, pat) in nested_below(plan, Path::new(name)) {
+        args.push(format!("--exclude={}", literal_then(&inner, pat)).into());
     }
     args.push(contents_of(&plan.dirs.datadir.join(name)));
     args.push(plan.url(MODULE, Some(name)));
@@ -280,9 +296,9 @@ pub fn directory_args(plan: &TransferPlan, name: &OsStr) -> Vec<OsString> {
 }
 
 /// Arguments of the delete pass: every top-level directory of `dirs` in
-/// one run (`--relative`, each as `DATADIR/./NAME/`), filtered as
-/// [`directory_args`] filters each (its patterns anchored at the
-/// directory's name: `*/ib_logfile*` inside NAME is `/NAME/**/ib_logfile*`,
+/// one run (`--relative`, each as `DATADIR/./NAME/`), filtered as the
+/// per-directory runs before it filtered each (`ib_logfile*` below the
+/// top, [`nested_below`]; the patterns anchored at the directory's name: `*/ib_logfile*` inside NAME is `/NAME/**/ib_logfile*`,
 /// a name at least two levels down), with `--min-size=MIN_SIZE` (larger
 /// than every regular file the plan found), so rsync creates the
 /// directories, symlinks and special files, deletes what the donor does
@@ -291,20 +307,11 @@ pub fn delete_args(plan: &TransferPlan, dirs: &[OsString], min_size: u64) -> Vec
     let mut args = common_args(plan);
     args.push("--recursive".into());
     args.push("--relative".into());
-    let nested = nested_dirs(plan);
     for name in dirs {
         let name = Path::new(name);
         args.push(format!("--exclude={}", literal_then(name, "/**/ib_logfile*")).into());
-        for (rel, patterns) in &nested {
-            let Ok(inner) = rel.strip_prefix(name) else {
-                continue;
-            };
-            if inner.components().next().is_none() {
-                continue;
-            }
-            for pat in *patterns {
-                args.push(format!("--exclude={}", literal_then(rel, pat)).into());
-            }
+        for (rel, _, pat) in nested_below(plan, name) {
+            args.push(format!("--exclude={}", literal_then(&rel, pat)).into());
         }
     }
     args.push(format!("--min-size={min_size}").into());
