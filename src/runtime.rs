@@ -27,7 +27,7 @@
 //! connections open at the same time it spreads them evenly).
 //!
 //! **Children.** `PR_SET_PDEATHSIG` is tied to the *thread* that forked
-//! (see [`crate::child`]): the joiner forks `rsync --server` from the
+//! (see the `child` module): the joiner forks `rsync --server` from the
 //! worker that serves the connection. The worker threads are never stopped:
 //! they live as long as the process, so a child's parent-death signal fires
 //! only when the process dies, as with the single thread before.
