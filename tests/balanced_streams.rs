@@ -9,13 +9,10 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 
 use testkit::bytes::named;
-use testkit::child::Proc;
 use testkit::fake_mariadbd::datadir::{Entry, Tree};
 use testkit::fake_mariadbd::pair::{self, Pair, Plan};
-use testkit::project::binary;
 use testkit::socat::gen_certs::GenCerts;
 use testkit::socat::tree::{assert_same_tree, make_datadir, Symlinks};
 use testkit::socat::{self, MARKER, TRANSFER};
@@ -226,14 +223,14 @@ fn issue_12_the_socat_reference_joiner_takes_the_balanced_streams() {
 
     let (_rsyncd, rsync_port) = socat::rsync_daemon(&conf, &dest);
     let (_socat, joiner_port) = socat::socat_joiner(&pki, "joiner", rsync_port);
-    let mut cmd = Command::new(binary());
-    cmd.args(["donor", "--parallel", "2", "--address"])
-        .arg(format!("127.0.0.1:{joiner_port}"))
-        .arg("--datadir")
-        .arg(&source)
-        .args(["--state", "6c4c5e0e-8f45-11ef-9a2c-3b1f0e6d7a10:7"])
-        .args(pki.tunnel_args("donor"));
-    let mut donor = Proc::spawn("sst-tunnel donor", cmd);
+    let mut donor = socat::tunnel_donor(
+        &pki,
+        "donor",
+        joiner_port,
+        &source,
+        "6c4c5e0e-8f45-11ef-9a2c-3b1f0e6d7a10:7",
+        &["--parallel", "2"],
+    );
     donor.assert_exit_code(0, TRANSFER);
 
     assert_same_tree(&source, &dest, &[MARKER], Symlinks::Munged);

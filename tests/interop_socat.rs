@@ -18,7 +18,6 @@ use testkit::bytes::pattern;
 use testkit::child::{run, run_ok, Proc};
 use testkit::net::{echo_through, Echo};
 use testkit::procs::Signal;
-use testkit::project::binary;
 use testkit::socat::gen_certs::{self, GenCerts};
 use testkit::socat::tree::{assert_same_tree, make_datadir, Symlinks};
 use testkit::socat::{self, MARKER, TRANSFER};
@@ -224,14 +223,7 @@ fn sst_tunnel_donor_sends_an_sst_into_a_socat_joiner() {
     let (_rsyncd, rsync_port) = socat::rsync_daemon(&conf, &dest);
     let (_socat, joiner_port) = socat::socat_joiner(&pki, "joiner", rsync_port);
 
-    let mut cmd = Command::new(binary());
-    cmd.args(["donor", "--address"])
-        .arg(format!("127.0.0.1:{joiner_port}"))
-        .arg("--datadir")
-        .arg(&source)
-        .args(["--state", STATE])
-        .args(pki.tunnel_args("donor"));
-    let mut donor = Proc::spawn("sst-tunnel donor", cmd);
+    let mut donor = socat::tunnel_donor(&pki, "donor", joiner_port, &source, STATE, &[]);
     donor.assert_exit_code(0, TRANSFER);
 
     let marker = fs::read_to_string(dest.join(MARKER))

@@ -40,7 +40,10 @@ pub const LOG_MODULE: &str = "rsync_tunnel_sst-log_dir";
 /// The completion marker's file name.
 pub const MARKER: &str = "rsync_tunnel_sst_complete";
 
-/// Flags common to every rsync client run of the SST sequence.
+/// Flags common to every rsync client run of the socat reference script's
+/// SST sequence. Written out here, not taken from sst_tunnel's own donor
+/// (`rsync::client::COMMON_FLAGS`), so that tests hold our joiner to what
+/// the script sends even when our donor changes.
 pub const SST_FLAGS: [&str; 10] = [
     "--owner",
     "--group",
@@ -174,6 +177,28 @@ pub fn tunnel_relay(pki: &GenCerts, node: &str, joiner_port: u16) -> (Proc, u16)
             panic!("relay's first stdout line {line:?} is not `relay 127.0.0.1:PORT`")
         });
     (proc, port)
+}
+
+/// `sst-tunnel donor` sending `datadir` with `state` to the joiner at
+/// `127.0.0.1:joiner_port`, `extra` before the TLS options (for example
+/// `--parallel 2`); the caller waits for its exit.
+pub fn tunnel_donor(
+    pki: &GenCerts,
+    node: &str,
+    joiner_port: u16,
+    datadir: &Path,
+    state: &str,
+    extra: &[&str],
+) -> Proc {
+    let mut cmd = Command::new(binary());
+    cmd.args(["donor", "--address"])
+        .arg(format!("127.0.0.1:{joiner_port}"))
+        .arg("--datadir")
+        .arg(datadir)
+        .args(["--state", state])
+        .args(extra)
+        .args(pki.tunnel_args(node));
+    Proc::spawn("sst-tunnel donor", cmd)
 }
 
 fn rsync_client(name: &str, args: Vec<String>) {
