@@ -1,38 +1,26 @@
 //! Killing either side of a manual transfer mid-stream leaves no rsync
 //! behind: the transfer is throttled so the kill lands while rsync runs.
 
+use testkit::{poll, procs};
+
 use super::*;
 
+/// rsync processes whose cwd or command line is under `dir`.
 fn rsyncs_touching(dir: &Path) -> Vec<u32> {
-    let needle = dir.to_string_lossy().into_owned();
-    let mut found = Vec::new();
-    for entry in fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(comm) = fs::read_to_string(entry.path().join("comm")) else {
-            continue;
-        };
-        if comm.trim() != "rsync" {
-            continue;
-        }
-        let cwd = fs::read_link(entry.path().join("cwd")).map(|p| p.to_string_lossy().into_owned());
-        let cmdline = fs::read(entry.path().join("cmdline"))
-            .map(|b| String::from_utf8_lossy(&b).into_owned());
-        if cwd.is_ok_and(|c| c.starts_with(&needle)) || cmdline.is_ok_and(|c| c.contains(&needle)) {
-            found.push(pid);
-        }
-    }
-    found
+    procs::touching(dir)
+        .into_iter()
+        .map(|(pid, _)| pid)
+        .filter(|&pid| {
+            procs::argv(pid)
+                .first()
+                .is_some_and(|a| a.ends_with("rsync"))
+        })
+        .collect()
 }
 
-fn wait_until(what: &str, deadline: Duration, mut done: impl FnMut() -> bool) {
-    let end = Instant::now() + deadline;
-    while !done() {
-        assert!(Instant::now() < end, "{what} within {deadline:?}");
-        std::thread::yield_now();
-        std::thread::park_timeout(Duration::from_millis(20));
-    }
+/// Polls until `done` holds; panics naming `what` after `limit`.
+fn wait_until(what: &str, limit: Duration, done: impl FnMut() -> bool) {
+    assert!(poll::until(limit, done), "{what} within {limit:?}");
 }
 
 /// Starts a throttled transfer and returns (joiner, donor, src, dst) once

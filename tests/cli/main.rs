@@ -9,7 +9,7 @@ use std::fs;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sst_tunnel::ExitCode;
 use testkit::bytes::pattern;
