@@ -187,24 +187,19 @@ pub struct DataSummary {
     pub directories: usize,
     /// Balanced streams of the schema phase.
     pub streams: usize,
-    /// rsync processes run.
-    pub rsync_runs: usize,
-    /// Wall time.
-    pub elapsed: Duration,
 }
 
 /// Steps 1 to 7 of the transfer (see the module header): the top level;
 /// the system tablespace, which also tells which modules the joiner
 /// serves; the undo tablespaces and Aria logs; the redo logs; the plan of
-/// the schema phase; the delete pass over every top-level directory,
-/// `plan.parallel` at a time; then the balanced streams. The first failure
+/// the schema phase; the delete pass over every top-level directory, in
+/// one run; then the balanced streams, `plan.parallel` of them at once. The first failure
 /// stops the rest (their rsyncs are killed) and is returned. Each finished
 /// step logs [`step_done`].
 pub async fn send_data(
     plan: &TransferPlan,
     token: &CancellationToken,
 ) -> Result<DataSummary, RsyncError> {
-    let start = Instant::now();
     let dirs = top_level_dirs(plan)?;
     for name in own_top_level_dirs(plan) {
         tracing::debug!(
@@ -212,10 +207,7 @@ pub async fn send_data(
             "not a schema: the server keeps a kind of file there, sent by its own run"
         );
     }
-    let t = Instant::now();
-    run(&plan.rsync, "top level".into(), top_level_args(plan), token).await?;
-    step_done("top level", t);
-    let mut runs = 1;
+    timed_step(plan, "top level", top_level_args(plan), token).await?;
     // The system tablespace also tells which modules the joiner serves.
     // It comes after the top level, whose `--delete` removes the joiner's
     // directories the donor does not have: a kind the joiner keeps in one
@@ -246,30 +238,17 @@ pub async fn send_data(
         }
         Err(e) => return Err(e),
     };
-    runs += 1;
     for kind in FileKind::ALL {
-        if joiner == JoinerModules::All && kind == first {
-            continue;
+        if kind != first {
+            timed_step(plan, kind.step(), kind_args(plan, kind, joiner), token).await?;
+        } else if joiner == JoinerModules::Reference {
+            // The fallback's run, timed from the first attempt.
+            let args = kind_args(plan, kind, joiner);
+            run(&plan.rsync, kind.step().into(), args, token).await?;
+            step_done(kind.step(), first_started);
         }
-        let t = if kind == first {
-            first_started
-        } else {
-            Instant::now()
-        };
-        run(
-            &plan.rsync,
-            kind.step().into(),
-            kind_args(plan, kind, joiner),
-            token,
-        )
-        .await?;
-        step_done(kind.step(), t);
-        runs += 1;
     }
-    let t = Instant::now();
-    run(&plan.rsync, "log dir".into(), log_dir_args(plan), token).await?;
-    step_done("log dir", t);
-    runs += 1;
+    timed_step(plan, "log dir", log_dir_args(plan), token).await?;
 
     let t = Instant::now();
     let files = streams::schema_files(plan, &dirs)?;
@@ -282,7 +261,6 @@ pub async fn send_data(
     if !dirs.is_empty() {
         let args = delete_args(plan, &dirs, min_size);
         run(&plan.rsync, "delete pass".into(), args, token).await?;
-        runs += 1;
     }
     step_done("delete", t);
 
@@ -297,13 +275,23 @@ pub async fn send_data(
         .collect();
     run_parallel(&plan.rsync, jobs, n, token).await?;
     step_done("schemas", t);
-    runs += n;
     Ok(DataSummary {
         directories: dirs.len(),
         streams: n,
-        rsync_runs: runs,
-        elapsed: start.elapsed(),
     })
+}
+
+/// Runs one step of the sequence and logs [`step_done`] once it succeeded.
+async fn timed_step(
+    plan: &TransferPlan,
+    step: &str,
+    args: Vec<OsString>,
+    token: &CancellationToken,
+) -> Result<(), RsyncError> {
+    let started = Instant::now();
+    run(&plan.rsync, step.into(), args, token).await?;
+    step_done(step, started);
+    Ok(())
 }
 
 /// Logs that the donor finished `step` after `started`: the line the
