@@ -64,27 +64,37 @@ fn schema_script(schema: &str, spec: &DataSpec) -> String {
     sql
 }
 
-/// Loads `spec` into `node` (one client per schema, in parallel), plus a table in `sst_live`.
-pub fn load(node: &Node, spec: &DataSpec) {
+/// Runs SQL `scripts` (a name for each, the SQL) on `node`, one client
+/// each, all at once (written under the node's `tmp/`); panics naming the
+/// script that failed.
+pub fn run_scripts_in_parallel(node: &Node, scripts: Vec<(String, String)>) {
     let mut clients = Vec::new();
-    for schema in schemas(spec) {
-        let script = node.root().join(format!("tmp/load-{schema}.sql"));
-        fs::write(&script, schema_script(&schema, spec))
-            .unwrap_or_else(|e| panic!("cannot write {}: {e}", script.display()));
-        clients.push((schema, node.spawn_script(&script)));
+    for (name, sql) in scripts {
+        let path = node.root().join(format!("tmp/{name}.sql"));
+        fs::write(&path, sql).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+        clients.push((name, node.spawn_script(&path)));
     }
-    for (schema, client) in clients {
+    for (name, client) in clients {
         let out = client
             .wait_with_output()
-            .unwrap_or_else(|e| panic!("cannot wait for the load of {schema}: {e}"));
+            .unwrap_or_else(|e| panic!("cannot wait for SQL script {name}: {e}"));
         assert!(
             out.status.success(),
-            "{}: loading {schema} failed ({}): {}",
+            "{}: SQL script {name} failed ({}): {}",
             node.name,
             out.status,
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+/// Loads `spec` into `node` (one client per schema, in parallel), plus a table in `sst_live`.
+pub fn load(node: &Node, spec: &DataSpec) {
+    let scripts = schemas(spec)
+        .into_iter()
+        .map(|schema| (format!("load-{schema}"), schema_script(&schema, spec)))
+        .collect();
+    run_scripts_in_parallel(node, scripts);
     node.sql(
         "CREATE DATABASE sst_live; \
          CREATE TABLE sst_live.events (id INT AUTO_INCREMENT PRIMARY KEY, round INT NOT NULL, \

@@ -10,9 +10,9 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::fs;
 use std::time::Duration;
 
+use crate::cluster::data::run_scripts_in_parallel;
 use crate::cluster::node::Node;
 use crate::netns::pair::tree_bytes;
 use crate::poll::{must, Probe};
@@ -138,25 +138,12 @@ pub fn load(node: &Node, size: u64) -> Loaded {
         load[i] += table.2.max(1);
         groups[i].push(table);
     }
-    let mut clients = Vec::new();
-    for (i, group) in groups.iter().enumerate() {
-        let path = node.root().join(format!("tmp/bench-load-{i}.sql"));
-        fs::write(&path, script(size, group))
-            .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
-        clients.push(node.spawn_script(&path));
-    }
-    for client in clients {
-        let out = client
-            .wait_with_output()
-            .unwrap_or_else(|e| panic!("cannot wait for a load client: {e}"));
-        assert!(
-            out.status.success(),
-            "{}: loading the benchmark data failed ({}): {}",
-            node.name,
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    let scripts = groups
+        .iter()
+        .enumerate()
+        .map(|(i, group)| (format!("bench-load-{i}"), script(size, group)))
+        .collect();
+    run_scripts_in_parallel(node, scripts);
     eprintln!(
         "cluster bench:   rows inserted after {:.1} s; flushing InnoDB's dirty pages",
         started.elapsed().as_secs_f64()
