@@ -205,6 +205,8 @@ mod tests {
         let m = Arc::new(Meter::new());
         let stop = CancellationToken::new();
         let task = tokio::spawn(live_line(m, Counter::Sent, Some(100), stop.clone()));
+        // The clock is paused: this advances it past two redraws at once,
+        // no real wait; the line must still be registered after them.
         tokio::time::sleep(DRAW_INTERVAL * 2).await;
         assert!(active().is_some());
         stop.cancel();
